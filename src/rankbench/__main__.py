@@ -1,0 +1,5 @@
+import sys
+
+from rankbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""The ``rankbench`` command line: one module per subcommand.
+
+Each subcommand module exposes ``register(subparsers)`` (adds its parser and sets ``func``) and a
+function ``run(args) -> int``. Data goes to stdout, messages to stderr. A :class:`RankbenchError`
+becomes ``error: ...`` / ``hint: ...`` and its exit code, never a traceback; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+
+from rankbench import __version__
+from rankbench.errors import EXIT_INTERRUPTED, RankbenchError, RankbenchWarning
+
+# Subcommand modules, in the order `--help` lists them. A module that is not written yet is skipped.
+SUBCOMMANDS = ("audit", "suggest", "compress", "run", "init_config", "aggregate", "report")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+    if issubclass(category, RankbenchWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:  # third-party noise stays out of the user's way unless asked for
+        if os.environ.get("RANKBENCH_SHOW_ALL_WARNINGS"):
+            print(f"{category.__name__}: {message}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rankbench",
+        description="Audit LoRA adapters exactly, suggest smaller ranks, and prove them with a bench.",
+    )
+    parser.add_argument("--version", action="version", version=f"rankbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"rankbench.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"rankbench.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except RankbenchError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are kept; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `rankbench audit --json X | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

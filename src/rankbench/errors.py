@@ -1,0 +1,59 @@
+"""User-facing errors and warnings.
+
+Every problem a user can cause is raised as a :class:`RankbenchError` that names *where* (a file, a
+module, a config key), *what* was wrong and, when we can, a *hint*. The command line prints it as two
+lines on stderr and exits with its code; it never shows a traceback for these.
+
+Exit codes (STYLE.md): 0 success, 1 the check found a problem, 2 bad input or usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class RankbenchError(Exception):
+    """A problem with the user's input or environment, with a message fit to print."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        hint: str | None = None,
+        exit_code: int = EXIT_BAD_INPUT,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.hint = hint
+        self.exit_code = exit_code
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        text = f"error: {where}{self.message}"
+        if self.hint:
+            text += f"\nhint: {self.hint}"
+        return text
+
+
+class CheckFailed(RankbenchError):
+    """The run worked but what it checked failed (a quality gate, a FAIL verdict the user gated on)."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None) -> None:
+        super().__init__(message, path=path, hint=hint, exit_code=EXIT_CHECK_FAILED)
+
+
+class RankbenchWarning(UserWarning):
+    """Something suspicious that we worked around (e.g. a config r that disagrees with the tensors)."""
+
+
+def warn(message: str) -> None:
+    """Emit a :class:`RankbenchWarning`; the CLI prints these as ``warning: ...`` on stderr."""
+    warnings.warn(message, RankbenchWarning, stacklevel=2)
