@@ -1,0 +1,339 @@
+"""The bench configuration: dataclasses loaded from YAML.
+
+Precedence is command line > file > defaults. Defaults live in the dataclasses; validation lives in
+:func:`validate`, which reports *every* problem at once, each with its key path
+(``train.steps: expected a positive integer, got -3``). Unknown keys are errors too: a typo must never
+silently fall back to a default.
+
+The resolved config is what a run records; ``config_hash`` is the sha256 of its canonical JSON, so two
+runs with the same hash ran the same experiment (the seed is part of it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rankbench.errors import RankbenchError
+
+BENCH_VERSION = "0.1"
+
+
+@dataclass
+class ModelConfig:
+    name: str = "all-minilm-l6-v2"  # builtin name, local folder, or hub id
+    revision: str | None = None  # hub revision (branch, tag or commit)
+    max_length: int = 64  # tokens per example after truncation
+    trust_remote_code: bool = False
+    gguf_file: str | None = None  # for GGUF checkpoints in a local folder or hub repo
+
+
+@dataclass
+class GateConfig:
+    metric: str | None = None  # None: the profile's primary metric
+    min_value: float = 0.0
+
+
+@dataclass
+class TaskConfig:
+    profile: str = "seqcls"  # "seqcls" | "causal_lm_exact_match"
+    dataset: str = "rotten_tomatoes"  # builtin name, local CSV/JSONL file or folder, or hub dataset id
+    subset: str | None = None  # hub dataset config name
+    split: str = "train"  # the split we draw train and eval items from (hub/builtin)
+    eval_split: str | None = None  # a separate split for eval items (e.g. "test"); None: carve from `split`
+    revision: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    prompt_field: str = "question"
+    answer_field: str = "answer"
+    prompt_template: str = "{prompt}"
+    answer_template: str = " {answer}"
+    train_size: int | None = None  # None: every item not in the eval set
+    eval_size: int = 2000
+    max_new_tokens: int = 256
+    stop: list[str] = field(default_factory=list)
+    probe_gate: GateConfig = field(default_factory=GateConfig)
+
+
+@dataclass
+class LoraConfig:
+    probe_r: int = 16
+    alpha: float = 16.0
+    dropout: float = 0.0
+    target_modules: list[str] | None = None  # None: the profile's default for the architecture
+    use_rslora: bool = False
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 300
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    dtype: str = "auto"  # "auto" (bf16 on a GPU that has it, else fp32) | "float32" | "bfloat16"
+
+
+@dataclass
+class CompressionConfig:
+    rule: str = "energy:0.9"
+    variants: list[str] = field(
+        default_factory=lambda: [
+            "uniform_median",
+            "uniform_p90",
+            "per_layer",
+            "per_layer_shuffled",
+            "random_subspace",
+        ]
+    )
+    # how each variant is built: "truncate" | "retrain" | "truncate+finetune"; a variant may list several
+    methods: dict[str, list[str]] = field(default_factory=lambda: {"uniform_median": ["truncate", "retrain"]})
+    default_method: str = "truncate"
+    allowed_ranks: list[int] | None = None  # None: powers of two up to probe_r
+    alpha_policy: str = "keep_scale"
+    finetune_steps: int = 100
+
+
+@dataclass
+class EvalConfig:
+    tolerance: float = 0.01  # non-inferiority margin on the primary metric
+    confidence: float = 0.95
+    batch_size: int = 128
+
+
+@dataclass
+class BenchConfig:
+    bench_version: str = BENCH_VERSION
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    compression: CompressionConfig = field(default_factory=CompressionConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> BenchConfig:
+        errors: list[str] = []
+        cfg = _build(cls, data or {}, "", errors)
+        errors.extend(validate(cfg))  # value checks too, so one run reports everything
+        if errors:
+            raise RankbenchError(
+                "invalid config:\n  " + "\n  ".join(errors),
+                path=source,
+                hint="`rankbench init-config` writes a commented file with every key and its default",
+            )
+        return cfg
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+# --- loading with every error reported at once --------------------------------------------------
+
+
+def _build(cls: type, data: Any, prefix: str, errors: list[str]) -> Any:
+    if not isinstance(data, dict):
+        errors.append(f"{prefix or '<top>'}: expected a mapping, got {type(data).__name__}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            errors.append(f"{prefix}{key}: unknown key (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        path = f"{prefix}{f.name}"
+        typ = hints[f.name]
+        if dataclasses.is_dataclass(typ):
+            kwargs[f.name] = _build(typ, data[f.name], path + ".", errors)
+        else:
+            ok, value = _coerce(typ, data[f.name])
+            if ok:
+                kwargs[f.name] = value
+            else:
+                errors.append(f"{path}: expected {_type_name(typ)}, got {data[f.name]!r}")
+    return cls(**kwargs)
+
+
+def _coerce(typ: Any, value: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(typ)
+    args = typing.get_args(typ)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return True, None
+        for arg in args:
+            if arg is type(None):
+                continue
+            ok, out = _coerce(arg, value)
+            if ok:
+                return True, out
+        return False, None
+    if origin is list:
+        if not isinstance(value, list):
+            return False, None
+        out = []
+        for item in value:
+            ok, v = _coerce(args[0], item)
+            if not ok:
+                return False, None
+            out.append(v)
+        return True, out
+    if origin is dict:
+        if not isinstance(value, dict):
+            return False, None
+        out = {}
+        for k, v in value.items():
+            ok_k, kk = _coerce(args[0], k)
+            ok_v, vv = _coerce(args[1], v)
+            if not (ok_k and ok_v):
+                return False, None
+            out[kk] = vv
+        return True, out
+    if typ is bool:
+        return (True, value) if isinstance(value, bool) else (False, None)
+    if typ is int:
+        return (True, value) if isinstance(value, int) and not isinstance(value, bool) else (False, None)
+    if typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, None
+    if typ is str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and typ is str:
+            return False, None
+        return (True, value) if isinstance(value, str) else (False, None)
+    return False, None
+
+
+def _type_name(typ: Any) -> str:
+    origin = typing.get_origin(typ)
+    args = typing.get_args(typ)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
+    if origin is list:
+        return f"a list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"a mapping of {_type_name(args[0])} to {_type_name(args[1])}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(typ, str(typ))
+
+
+# --- value checks -------------------------------------------------------------------------------
+
+VARIANT_NAMES = ("uniform_median", "uniform_p90", "per_layer", "per_layer_shuffled", "random_subspace")
+METHODS = ("truncate", "retrain", "truncate+finetune")
+PROFILES = ("seqcls", "causal_lm_exact_match")
+
+
+def validate(cfg: BenchConfig) -> list[str]:
+    """Every value problem in a structurally valid config, each with its key path."""
+    errs: list[str] = []
+
+    def need(cond: bool, path: str, msg: str) -> None:
+        if not cond:
+            errs.append(f"{path}: {msg}")
+
+    need(cfg.bench_version == BENCH_VERSION, "bench_version", f"this rankbench writes {BENCH_VERSION}")
+    need(cfg.model.max_length >= 8, "model.max_length", f"expected >= 8, got {cfg.model.max_length}")
+    t = cfg.task
+    need(t.profile in PROFILES, "task.profile", f"expected one of {', '.join(PROFILES)}, got {t.profile!r}")
+    need(t.eval_size >= 2, "task.eval_size", f"expected >= 2, got {t.eval_size}")
+    need(t.train_size is None or t.train_size >= 1, "task.train_size", f"expected >= 1, got {t.train_size}")
+    need(t.max_new_tokens >= 1, "task.max_new_tokens", f"expected >= 1, got {t.max_new_tokens}")
+    need("{prompt}" in t.prompt_template, "task.prompt_template", "must contain {prompt}")
+    need("{answer}" in t.answer_template, "task.answer_template", "must contain {answer}")
+    lo = cfg.lora
+    need(lo.probe_r >= 1, "lora.probe_r", f"expected >= 1, got {lo.probe_r}")
+    need(lo.alpha > 0, "lora.alpha", f"expected > 0, got {lo.alpha}")
+    need(0 <= lo.dropout < 1, "lora.dropout", f"expected in [0, 1), got {lo.dropout}")
+    need(lo.target_modules is None or len(lo.target_modules) > 0, "lora.target_modules", "empty list")
+    tr = cfg.train
+    need(tr.steps >= 1, "train.steps", f"expected >= 1, got {tr.steps}")
+    need(tr.batch_size >= 1, "train.batch_size", f"expected >= 1, got {tr.batch_size}")
+    need(tr.learning_rate > 0, "train.learning_rate", f"expected > 0, got {tr.learning_rate}")
+    need(tr.weight_decay >= 0, "train.weight_decay", f"expected >= 0, got {tr.weight_decay}")
+    need(0 <= tr.warmup_ratio < 1, "train.warmup_ratio", f"expected in [0, 1), got {tr.warmup_ratio}")
+    need(tr.max_grad_norm > 0, "train.max_grad_norm", f"expected > 0, got {tr.max_grad_norm}")
+    need(tr.seed >= 0, "train.seed", f"expected >= 0, got {tr.seed}")
+    need(
+        tr.device == "auto" or tr.device == "cpu" or tr.device.startswith("cuda"),
+        "train.device",
+        f"expected auto, cpu or cuda[:N], got {tr.device!r}",
+    )
+    need(
+        tr.dtype in ("auto", "float32", "bfloat16"),
+        "train.dtype",
+        f"expected auto, float32 or bfloat16, got {tr.dtype!r}",
+    )
+    c = cfg.compression
+    for i, v in enumerate(c.variants):
+        need(v in VARIANT_NAMES, f"compression.variants[{i}]", f"expected one of {', '.join(VARIANT_NAMES)}")
+    need(len(set(c.variants)) == len(c.variants), "compression.variants", "duplicate names")
+    need(c.default_method in METHODS, "compression.default_method", f"expected one of {', '.join(METHODS)}")
+    for name, methods in c.methods.items():
+        need(name in c.variants, f"compression.methods.{name}", "not in compression.variants")
+        for m in methods:
+            need(m in METHODS, f"compression.methods.{name}", f"unknown method {m!r}")
+    if c.allowed_ranks is not None:
+        need(
+            all(1 <= k <= lo.probe_r for k in c.allowed_ranks) and len(c.allowed_ranks) > 0,
+            "compression.allowed_ranks",
+            f"expected ranks in [1, lora.probe_r={lo.probe_r}]",
+        )
+    need(c.finetune_steps >= 1, "compression.finetune_steps", f"expected >= 1, got {c.finetune_steps}")
+    need(c.alpha_policy in ("keep_scale", "keep_alpha"), "compression.alpha_policy", "keep_scale|keep_alpha")
+    e = cfg.eval
+    need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
+    need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")
+    need(e.batch_size >= 1, "eval.batch_size", f"expected >= 1, got {e.batch_size}")
+    return errs
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> BenchConfig:
+    """Defaults, then the YAML file (if any), then command-line overrides ({"train.seed": 43})."""
+    data: dict[str, Any] = {}
+    source = None
+    if path is not None:
+        source = str(path)
+        data = _read_yaml(Path(path))
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return BenchConfig.from_dict(data, source=source)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise RankbenchError("config file not found", path=path, hint="`rankbench init-config` writes one")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RankbenchError(f"not valid YAML ({exc})".replace("\n", " "), path=path) from None
+    except UnicodeDecodeError:
+        raise RankbenchError("not a UTF-8 text file", path=path) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RankbenchError("expected a mapping with sections model, task, lora, ...", path=path)
+    return data

@@ -1,0 +1,95 @@
+"""What a task profile is: the one place that knows a task family's data, model head, loss and metric.
+
+The protocol (``rankbench.bench.protocol``) is task-agnostic: it asks a profile to prepare data, train
+an adapter, and evaluate an adapter folder into per-item records. Adding a task family means adding one
+module under ``profiles/`` and one line in :data:`rankbench.bench.profiles.PROFILES`.
+
+Per-item records are dicts with at least ``item_id`` (str, stable across variants and seeds of the
+same data) and ``score`` (float in [0, 1]; 1/0 correctness for accuracy and exact match). The paired
+statistics join variant and probe records on ``item_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+# progress(stage, done, total, info) -- the protocol turns this into a bar on stderr
+ProgressFn = Callable[[str, int, int, dict], None]
+
+
+@dataclass
+class PreparedData:
+    """Tokenised, split data. ``train``/``eval`` are profile-specific; ``eval_ids`` fixes the eval items."""
+
+    train: Any
+    eval: Any
+    eval_ids: list[str]
+    provenance: dict  # dataset_id, revision, split_sizes {"train": n, "eval": n}, requested_split
+    extra: dict = field(default_factory=dict)  # e.g. num_labels, label names
+
+
+@dataclass
+class TrainResult:
+    adapter_dir: Path
+    steps: int
+    final_loss: float
+    losses: list[float]  # running loss every few steps, for the report
+    seconds: float
+    examples_per_second: float
+
+
+@dataclass
+class EvalResult:
+    metric_key: str  # e.g. "eval_accuracy", "eval_exact_match"
+    value: float  # the primary metric over all eval items
+    records: list[dict]  # one per eval item: item_id, score, and profile-specific fields
+    seconds: float
+
+
+@dataclass
+class LoraSpec:
+    """What to train: PEFT LoraConfig fields. ``rank_pattern``/``alpha_pattern`` come from a Plan."""
+
+    r: int
+    alpha: float
+    target_modules: list[str]
+    dropout: float = 0.0
+    use_rslora: bool = False
+    rank_pattern: dict[str, int] = field(default_factory=dict)
+    alpha_pattern: dict[str, float] = field(default_factory=dict)
+
+
+class TaskProfile(Protocol):
+    name: str
+    primary_metric_key: str
+
+    def prepare(self, cfg, *, seed: int, cache_dir: Path) -> PreparedData:
+        """Load, split (deterministic from seed; train and eval disjoint) and tokenise (cached)."""
+
+    def model_provenance(self, cfg) -> dict:
+        """model_id, revision (hub commit or sha256 of the files), source path."""
+
+    def default_target_modules(self, cfg) -> list[str]:
+        """LoRA targets when the config names none."""
+
+    def train(
+        self,
+        cfg,
+        data: PreparedData,
+        *,
+        lora: LoraSpec,
+        steps: int,
+        seed: int,
+        out_dir: Path,
+        init_adapter: Path | None = None,
+        progress: ProgressFn | None = None,
+    ) -> TrainResult:
+        """Train a LoRA (fresh at ``lora``, or continuing from ``init_adapter``) and save it to out_dir."""
+
+    def evaluate(
+        self, cfg, data: PreparedData, adapter_dir: Path, *, progress: ProgressFn | None = None
+    ) -> EvalResult:
+        """Evaluate the adapter on exactly ``data.eval`` (in ``data.eval_ids`` order)."""
