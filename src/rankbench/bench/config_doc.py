@@ -1,0 +1,106 @@
+"""The documentation of every config key, and the commented YAML that `rankbench init-config` writes.
+
+The YAML is generated from the dataclass defaults, so it cannot drift from them; a test checks that
+every key has a line here and that the written file loads back to the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from rankbench.bench.config import BenchConfig
+
+DOCS = {
+    "bench_version": "artifact format version this config targets",
+    "model": "the base model",
+    "model.name": "builtin name (all-minilm-l6-v2, smollm2-135m-instruct), a local folder, or a hub id",
+    "model.revision": "hub branch, tag or commit (null: the default branch); local folders are hashed",
+    "model.max_length": "tokens per example after truncation",
+    "model.trust_remote_code": "run code shipped with a hub model (off unless you trust it)",
+    "model.gguf_file": "GGUF file name inside a local folder or hub repo (dequantised once, then cached)",
+    "task": "data, splits and the metric",
+    "task.profile": "seqcls (classification accuracy) or causal_lm_exact_match (generation, exact match)",
+    "task.dataset": "builtin (rotten_tomatoes, gsm8k), a local CSV/JSONL file or folder, or a hub dataset id",
+    "task.subset": "hub dataset config name (e.g. main for gsm8k)",
+    "task.split": "the split train items (and, without eval_split, eval items) come from",
+    "task.eval_split": "a separate split for eval items (e.g. test); null: carve eval from `split`",
+    "task.revision": "hub dataset revision",
+    "task.text_column": "seqcls: the text column",
+    "task.label_column": "seqcls: the label column",
+    "task.prompt_field": "causal LM: the prompt field of each JSONL row",
+    "task.answer_field": "causal LM: the answer field of each JSONL row",
+    "task.prompt_template": "causal LM: how a prompt is shown ({prompt} is replaced)",
+    "task.answer_template": "causal LM: how an answer is written in training ({answer} is replaced)",
+    "task.train_size": "training items (null: every item not held out for eval)",
+    "task.eval_size": "held-out items every variant is evaluated on (the same items for all)",
+    "task.max_new_tokens": "causal LM: generation limit per item",
+    "task.stop": "causal LM: stop strings that end a generation",
+    "task.probe_gate": "the probe must reach this before any variant is built",
+    "task.probe_gate.metric": "metric name (null: the profile's primary metric)",
+    "task.probe_gate.min_value": "minimum value; below it the bench stops (exit 1), or, with --smoke, goes on",
+    "lora": "the probe adapter",
+    "lora.probe_r": "rank of the probe adapter",
+    "lora.alpha": "LoRA alpha (scale = alpha/r, or alpha/sqrt(r) with rsLoRA)",
+    "lora.dropout": "LoRA dropout",
+    "lora.target_modules": "module names to adapt (null: the profile's default for the architecture)",
+    "lora.use_rslora": "rank-stabilised scaling alpha/sqrt(r)",
+    "train": "the training budget (the same for the probe and every retrained variant)",
+    "train.steps": "optimizer steps",
+    "train.batch_size": "examples per step",
+    "train.learning_rate": "peak AdamW learning rate",
+    "train.weight_decay": "AdamW weight decay",
+    "train.warmup_ratio": "fraction of steps with linear warm-up, then linear decay",
+    "train.max_grad_norm": "gradient clipping",
+    "train.seed": "seeds everything: splits, init, data order",
+    "train.device": "auto (a GPU if there is one), cpu, cuda or cuda:N",
+    "train.dtype": "auto (bf16 on a GPU that supports it, else float32), float32 or bfloat16",
+    "compression": "which smaller adapters to build from the probe",
+    "compression.rule": "per-module rank rule: energy:0.9 (cumulative σ²), sv_fro:0.9, sv_cumulative:0.9, "
+    "sv_ratio:10, abs:1e-3, gavish_donoho, stable_rank, effective_rank",
+    "compression.variants": "uniform_median, uniform_p90, per_layer, and the controls per_layer_shuffled, "
+    "random_subspace",
+    "compression.methods": "per variant: a list of truncate, retrain, truncate+finetune",
+    "compression.default_method": "method for variants not listed in `methods`",
+    "compression.allowed_ranks": "ranks a plan may round up to (null: powers of two up to probe_r)",
+    "compression.alpha_policy": "keep_scale (same effective scale, the default) or keep_alpha",
+    "compression.finetune_steps": "extra steps for truncate+finetune",
+    "eval": "the verdict",
+    "eval.tolerance": "non-inferiority margin: PASS when the CI's lower end of Δ is above -tolerance",
+    "eval.confidence": "confidence level of the paired interval",
+    "eval.batch_size": "examples per evaluation batch",
+}
+
+
+def _scalar(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    return repr(v)
+
+
+def commented_yaml(cfg: BenchConfig | None = None) -> str:
+    cfg = cfg or BenchConfig()
+    out = ["# rankbench bench config. Every key is shown with its default; delete what you don't change.", ""]
+
+    def emit(obj, prefix: str, indent: int) -> None:
+        for f in dataclasses.fields(obj):
+            key = f"{prefix}{f.name}"
+            value = getattr(obj, f.name)
+            pad = "  " * indent
+            out.append(f"{pad}# {DOCS[key]}")
+            if dataclasses.is_dataclass(value):
+                out.append(f"{pad}{f.name}:")
+                emit(value, key + ".", indent + 1)
+            else:
+                out.append(f"{pad}{f.name}: {_scalar(value)}")
+        if indent == 0:
+            return
+
+    emit(cfg, "", 0)
+    return "\n".join(out) + "\n"

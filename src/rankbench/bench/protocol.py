@@ -1,0 +1,308 @@
+"""One bench, one seed: probe -> gate -> audit -> plans -> variants -> paired verdicts -> artifacts.
+
+Each step is a stage with its own folder in the run directory (see :mod:`rankbench.bench.runstate`):
+
+    probe/            the probe adapter (trained at lora.probe_r), train.json
+    probe_eval/       eval.json, predictions.jsonl, the quality gate
+    audit/            audit.json (the exact spectral audit of the probe)
+    plans/            plans.json (every plan the variants are built from)
+    variants/<key>/   adapter/, build.json, eval.json, predictions.jsonl
+    bench.json, bench.md
+
+Stages are functions of the run folder and the config only, so a campaign executor can run the
+variant stages of many seeds anywhere (see :mod:`rankbench.bench.executors`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rankbench.bench.config import BenchConfig
+from rankbench.bench.progress import Progress
+from rankbench.bench.runstate import RunDir
+from rankbench.bench.variants import CONTROLS, PLAN_OF, VariantJob, shuffled_ranks, variant_jobs
+from rankbench.errors import CheckFailed
+from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json
+
+SMOKE_OVERRIDES = {
+    "train.steps": 20,
+    "task.eval_size": 200,
+    "task.train_size": 400,
+    "compression.finetune_steps": 10,
+}
+
+
+@dataclass
+class BenchRun:
+    """Everything a stage needs. ``data`` is prepared on first use (tokenisation is cached on disk)."""
+
+    cfg: BenchConfig
+    run: RunDir
+    cache_dir: Path
+    smoke: bool = False
+    progress: Progress = field(default_factory=Progress)
+    _profile: object = None
+    _data: object = None
+
+    @property
+    def profile(self):
+        if self._profile is None:
+            from rankbench.bench.profiles import get_profile
+
+            self._profile = get_profile(self.cfg.task.profile)
+        return self._profile
+
+    @property
+    def data(self):
+        if self._data is None:
+            self.progress.stage("preparing data")
+            self._data = self.profile.prepare(self.cfg, seed=self.cfg.train.seed, cache_dir=self.cache_dir)
+        return self._data
+
+    @property
+    def seed(self) -> int:
+        return self.cfg.train.seed
+
+    def probe_adapter(self) -> Path:
+        return self.run.stage_dir("probe") / "adapter"
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+def stage_probe(b: BenchRun) -> dict:
+    from rankbench.bench.profiles.base import LoraSpec
+
+    name = "probe"
+    if b.run.is_done(name):
+        return b.run.record(name)
+    t0 = time.perf_counter()
+    out = b.run.begin(name)
+    cfg = b.cfg
+    spec = LoraSpec(
+        r=cfg.lora.probe_r,
+        alpha=cfg.lora.alpha,
+        target_modules=cfg.lora.target_modules or b.profile.default_target_modules(cfg),
+        dropout=cfg.lora.dropout,
+        use_rslora=cfg.lora.use_rslora,
+    )
+    b.progress.stage(f"training the probe (r={spec.r}, {cfg.train.steps} steps)")
+    res = b.profile.train(
+        cfg,
+        b.data,
+        lora=spec,
+        steps=cfg.train.steps,
+        seed=b.seed,
+        out_dir=out / "adapter",
+        progress=b.progress,
+    )
+    train = _train_record(res, spec)
+    atomic_write_json(out / "train.json", train)
+    return b.run.finish(name, {"train": train}, t0)
+
+
+def stage_eval(b: BenchRun, name: str, adapter_dir: Path, label: str) -> dict:
+    """Evaluate an adapter on the fixed eval items; write eval.json and predictions.jsonl."""
+    if b.run.is_done(name):
+        return b.run.record(name)
+    t0 = time.perf_counter()
+    out = b.run.begin(name)
+    return b.run.finish(name, evaluate_into(b, out, adapter_dir, label), t0)
+
+
+def evaluate_into(b: BenchRun, out: Path, adapter_dir: Path, label: str) -> dict:
+    b.progress.stage(f"evaluating {label} on {len(b.data.eval_ids)} items")
+    res = b.profile.evaluate(b.cfg, b.data, adapter_dir, progress=b.progress)
+    if [r["item_id"] for r in res.records] != list(b.data.eval_ids):
+        raise RuntimeError(f"{label}: evaluation did not return the fixed eval items in order")
+    record = {
+        "metric_key": res.metric_key,
+        "value": float(res.value),
+        "n_items": len(res.records),
+        "eval_seconds": round(res.seconds, 3),
+    }
+    atomic_write_jsonl(out / "predictions.jsonl", res.records)
+    atomic_write_json(out / "eval.json", record)
+    return record
+
+
+def check_gate(b: BenchRun, probe_eval: dict) -> dict:
+    gate_cfg = b.cfg.task.probe_gate
+    metric = gate_cfg.metric or probe_eval["metric_key"]
+    if not metric.startswith("eval_"):
+        metric = "eval_" + metric
+    value = probe_eval["value"]
+    passed = value >= gate_cfg.min_value
+    status = "PASSED" if passed else ("UNDERTRAINED" if b.smoke else "FAILED")
+    return {
+        "metric_key": metric,
+        "metric_value": value,
+        "min_value": gate_cfg.min_value,
+        "passed": bool(passed),
+        "status": status,
+        "message": f"Probe {metric} {value:.4f} {'meets' if passed else 'is below'} the minimum "
+        f"{gate_cfg.min_value}" + ("" if passed or not b.smoke else " (smoke run: recorded, run goes on)"),
+    }
+
+
+def stage_audit(b: BenchRun) -> dict:
+    from rankbench.auditor import audit
+
+    name = "audit"
+    if b.run.is_done(name):
+        return b.run.record(name)
+    t0 = time.perf_counter()
+    out = b.run.begin(name)
+    b.progress.stage("auditing the probe's spectrum")
+    result = audit(b.probe_adapter())
+    atomic_write_json(out / "audit.json", result.to_dict())
+    return b.run.finish(name, {"summary": result.to_dict()["summary"]}, t0)
+
+
+def load_audit(b: BenchRun):
+    from rankbench.auditor import AuditResult
+
+    return AuditResult.from_dict(read_json(b.run.stage_dir("audit") / "audit.json"))
+
+
+def stage_plans(b: BenchRun) -> dict:
+    from rankbench.suggest.plans import make_plan, plan_from_ranks
+
+    name = "plans"
+    if b.run.is_done(name):
+        return b.run.record(name)
+    t0 = time.perf_counter()
+    out = b.run.begin(name)
+    c = b.cfg.compression
+    audit_result = load_audit(b)
+    kw = {"rule": c.rule, "allowed_ranks": c.allowed_ranks, "alpha_policy": c.alpha_policy}
+    plans = {}
+    for spec in ("uniform_median", "uniform_p90", "per_layer"):
+        plans[spec] = make_plan(spec, audit_result, **kw)
+    if "per_layer_shuffled" in c.variants:
+        ranks = shuffled_ranks(plans["per_layer"].ranks, seed=b.seed)
+        # a module can't take more than its own probe rank; clip (same probe r everywhere in practice)
+        ranks = {m: min(k, plans["per_layer"].source_ranks[m]) for m, k in ranks.items()}
+        plans["per_layer_shuffled"] = plan_from_ranks(
+            "per_layer_shuffled", ranks, audit_result, alpha_policy=c.alpha_policy
+        )
+    record = {"plans": {k: p.to_dict() for k, p in plans.items()}}
+    atomic_write_json(out / "plans.json", record)
+    return b.run.finish(name, {"plan_names": sorted(plans)}, t0)
+
+
+def load_plans(b: BenchRun) -> dict:
+    from rankbench.suggest.plans import Plan
+
+    data = read_json(b.run.stage_dir("plans") / "plans.json")
+    return {k: Plan.from_dict(v) for k, v in data["plans"].items()}
+
+
+def stage_variant(b: BenchRun, job: VariantJob) -> dict:
+    """Build one variant (truncate / retrain / truncate+finetune) and evaluate it."""
+    from rankbench.bench.profiles.base import LoraSpec
+    from rankbench.suggest.compress import compress_adapter
+
+    if b.run.is_done(job.stage):
+        return b.run.record(job.stage)
+    t0 = time.perf_counter()
+    out = b.run.begin(job.stage)
+    plan = load_plans(b)[PLAN_OF[job.variant]]
+    adapter = out / "adapter"
+    b.progress.stage(f"building {job.key} ({job.method}, {_rank_text(plan)})")
+    build: dict = {"variant": job.variant, "method": job.method, "plan": plan.name}
+    if job.method in ("truncate", "truncate+finetune"):
+        method = "random_subspace" if job.variant == "random_subspace" else "truncate"
+        target = adapter if job.method == "truncate" else out / "truncated"
+        rec = compress_adapter(b.probe_adapter(), plan, target, method=method, seed=b.seed)
+        build["compression"] = rec.to_dict() if hasattr(rec, "to_dict") else rec
+    if job.method in ("retrain", "truncate+finetune"):
+        cfg_update = plan.peft_config_update(read_json(b.probe_adapter() / "adapter_config.json"))
+        spec = LoraSpec(
+            r=int(cfg_update["r"]),
+            alpha=float(cfg_update["lora_alpha"]),
+            target_modules=b.cfg.lora.target_modules or b.profile.default_target_modules(b.cfg),
+            dropout=b.cfg.lora.dropout,
+            use_rslora=b.cfg.lora.use_rslora,
+            rank_pattern=dict(cfg_update.get("rank_pattern") or {}),
+            alpha_pattern=dict(cfg_update.get("alpha_pattern") or {}),
+        )
+        init = out / "truncated" if job.method == "truncate+finetune" else None
+        steps = b.cfg.train.steps if job.method == "retrain" else b.cfg.compression.finetune_steps
+        res = b.profile.train(
+            b.cfg,
+            b.data,
+            lora=spec,
+            steps=steps,
+            seed=b.seed,
+            out_dir=adapter,
+            init_adapter=init,
+            progress=b.progress,
+        )
+        build["train"] = _train_record(res, spec)
+    build["build_seconds"] = round(time.perf_counter() - t0, 3)
+    atomic_write_json(out / "build.json", build)
+    ev = evaluate_into(b, out, adapter, job.key)
+    return b.run.finish(job.stage, {"build": build, "eval": ev, "role": role_of(job, plan)}, t0)
+
+
+def role_of(job: VariantJob, plan) -> str:
+    if job.variant in CONTROLS:
+        return "control"
+    if all(plan.ranks[m] >= plan.source_ranks[m] for m in plan.ranks):
+        return "control"  # keeps the probe's rank everywhere: nothing was compressed
+    return "compression"
+
+
+def _rank_text(plan) -> str:
+    if getattr(plan, "uniform_rank", None):
+        return f"r={plan.uniform_rank}"
+    ks = sorted(plan.ranks.values())
+    return f"r={ks[0]}..{ks[-1]} per module"
+
+
+def _train_record(res, spec) -> dict:
+    return {
+        "steps": res.steps,
+        "final_loss": res.final_loss,
+        "losses": res.losses,
+        "seconds": round(res.seconds, 3),
+        "examples_per_second": round(res.examples_per_second, 2),
+        "lora": {
+            "r": spec.r,
+            "alpha": spec.alpha,
+            "target_modules": spec.target_modules,
+            "use_rslora": spec.use_rslora,
+            "n_rank_pattern": len(spec.rank_pattern),
+        },
+    }
+
+
+# --- the whole bench -----------------------------------------------------------------------------
+
+
+def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
+    """Run (or resume) every stage of one seed and write bench.json + bench.md. Returns bench.json."""
+    from rankbench.bench.assemble import assemble_bench, write_bench
+
+    stage_probe(b)
+    probe_eval = stage_eval(b, "probe_eval", b.probe_adapter(), "the probe")
+    gate = check_gate(b, probe_eval)
+    if not gate["passed"] and not b.smoke:
+        doc = assemble_bench(b, gate=gate)
+        write_bench(b.run.root, doc)
+        raise CheckFailed(
+            f"probe quality gate failed: {gate['message']}; no variants were trained",
+            path=b.run.root / "bench.json",
+            hint="train longer (train.steps), raise train.learning_rate, or lower task.probe_gate.min_value",
+        )
+    stage_audit(b)
+    stage_plans(b)
+    if variants:
+        for job in variant_jobs(b.cfg.compression):
+            stage_variant(b, job)
+    doc = assemble_bench(b, gate=gate)
+    write_bench(b.run.root, doc)
+    return doc

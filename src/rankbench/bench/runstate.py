@@ -1,0 +1,100 @@
+"""The run folder: one sub-folder per stage, a marker per finished stage, and a config lock.
+
+A stage is finished exactly when its ``stage.json`` marker exists; the marker is written last and
+atomically. A stage folder without a marker is the leftover of a killed run: it is wiped and the stage
+runs again. Because every stage is deterministic from the seed, a resumed run ends with the same
+results as an uninterrupted one.
+
+``run_config.json`` locks the folder to one resolved config: a run with another config is refused, and
+the refusal names the keys that differ.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rankbench.errors import RankbenchError
+from rankbench.io import atomic_write_json, ensure_dir, friendly_os_errors, read_json
+
+MARKER = "stage.json"
+LOCK = "run_config.json"
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def config_diff(old: dict, new: dict) -> list[str]:
+    """Dotted keys whose values differ between two resolved configs, sorted."""
+    a, b = flatten(old), flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
+
+
+class RunDir:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- the config lock --------------------------------------------------------------------------
+    def claim(self, resolved: dict, config_hash: str, meta: dict | None = None) -> bool:
+        """Lock the folder to this config. Returns True when resuming an earlier run of it."""
+        if self.root.exists() and not self.root.is_dir():
+            raise RankbenchError("the output path exists and is not a folder", path=self.root)
+        ensure_dir(self.root)
+        lock = self.root / LOCK
+        if lock.exists():
+            prior = read_json(lock)
+            if prior.get("config_hash") != config_hash:
+                keys = config_diff(prior.get("config", {}), resolved)
+                shown = ", ".join(keys[:12]) + (" ..." if len(keys) > 12 else "")
+                raise RankbenchError(
+                    f"this folder holds a run of another config (differs in: {shown or 'unknown keys'})",
+                    path=self.root,
+                    hint="use another --output folder, or the same config to resume",
+                )
+            return True
+        if any(p.name != LOCK for p in self.root.iterdir()):
+            raise RankbenchError(
+                "the output folder is not empty and holds no rankbench run",
+                path=self.root,
+                hint="choose an empty or new --output folder",
+            )
+        atomic_write_json(lock, {"config_hash": config_hash, "config": resolved, **(meta or {})})
+        return False
+
+    def locked_config(self) -> dict:
+        return read_json(self.root / LOCK)
+
+    # -- stages -----------------------------------------------------------------------------------
+    def stage_dir(self, name: str) -> Path:
+        return self.root / name
+
+    def is_done(self, name: str) -> bool:
+        return (self.stage_dir(name) / MARKER).is_file()
+
+    def record(self, name: str) -> dict:
+        return read_json(self.stage_dir(name) / MARKER)
+
+    def begin(self, name: str) -> Path:
+        """A clean folder for a stage that has not finished (wipes a killed run's leftovers)."""
+        d = self.stage_dir(name)
+        with friendly_os_errors(d):
+            if d.exists():
+                shutil.rmtree(d)
+        return ensure_dir(d)
+
+    def finish(self, name: str, record: dict, started: float) -> dict:
+        record = {**record, "stage": name, "seconds": round(time.perf_counter() - started, 3)}
+        atomic_write_json(self.stage_dir(name) / MARKER, record)
+        return record

@@ -1,0 +1,137 @@
+"""Atomic file writes with clear errors for full disks and read-only folders.
+
+Every artifact goes through here: write to a temporary file in the same folder, flush and fsync, then
+rename over the target. A reader (or a resumed run) sees either the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rankbench.errors import RankbenchError
+
+
+@contextlib.contextmanager
+def friendly_os_errors(path: str | Path) -> Iterator[None]:
+    """Turn the OS errors a user can fix (disk full, read-only, no permission) into RankbenchErrors."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise RankbenchError(
+                "no space left on the device while writing",
+                path=path,
+                hint="free some space or choose another --output folder; finished stages are kept",
+            ) from None
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise RankbenchError(
+                "cannot write here (read-only file system or no permission)",
+                path=path,
+                hint="choose a writable --output folder",
+            ) from None
+        raise
+
+
+def ensure_dir(path: str | Path) -> Path:
+    path = Path(path)
+    with friendly_os_errors(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    ensure_dir(path.parent)
+    with friendly_os_errors(path):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """numpy scalars/arrays and Paths to plain JSON types."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None  # JSON has no NaN/Inf; null means "nothing to say"
+    return obj
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
+
+
+def atomic_write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
+    lines = [json.dumps(to_jsonable(r), ensure_ascii=False) for r in rows]
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RankbenchError("file not found", path=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RankbenchError(f"not valid JSON ({exc})", path=path) from None
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    path = Path(path)
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise RankbenchError(f"line {i} is not valid JSON ({exc})", path=path) from None
+    return rows
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished temporary folder into place, replacing a stale one."""
+    with friendly_os_errors(final):
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,119 @@
+"""bench.md: a one-minute read, rendered from bench.json alone (nothing is recomputed here)."""
+
+from __future__ import annotations
+
+import json
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _num(x, fmt: str = ".4f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _ok(flag: bool) -> str:
+    return "PASS" if flag else "FAIL"
+
+
+def render_bench(doc: dict) -> str:
+    gate = doc["probe_quality_gate"]
+    probe = doc["probe"]
+    env = doc["env"]
+    summary = doc["summary"]
+    vc = env.get("validation_classification", {})
+    metric = gate["metric_key"]
+    git = env.get("git_tag") or (env.get("git_commit") or "unknown")[:8]
+    lines = [
+        f"# rankbench bench v{doc['bench_version']}",
+        "",
+        f"- **Model:** {doc['model']}",
+        f"- **Task:** {doc['task']} (seed {doc.get('seed')})",
+        f"- **Date:** {doc['timestamp'][:19].replace('T', ' ')} UTC",
+        f"- **Git:** {git}",
+        f"- **Validation level:** {vc.get('level')} ({vc.get('confidence')} confidence): {vc.get('rationale')}",
+        "",
+        "## Probe quality gate",
+        "",
+        "| Metric | Value | Threshold | Status |",
+        "|---|---|---|---|",
+        f"| {metric} | {gate['metric_value']:.4f} | ≥ {gate['min_value']} | {gate['status']} |",
+        "",
+        "## Probe",
+        "",
+        f"- **Rank:** {probe['rank']}; **LoRA parameters:** {_num(probe['params'], ',')}",
+        f"- **{metric}:** {probe['accuracy']:.4f} on {probe.get('n_eval_items')} held-out items",
+        f"- **Utilization (mean):** {_pct(probe['utilization_mean'])}",
+        f"- **90% energy rank:** p50 {_num(probe['energy_rank_90_p50'], '.1f')}, "
+        f"p90 {_num(probe['energy_rank_90_p90'], '.1f')} (energy = cumulative σ²)",
+        f"- **Suggested uniform ranks:** median {probe['suggested_r_global_median']}, "
+        f"p90 {probe['suggested_r_global_90']} (rule {probe.get('rule', 'n/a')})",
+        "",
+    ]
+    comp = doc["compressed"]
+    if comp:
+        conf = int(round(comp[next(iter(comp))]["ci"]["confidence"] * 100))
+        tol = summary.get("tolerance")
+        lines += [
+            "## Variants",
+            "",
+            f"Δ = variant − probe on the same items; PASS when the lower end of the {conf}% paired "
+            f"interval is above −{tol}.",
+            "",
+            f"| Variant | Method | Role | Rank | LoRA params | Reduction | {metric} | Δ | {conf}% CI | MDE "
+            "| Verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for key, v in comp.items():
+            rank = v["rank"] if v["rank"] is not None else f"{v['rank_mean']:.1f} (mean)"
+            ci = v["ci"]
+            lines.append(
+                f"| {key} | {v['method']} | {v['role']} | {rank} | {_num(v['params'], ',')} | "
+                f"{_pct(v['param_reduction'])} | {v['accuracy']:.4f} | {v['delta_vs_probe']:+.4f} | "
+                f"[{_num(ci['low'], '+.4f')}, {_num(ci['high'], '+.4f')}] | {_num(v['mde'])} | "
+                f"**{v['verdict']}** |"
+            )
+        lines.append("")
+    best = summary.get("best_compression")
+    lines += ["## Summary", ""]
+    if best:
+        lines.append(
+            f"- **Best passing compression:** {best['variant']} ({best['method']}): "
+            f"{_pct(best['param_reduction'])} fewer LoRA parameters, Δ = {best['delta_vs_probe']:+.4f}"
+        )
+    else:
+        lines.append("- **No compression passed** the non-inferiority test.")
+    for row in summary.get("compress_or_retrain", []):
+        lines.append(
+            f"- **Compress or retrain ({row['variant']}):** truncate {row['truncate_accuracy']:.4f} vs "
+            f"retrain {row['retrain_accuracy']:.4f} at the same ranks"
+        )
+    lines += ["", "### Notes", ""] + [f"- {n}" for n in summary.get("notes", [])]
+    timings = doc.get("timings", {})
+    if timings:
+        lines += ["", "## Timings (s)", "", "| Stage | Seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in timings.items()]
+    gpu = env.get("gpu_devices") or []
+    lines += [
+        "",
+        "## Environment",
+        "",
+        f"- **Python:** {env.get('python_version')}; **torch:** {env.get('torch_version')}; "
+        f"**transformers:** {env.get('transformers_version')}; **peft:** {env.get('peft_version')}",
+        f"- **Device:** {gpu[0]['name'] if gpu else 'CPU'}; **threads:** "
+        f"{json.dumps(env.get('threads', {}), sort_keys=True)}",
+        f"- **Model revision:** {env.get('model_info', {}).get('revision')}",
+        f"- **Dataset revision:** {env.get('dataset_info', {}).get('revision')}",
+        f"- **Config hash:** `{doc['config_metadata']['config_hash']}`",
+        "",
+        "<details><summary>Resolved configuration</summary>",
+        "",
+        "```json",
+        json.dumps(doc["config_metadata"].get("resolved_config", {}), indent=2),
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
+    return "\n".join(lines)
