@@ -111,6 +111,14 @@ class EvalConfig:
 
 
 @dataclass
+class ExecutorConfig:
+    """Where campaign jobs run. Not part of the experiment: left out of the config hash."""
+
+    cpus_per_task: int = 0  # 0: all cores; else torch threads and the Ray CPU request per job
+    gpus_per_task: float = 0.0  # Ray GPU request per job
+
+
+@dataclass
 class BenchConfig:
     bench_version: str = BENCH_VERSION
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -119,9 +127,16 @@ class BenchConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     compression: CompressionConfig = field(default_factory=CompressionConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def experiment_dict(self) -> dict[str, Any]:
+        """The resolved config that defines the experiment: everything but where it runs."""
+        d = self.to_dict()
+        d.pop("executor")
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> BenchConfig:
@@ -137,7 +152,7 @@ class BenchConfig:
         return cfg
 
     def config_hash(self) -> str:
-        return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
+        return hashlib.sha256(canonical_json(self.experiment_dict()).encode()).hexdigest()
 
 
 def canonical_json(obj: Any) -> str:
@@ -302,6 +317,9 @@ def validate(cfg: BenchConfig) -> list[str]:
     need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
     need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")
     need(e.batch_size >= 1, "eval.batch_size", f"expected >= 1, got {e.batch_size}")
+    x = cfg.executor
+    need(x.cpus_per_task >= 0, "executor.cpus_per_task", f"expected >= 0, got {x.cpus_per_task}")
+    need(x.gpus_per_task >= 0, "executor.gpus_per_task", f"expected >= 0, got {x.gpus_per_task}")
     return errs
 
 

@@ -69,6 +69,9 @@ DOCS = {
     "eval.tolerance": "non-inferiority margin: PASS when the CI's lower end of Δ is above -tolerance",
     "eval.confidence": "confidence level of the paired interval",
     "eval.batch_size": "examples per evaluation batch",
+    "executor": "where campaign jobs run (not part of the experiment or its hash)",
+    "executor.cpus_per_task": "torch threads and Ray CPUs per job (0: all cores)",
+    "executor.gpus_per_task": "Ray GPUs per job",
 }
 
 

@@ -69,6 +69,14 @@ class BenchRun:
         return self.run.stage_dir("probe") / "adapter"
 
 
+def apply_threads(cfg: BenchConfig) -> None:
+    """torch threads: executor.cpus_per_task when set, else the pinned default (all cores)."""
+    if cfg.executor.cpus_per_task:
+        import torch
+
+        torch.set_num_threads(cfg.executor.cpus_per_task)
+
+
 # --- stages --------------------------------------------------------------------------------------
 
 

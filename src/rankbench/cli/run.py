@@ -63,7 +63,7 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
 
     cfg = resolve(args, seed)
     run = RunDir(out)
-    resumed = run.claim(cfg.to_dict(), cfg.config_hash(), {"smoke": bool(args.smoke)})
+    resumed = run.claim(cfg.experiment_dict(), cfg.config_hash(), {"smoke": bool(args.smoke)})
     progress = Progress(quiet=args.quiet)
     progress.stage(("resuming" if resumed else "starting") + f" bench in {out} (seed {cfg.train.seed})")
     bench = BenchRun(cfg=cfg, run=run, cache_dir=cache_dir(), smoke=bool(args.smoke), progress=progress)

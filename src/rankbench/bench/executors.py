@@ -1,0 +1,143 @@
+"""Where the benches of a campaign run: here, one after the other (the default), or as Ray tasks.
+
+Both executors call the same stage functions on the same folder layout (OUTPUT/seed_N/...), so a
+campaign gives identical files either way. With Ray, each seed's probe is one task (probe, gate,
+audit, plans), each of its variants another, and the seed's report a last one; tasks ask for the CPUs
+and GPUs named in the config's ``executor`` section and pin torch to that many threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rankbench.errors import RankbenchError
+
+
+@dataclass(frozen=True)
+class SeedJob:
+    seed: int
+    out: Path
+    config: dict  # BenchConfig.to_dict() with train.seed set
+    smoke: bool
+    cache_dir: Path
+    quiet: bool = True
+
+
+def make_bench(job: SeedJob):
+    from rankbench.bench.config import BenchConfig
+    from rankbench.bench.progress import Progress
+    from rankbench.bench.protocol import BenchRun, apply_threads
+    from rankbench.bench.runstate import RunDir
+
+    cfg = BenchConfig.from_dict(job.config)
+    apply_threads(cfg)
+    run = RunDir(job.out)
+    run.claim(cfg.experiment_dict(), cfg.config_hash(), {"smoke": job.smoke})
+    return BenchRun(
+        cfg=cfg, run=run, cache_dir=job.cache_dir, smoke=job.smoke, progress=Progress(quiet=job.quiet)
+    )
+
+
+def seed_prefix(job: SeedJob) -> bool:
+    """Probe, gate, audit and plans of one seed. Returns whether variants should follow."""
+    from rankbench.bench.protocol import check_gate, stage_audit, stage_eval, stage_plans, stage_probe
+
+    b = make_bench(job)
+    stage_probe(b)
+    gate = check_gate(b, stage_eval(b, "probe_eval", b.probe_adapter(), "the probe"))
+    if not gate["passed"] and not b.smoke:
+        return False
+    stage_audit(b)
+    stage_plans(b)
+    return True
+
+
+def seed_variant(job: SeedJob, key: str) -> None:
+    from rankbench.bench.protocol import stage_variant
+    from rankbench.bench.variants import variant_jobs
+
+    b = make_bench(job)
+    (vjob,) = [j for j in variant_jobs(b.cfg.compression) if j.key == key]
+    stage_variant(b, vjob)
+
+
+def seed_finish(job: SeedJob, *_after) -> dict:
+    """Every stage of one seed in order (finished ones are skipped), then bench.json and bench.md."""
+    from rankbench.bench.protocol import run_bench
+
+    return run_bench(make_bench(job))
+
+
+class LocalExecutor:
+    name = "local"
+
+    def run(self, jobs: list[SeedJob]) -> dict[int, dict | Exception]:
+        results: dict[int, dict | Exception] = {}
+        for job in jobs:
+            try:
+                results[job.seed] = seed_finish(job)  # run_bench runs (or resumes) every stage in order
+            except RankbenchError as exc:
+                if exc.exit_code != 1:
+                    raise
+                results[job.seed] = exc  # this seed's probe failed its gate; the others go on
+        return results
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None, cpus: int, gpus: float) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise RankbenchError(
+                "--executor ray needs Ray", hint="pip install 'rankbench[ray]', or use the local executor"
+            ) from None
+        self.ray = ray
+        self.address = address
+        self.resources = {"num_cpus": max(cpus, 1), "num_gpus": gpus}
+
+    def run(self, jobs: list[SeedJob]) -> dict[int, dict | Exception]:
+        from rankbench.bench.config import BenchConfig
+        from rankbench.bench.variants import variant_jobs
+
+        ray = self.ray
+        if not ray.is_initialized():
+            try:
+                if self.address:
+                    ray.init(address=self.address, log_to_driver=False)
+                else:
+                    ray.init(log_to_driver=False, include_dashboard=False)
+            except Exception as exc:  # Ray raises many kinds; the user needs the text and the address
+                raise RankbenchError(
+                    f"could not start or reach Ray ({exc})",
+                    hint="check --address, or run without --executor ray",
+                ) from None
+        prefix = ray.remote(**self.resources)(seed_prefix)
+        variant = ray.remote(**self.resources)(seed_variant)
+        finish = ray.remote(**self.resources)(seed_finish)
+        heads = {job.seed: prefix.remote(job) for job in jobs}  # every seed's probe at once
+        finals = {}
+        for job in jobs:
+            keys = [j.key for j in variant_jobs(BenchConfig.from_dict(job.config).compression)]
+            deps = [variant.remote(job, k) for k in keys] if self._get(heads[job.seed]) else []
+            finals[job.seed] = finish.remote(job, *deps)  # Ray starts it once its variants are done
+        results: dict[int, dict | Exception] = {}
+        for seed, ref in finals.items():
+            try:
+                results[seed] = self._get(ref)
+            except RankbenchError as exc:
+                if exc.exit_code != 1:
+                    raise
+                results[seed] = exc
+        return results
+
+    def _get(self, ref):
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, RankbenchError):
+                raise cause from None
+            raise

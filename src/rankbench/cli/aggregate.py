@@ -1,0 +1,45 @@
+"""`rankbench aggregate DIR...`: pool finished single-seed runs of one config into bench_aggregate.json."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rankbench.errors import RankbenchError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("aggregate", help="aggregate single-seed runs of one config over seeds")
+    p.add_argument("runs", nargs="+", type=Path, help="run folders (each with bench.json)")
+    p.add_argument("--output", type=Path, required=True, help="folder for bench_aggregate.json/.md")
+    p.add_argument("--include-smoke", action="store_true", help="count smoke runs (excluded by default)")
+    p.add_argument("--policy", type=Path, help="claim policy YAML (default: the shipped policy)")
+    p.add_argument("--json", action="store_true", help="also print bench_aggregate.json on stdout")
+    p.set_defaults(func=run)
+
+
+def write_aggregate(out: Path, doc: dict) -> None:
+    from rankbench.io import atomic_write_json, atomic_write_text
+    from rankbench.report.aggregate_md import render_aggregate
+
+    atomic_write_json(out / "bench_aggregate.json", doc)
+    atomic_write_text(out / "bench_aggregate.md", render_aggregate(doc))
+
+
+def run(args) -> int:
+    import json
+
+    from rankbench.bench.campaign import aggregate_runs
+    from rankbench.stats import load_policy
+
+    for p in args.runs:
+        if not p.exists():
+            raise RankbenchError("run folder not found", path=p)
+    doc = aggregate_runs(args.runs, include_smoke=args.include_smoke, policy=load_policy(args.policy))
+    write_aggregate(args.output, doc)
+    for note in doc["summary"]["notes"][:1]:
+        print(note, file=sys.stderr)
+    print(f"wrote {args.output / 'bench_aggregate.json'} and bench_aggregate.md", file=sys.stderr)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    return 0
