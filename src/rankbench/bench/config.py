@@ -164,7 +164,7 @@ def canonical_json(obj: Any) -> str:
 
 def _build(cls: type, data: Any, prefix: str, errors: list[str]) -> Any:
     if not isinstance(data, dict):
-        errors.append(f"{prefix or '<top>'}: expected a mapping, got {type(data).__name__}")
+        errors.append(f"{prefix.rstrip('.') or '<top>'}: expected a mapping, got {type(data).__name__}")
         return cls()
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}

@@ -1,0 +1,57 @@
+"""The run folder: config lock with named differences, stage markers, wiping a killed stage."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rankbench.bench.runstate import RunDir, config_diff
+from rankbench.errors import RankbenchError
+
+
+def test_config_diff_names_nested_keys():
+    a = {"train": {"steps": 10, "seed": 1}, "lora": {"probe_r": 8}}
+    b = {"train": {"steps": 20, "seed": 1}, "lora": {"probe_r": 8, "alpha": 4}}
+    assert config_diff(a, b) == ["lora.alpha", "train.steps"]
+
+
+def test_claim_locks_the_folder_to_one_config(tmp_path):
+    run = RunDir(tmp_path / "out")
+    assert run.claim({"train": {"steps": 10}}, "h1") is False
+    assert run.claim({"train": {"steps": 10}}, "h1") is True  # same config: resume
+    with pytest.raises(RankbenchError, match=r"another config \(differs in: train.steps\)"):
+        run.claim({"train": {"steps": 20}}, "h2")
+
+
+def test_claim_refuses_a_foreign_non_empty_folder(tmp_path):
+    (tmp_path / "something.txt").write_text("mine")
+    with pytest.raises(RankbenchError, match="not empty and holds no rankbench run"):
+        RunDir(tmp_path).claim({}, "h")
+    assert (tmp_path / "something.txt").read_text() == "mine"
+
+
+def test_a_stage_without_marker_is_wiped_and_redone(tmp_path):
+    run = RunDir(tmp_path)
+    run.claim({}, "h")
+    d = run.begin("probe")
+    (d / "half-written").write_text("x")
+    assert not run.is_done("probe")
+    d = run.begin("probe")  # a rerun after a kill
+    assert not (d / "half-written").exists()
+    rec = run.finish("probe", {"answer": 42}, time.perf_counter())
+    assert run.is_done("probe")
+    assert run.record("probe")["answer"] == 42 == rec["answer"]
+
+
+def test_read_only_output_is_a_clear_error(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    def read_only(self, *a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "mkdir", read_only)  # root ignores permission bits, so simulate the FS
+    with pytest.raises(RankbenchError, match="cannot write here") as info:
+        RunDir(tmp_path / "out").claim({}, "h")
+    assert str(tmp_path / "out") in info.value.render()
