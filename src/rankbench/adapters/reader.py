@@ -1,0 +1,344 @@
+"""Open a PEFT LoRA adapter folder, validate it, and iterate its LoRA pairs one module at a time.
+
+:func:`open_adapter` checks the folder, ``adapter_config.json`` and the weights file's header, and groups
+the tensor keys into LoRA pairs (see :mod:`rankbench.adapters.keys`); it reads no tensor data.
+:meth:`Adapter.iter_pairs` then reads A and B of one module at a time, so memory stays near one
+module's worth. Nothing is ever written to the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rankbench.adapters.config import config_problems, lora_scale, resolve_r_alpha
+from rankbench.adapters.keys import natural_key, parse_key
+from rankbench.adapters.safetensors_file import SafetensorsFile, TensorInfo
+from rankbench.adapters.source import resolve_adapter_dir
+from rankbench.errors import RankbenchError, warn
+
+CONFIG_NAME = "adapter_config.json"
+SAFETENSORS_NAME = "adapter_model.safetensors"
+BIN_NAME = "adapter_model.bin"
+
+
+@dataclass(frozen=True)
+class OtherTensor:
+    """A tensor in the adapter file that is not a LoRA factor (modules_to_save, a head, a lora bias)."""
+
+    key: str
+    shape: tuple[int, ...]
+    dtype: str
+    numel: int
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "shape": list(self.shape), "dtype": self.dtype, "numel": self.numel}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> OtherTensor:
+        return cls(d["key"], tuple(d["shape"]), d["dtype"], int(d["numel"]))
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """Where one LoRA pair lives in the file, before any tensor is read."""
+
+    name: str
+    adapter_name: str
+    kind: str  # "linear" | "conv1d" | "embedding" | "conv"
+    info_A: TensorInfo
+    info_B: TensorInfo
+    info_magnitude: TensorInfo | None
+    r: int
+    alpha: float
+    scale: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape of B·A: (out, in); for an embedding (embedding_dim, num_embeddings)."""
+        return self.info_B.shape[0], int(np.prod(self.info_A.shape[1:]))
+
+
+@dataclass(frozen=True)
+class LoraPair:
+    """One LoRA module's factors in float64 as stored: ΔW = scale·B·A (transposed for conv1d/embedding)."""
+
+    name: str  # path in the base model, e.g. "model.layers.0.self_attn.q_proj"
+    adapter_name: str
+    kind: str  # "linear" | "conv1d" (GPT-2 Conv1D, fan_in_fan_out) | "embedding" | "conv" (nn.ConvNd)
+    A: np.ndarray  # (r, in); embedding: lora_embedding_A (r, vocab); conv: flattened to (r, in·k…)
+    B: np.ndarray  # (out, r); embedding: lora_embedding_B (dim, r)
+    r: int
+    alpha: float
+    scale: float
+    fan_in_fan_out: bool
+    dtype: str  # original dtype name, e.g. "bfloat16"
+    key_A: str
+    key_B: str
+    magnitude: np.ndarray | None  # DoRA lora_magnitude_vector, if present
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.B.shape[0], self.A.shape[1]
+
+
+def _read_config(folder: Path) -> dict:
+    path = folder / CONFIG_NAME
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RankbenchError("is not valid JSON (not UTF-8 text)", path=path, hint=_CONFIG_HINT) from None
+    except json.JSONDecodeError as exc:
+        raise RankbenchError(
+            f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            path=path,
+            hint=_CONFIG_HINT,
+        ) from None
+    problems = config_problems(config)
+    if problems:
+        raise RankbenchError("; ".join(problems), path=path, hint=_CONFIG_HINT)
+    return config
+
+
+_CONFIG_HINT = "adapter_config.json is written by PEFT's save_pretrained(); restore it from there"
+
+
+def _not_an_adapter(folder: Path) -> RankbenchError:
+    subdirs = sorted(p.parent.name for p in folder.glob(f"*/{CONFIG_NAME}"))
+    if subdirs:
+        return RankbenchError(
+            f"has no {CONFIG_NAME}; adapters were found in subfolders: {', '.join(subdirs)}",
+            path=folder,
+            hint=f"pass one of them, e.g. {folder / subdirs[0]}",
+        )
+    what = (
+        "a full model folder, not a PEFT adapter"
+        if (folder / "config.json").exists()
+        else "not a PEFT adapter"
+    )
+    return RankbenchError(
+        f"is {what}: no {CONFIG_NAME}",
+        path=folder,
+        hint="pass the folder written by PeftModel.save_pretrained() (adapter_config.json + adapter_model.safetensors)",
+    )
+
+
+def _open_weights(folder: Path):
+    if (folder / SAFETENSORS_NAME).is_file():
+        return SafetensorsFile(folder / SAFETENSORS_NAME)
+    if (folder / BIN_NAME).is_file():
+        from rankbench.adapters.torch_bin import TorchBinFile
+
+        return TorchBinFile(folder / BIN_NAME)
+    raise RankbenchError(
+        f"has {CONFIG_NAME} but no {SAFETENSORS_NAME}",
+        path=folder,
+        hint="copy the weights file next to the config",
+    )
+
+
+def _kind(parsed_embedding: bool, info_A: TensorInfo, fan_in_fan_out: bool) -> str:
+    if parsed_embedding:
+        return "embedding"
+    if len(info_A.shape) > 2:
+        return "conv"
+    return "conv1d" if fan_in_fan_out else "linear"
+
+
+def _check_pair(file_path: Path, name: str, a: TensorInfo, b: TensorInfo) -> None:
+    ok = (
+        len(a.shape) >= 2
+        and len(b.shape) >= 2
+        and a.shape[0] == b.shape[1]
+        and all(d == 1 for d in b.shape[2:])
+        and a.shape[0] > 0
+    )
+    if not ok:
+        raise RankbenchError(
+            f"module {name}: lora_A {list(a.shape)} and lora_B {list(b.shape)} do not pair "
+            "(expected A (r, in) and B (out, r) with the same r)",
+            path=file_path,
+            hint="the file was edited or mixes two adapters; re-save it with save_pretrained()",
+        )
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        buf = bytearray(chunk)
+        view = memoryview(buf)
+        while n := fh.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+class Adapter:
+    """A validated PEFT LoRA adapter folder (see :func:`open_adapter`)."""
+
+    def __init__(self, folder: Path, config: dict, weights, source: str) -> None:
+        self.path = folder
+        self.source = source  # what the user passed (a folder or a hub id)
+        self.config = config
+        self.weights_path: Path = weights.path
+        self.peft_type: str = config.get("peft_type", "LORA")
+        self.base_model: str | None = config.get("base_model_name_or_path") or None
+        self.target_modules: list[str] | str | None = config.get("target_modules")
+        self.use_rslora: bool = bool(config.get("use_rslora", False))
+        self.use_dora: bool = bool(config.get("use_dora", False))
+        self.fan_in_fan_out: bool = bool(config.get("fan_in_fan_out", False))
+        self._weights = weights
+        self.specs, self.others, self.rank_mismatches = self._group(weights)
+        self.adapter_names: list[str] = sorted({s.adapter_name for s in self.specs})
+        self.pair_names: list[str] = [s.name for s in self.specs]
+        self._sha256: str | None = None
+        self._sha_thread: threading.Thread | None = None
+
+    def _group(self, weights) -> tuple[list[PairSpec], list[OtherTensor], list[tuple[str, int, int]]]:
+        groups: dict[tuple[str, str], dict] = {}
+        others = []
+        for key, info in weights.tensors.items():
+            parsed = parse_key(key)
+            if parsed.role is None:
+                others.append(OtherTensor(key, info.shape, info.dtype_name, info.numel))
+                continue
+            slot = groups.setdefault((parsed.adapter, parsed.module), {"embedding": parsed.embedding})
+            slot[parsed.role] = info
+        specs, mismatches = [], []
+        for (adapter, name), slot in sorted(groups.items(), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))):
+            missing = [role for role in ("A", "B") if role not in slot]
+            if missing:
+                present = "lora_B" if missing == ["A"] else "lora_A"
+                raise RankbenchError(
+                    f"module {name}: has {present} but no lora_{missing[0]}"
+                    if len(missing) == 1
+                    else f"module {name}: has a DoRA magnitude vector but no lora_A/lora_B",
+                    path=weights.path,
+                    hint="the file is incomplete; re-save the adapter with save_pretrained()",
+                )
+            _check_pair(weights.path, name, slot["A"], slot["B"])
+            r = slot["A"].shape[0]
+            config_r, alpha = resolve_r_alpha(self.config, name)
+            if config_r != r:
+                mismatches.append((name, config_r, r))
+            kind = _kind(slot["embedding"], slot["A"], self.fan_in_fan_out)
+            scale = lora_scale(alpha, r, self.use_rslora)
+            specs.append(
+                PairSpec(name, adapter, kind, slot["A"], slot["B"], slot.get("magnitude"), r, alpha, scale)
+            )
+        return specs, others, mismatches
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the weights file (computed once; see :meth:`prefetch_sha256`)."""
+        if self._sha_thread is not None:
+            self._sha_thread.join()
+            self._sha_thread = None
+        if self._sha256 is None:
+            self._sha256 = sha256_file(self.weights_path)
+        return self._sha256
+
+    def prefetch_sha256(self) -> None:
+        """Hash the weights file in a background thread (hashlib releases the GIL) while we compute."""
+        if self._sha256 is not None or self._sha_thread is not None:
+            return
+
+        def work() -> None:
+            self._sha256 = sha256_file(self.weights_path)
+
+        self._sha_thread = threading.Thread(target=work, name="rankbench-sha256", daemon=True)
+        self._sha_thread.start()
+
+    def read_pair(self, spec: PairSpec) -> LoraPair:
+        """Read one pair's tensors (float64)."""
+        A = self._weights.read(spec.info_A.key)
+        B = self._weights.read(spec.info_B.key)
+        A = A.reshape(A.shape[0], -1)  # conv: (r, in, k…) -> (r, in·k…)
+        B = B.reshape(B.shape[0], B.shape[1])  # conv: (out, r, 1…) -> (out, r)
+        magnitude = self._weights.read(spec.info_magnitude.key) if spec.info_magnitude else None
+        dtype = spec.info_A.dtype_name
+        if spec.info_B.dtype != spec.info_A.dtype:
+            dtype += f"/{spec.info_B.dtype_name}"
+        return LoraPair(
+            name=spec.name,
+            adapter_name=spec.adapter_name,
+            kind=spec.kind,
+            A=A,
+            B=B,
+            r=spec.r,
+            alpha=spec.alpha,
+            scale=spec.scale,
+            fan_in_fan_out=self.fan_in_fan_out,
+            dtype=dtype,
+            key_A=spec.info_A.key,
+            key_B=spec.info_B.key,
+            magnitude=magnitude,
+        )
+
+    def iter_pairs(self) -> Iterator[LoraPair]:
+        """Yield every LoRA pair, one module at a time, in (adapter, natural module path) order."""
+        try:
+            for spec in self.specs:
+                yield self.read_pair(spec)
+        finally:
+            self._weights.close()
+
+    def close(self) -> None:
+        self._weights.close()
+
+    def __enter__(self) -> Adapter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Adapter({str(self.path)!r}, pairs={len(self.specs)}, others={len(self.others)})"
+
+
+def open_adapter(path, *, revision: str | None = None) -> Adapter:
+    """Open and validate a PEFT LoRA adapter (a local folder, or a hub id when online).
+
+    Raises :class:`RankbenchError` (exit code 2) for a missing path, a folder that is not an adapter, a
+    missing or malformed config, a truncated or corrupt weights file, unpaired A/B shapes or an adapter
+    with no LoRA weights. A config r that disagrees with the tensor shapes is a warning; the tensors win.
+    """
+    folder = resolve_adapter_dir(path, revision=revision)
+    if not folder.is_dir():
+        raise RankbenchError("is not a folder", path=folder)
+    if not (folder / CONFIG_NAME).is_file():
+        raise _not_an_adapter(folder)
+    config = _read_config(folder)
+    weights = _open_weights(folder)
+    try:
+        adapter = Adapter(folder, config, weights, str(path))
+    except BaseException:
+        weights.close()
+        raise
+    if not adapter.specs:
+        adapter.close()
+        extra = f" ({len(adapter.others)} other tensors)" if adapter.others else ""
+        raise RankbenchError(
+            f"holds no LoRA weights{extra}: no lora_A/lora_B pairs",
+            path=adapter.weights_path,
+            hint="was the adapter saved before get_peft_model() added LoRA layers?",
+        )
+    if adapter.rank_mismatches:
+        warn(rank_mismatch_message(adapter))
+    return adapter
+
+
+def rank_mismatch_message(adapter: Adapter) -> str:
+    """One warning for every module whose config r disagrees with its tensors (the tensors win)."""
+    name, config_r, r = adapter.rank_mismatches[0]
+    n = len(adapter.rank_mismatches)
+    more = f" and {n - 1} more module(s)" if n > 1 else ""
+    return (
+        f"{adapter.path / CONFIG_NAME}: r for module {name}{more} disagrees with the tensors "
+        f"(config r={config_r}, lora_A/lora_B have r={r}); using the tensor shapes"
+    )

@@ -1,0 +1,78 @@
+"""Where an adapter lives: a local folder, or a hub id fetched with huggingface_hub when online.
+
+huggingface_hub is optional and imported only when a path is not a local folder and looks like a hub id
+(``owner/name``). Only the adapter's own files are fetched, into the hub cache; nothing is written to
+a local adapter folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rankbench.errors import RankbenchError, warn
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+_LOCAL_HINT = "pass a folder that holds adapter_config.json and adapter_model.safetensors"
+
+
+def looks_like_hub_id(text: str) -> bool:
+    return bool(_HUB_ID.match(text)) and ".." not in text
+
+
+def resolve_adapter_dir(path, *, revision: str | None = None) -> Path:
+    """A local folder for ``path``: the folder itself, the folder of a file inside it, or a hub download."""
+    p = Path(path).expanduser()
+    if p.exists():
+        if revision is not None:
+            warn(f"--revision {revision} is ignored: {p} is a local folder")
+        if p.is_file():
+            if p.name in ADAPTER_FILES:
+                return p.parent
+            raise RankbenchError("is a file, not an adapter folder", path=p, hint=_LOCAL_HINT)
+        return p
+    if looks_like_hub_id(str(path)):
+        return _download(str(path), revision)
+    raise RankbenchError(
+        "no such file or directory", path=p, hint=_LOCAL_HINT + ", or a hub id like owner/name"
+    )
+
+
+def _download(repo_id: str, revision: str | None) -> Path:
+    where = f"{repo_id}" + (f"@{revision}" if revision else "")
+    try:
+        import huggingface_hub as hub
+    except ImportError:
+        raise RankbenchError(
+            f"{where} is not a local folder, and huggingface_hub is not installed to fetch it from the hub",
+            hint="pip install huggingface_hub, or download the adapter and pass its folder",
+        ) from None
+    errors = getattr(hub, "errors", None)
+    offline = tuple(
+        getattr(errors, name)
+        for name in ("OfflineModeIsEnabled", "LocalEntryNotFoundError")
+        if errors is not None and hasattr(errors, name)
+    )
+    missing = tuple(
+        getattr(errors, name)
+        for name in ("RepositoryNotFoundError", "RevisionNotFoundError", "GatedRepoError")
+        if errors is not None and hasattr(errors, name)
+    )
+    try:
+        folder = hub.snapshot_download(repo_id=repo_id, revision=revision, allow_patterns=list(ADAPTER_FILES))
+    except missing as exc:
+        raise RankbenchError(
+            f"{where} is not a local folder, and the hub has no such adapter ({type(exc).__name__})",
+            hint="check the id and --revision, or log in with `hf auth login` for a private repo",
+        ) from None
+    except offline + (OSError,) as exc:
+        raise RankbenchError(
+            f"{where} is not a local folder, and the hub cannot be reached: this machine looks offline "
+            f"({type(exc).__name__})",
+            hint="download the adapter on a machine with internet and pass its folder, "
+            "or unset HF_HUB_OFFLINE if you meant to go online",
+        ) from None
+    except Exception as exc:  # the hub client raises many types; none of them should become a traceback
+        raise RankbenchError(f"{where}: fetching from the hub failed: {exc}", hint=_LOCAL_HINT) from None
+    return Path(folder)
