@@ -1,0 +1,19 @@
+"""Statistics for claims about compressed adapters: pure numpy, no torch, no file I/O but the policy loader.
+
+Single seed: :func:`paired_delta` (paired t-interval of Δ = variant − probe) and :func:`noninferiority`
+(PASS iff the interval's lower bound > −tolerance). Many seeds: :func:`summarize`, :func:`t_interval`,
+:func:`hierarchical_bootstrap_delta` (seeds, then items), :func:`statistical_power`, and
+:func:`aggregate_variant`, which assembles one variant's block of bench_aggregate.json. The claim policy
+(:func:`load_policy`, :func:`evaluate_policy`) says which of those numbers a claim needs.
+"""
+
+from __future__ import annotations
+
+from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
+
+__all__ = [
+    "normal_cdf",
+    "normal_ppf",
+    "t_cdf",
+    "t_ppf",
+]
