@@ -10,10 +10,22 @@ Single seed: :func:`paired_delta` (paired t-interval of Δ = variant − probe) 
 from __future__ import annotations
 
 from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
+from rankbench.stats.paired import (
+    PairedDelta,
+    Verdict,
+    minimum_detectable_effect,
+    noninferiority,
+    paired_delta,
+)
 
 __all__ = [
+    "PairedDelta",
+    "Verdict",
+    "minimum_detectable_effect",
+    "noninferiority",
     "normal_cdf",
     "normal_ppf",
+    "paired_delta",
     "t_cdf",
     "t_ppf",
 ]
