@@ -9,6 +9,7 @@ Single seed: :func:`paired_delta` (paired t-interval of Δ = variant − probe) 
 
 from __future__ import annotations
 
+from rankbench.stats.bootstrap import BootstrapCI, hierarchical_bootstrap_delta
 from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
 from rankbench.stats.paired import (
     PairedDelta,
@@ -17,15 +18,21 @@ from rankbench.stats.paired import (
     noninferiority,
     paired_delta,
 )
+from rankbench.stats.seeds import TInterval, summarize, t_interval
 
 __all__ = [
+    "BootstrapCI",
     "PairedDelta",
+    "TInterval",
     "Verdict",
+    "hierarchical_bootstrap_delta",
     "minimum_detectable_effect",
     "noninferiority",
     "normal_cdf",
     "normal_ppf",
     "paired_delta",
+    "summarize",
     "t_cdf",
+    "t_interval",
     "t_ppf",
 ]
