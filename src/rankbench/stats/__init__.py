@@ -18,19 +18,24 @@ from rankbench.stats.paired import (
     noninferiority,
     paired_delta,
 )
+from rankbench.stats.power import PowerResult, confidence_level, power_label, statistical_power
 from rankbench.stats.seeds import TInterval, summarize, t_interval
 
 __all__ = [
     "BootstrapCI",
     "PairedDelta",
+    "PowerResult",
     "TInterval",
     "Verdict",
+    "confidence_level",
     "hierarchical_bootstrap_delta",
     "minimum_detectable_effect",
     "noninferiority",
     "normal_cdf",
     "normal_ppf",
     "paired_delta",
+    "power_label",
+    "statistical_power",
     "summarize",
     "t_cdf",
     "t_interval",
