@@ -9,6 +9,7 @@ Single seed: :func:`paired_delta` (paired t-interval of Δ = variant − probe) 
 
 from __future__ import annotations
 
+from rankbench.stats.aggregate import aggregate_variant
 from rankbench.stats.bootstrap import BootstrapCI, hierarchical_bootstrap_delta
 from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
 from rankbench.stats.paired import (
@@ -27,6 +28,7 @@ __all__ = [
     "PowerResult",
     "TInterval",
     "Verdict",
+    "aggregate_variant",
     "confidence_level",
     "hierarchical_bootstrap_delta",
     "minimum_detectable_effect",

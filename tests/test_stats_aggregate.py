@@ -1,0 +1,162 @@
+"""aggregate_variant(): one variant's block of bench_aggregate.json from per-seed records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rankbench.errors import RankbenchError
+from rankbench.stats import aggregate_variant, hierarchical_bootstrap_delta, statistical_power
+
+TOL = 0.05
+
+
+def _record(seed, probe, variant, verdict, **extra):
+    probe, variant = np.asarray(probe, float), np.asarray(variant, float)
+    return {
+        "seed": seed,
+        "accuracy": variant.mean(),
+        "delta_vs_probe": variant.mean() - probe.mean(),
+        "param_reduction": 0.5,
+        "verdict": verdict,
+        "probe_scores": probe,
+        "variant_scores": variant,
+        **extra,
+    }
+
+
+def _records():
+    # seed 42: 10 items, probe 8/10, variant identical → Δ 0, zero-width interval → PASS
+    p42 = [1] * 8 + [0] * 2
+    # seed 43: 100 items, probe 70/100, variant fixes one → Δ 0.01; s = √((1 − 100·0.01²)/99) = 0.1,
+    #          se = 0.01, ci_low = 0.01 − 1.984217·0.01 = −0.0098422 > −0.05 → PASS
+    p43 = [1] * 70 + [0] * 30
+    v43 = [1] * 71 + [0] * 29
+    # seed 44: 10 items, probe 8/10, variant breaks one → Δ −0.1; se = 0.1, ci_low = −0.326 → FAIL
+    v44 = [1] * 7 + [0] * 3
+    return [
+        _record(42, p42, p42, "PASS", rank=8),
+        _record(43, p43, v43, "PASS", rank=8),
+        _record(44, p42, v44, "FAIL", rank=8),
+    ]
+
+
+def test_hand_worked_block():
+    block = aggregate_variant(_records(), tolerance=TOL, n_boot=500)
+    # accuracy 0.8, 0.71, 0.7: mean 0.7366667; Σ squared deviations 0.0060667; std = √(0.0060667/2) = 0.0550757
+    assert block["accuracy"]["mean"] == pytest.approx(0.7366667, abs=1e-7)
+    assert block["accuracy"]["std"] == pytest.approx(0.0550757, abs=1e-7)
+    # Δ 0, 0.01, −0.1: mean −0.03; Σ squared deviations 0.0009 + 0.0016 + 0.0049 = 0.0074; std = √0.0037
+    assert block["delta_vs_probe"]["mean"] == pytest.approx(-0.03, abs=1e-12)
+    assert block["delta_vs_probe"]["std"] == pytest.approx(0.0608276, abs=1e-7)
+    assert block["param_reduction"] == {
+        "mean": 0.5,
+        "std": 0.0,
+        "values": [0.5] * 3,
+        "min": 0.5,
+        "max": 0.5,
+        "n": 3,
+    }
+    assert block["pass_rate"] == pytest.approx(2 / 3)
+    assert block["verdict_distribution"] == {"PASS": 2, "FAIL": 1}
+    assert (block["worst_seed"], block["worst_seed_delta"]) == (44, pytest.approx(-0.1))
+    assert (block["rank"], block["n_seeds"], block["seeds"]) == (8, 3, [42, 43, 44])
+    # t-interval of Δ: se = 0.0608276/√3 = 0.0351188, t_{0.975,2} = 4.302653, half 0.1511040
+    assert block["delta_ci_t"]["ci_low"] == pytest.approx(-0.1811040, abs=1e-6)
+    assert block["delta_ci_t"]["ci_high"] == pytest.approx(0.1211040, abs=1e-6)
+    assert block["notes"] == []  # the recorded verdicts are what the scores give
+
+
+def test_pooled_parts_are_the_library_functions():
+    records = _records()
+    block = aggregate_variant(records, tolerance=TOL, n_boot=500, boot_seed=3)
+    direct = hierarchical_bootstrap_delta(
+        [(r["probe_scores"], r["variant_scores"]) for r in records], n_boot=500, seed=3
+    )
+    assert block["delta_ci_pooled"] == direct.to_dict()
+    assert block["delta_ci_pooled"]["delta"] == pytest.approx(-0.03)  # (0 + 0.01 − 0.1)/3
+    # P(all three picks are seed 44) = 1/27 > 2.5%, so the lower bound sits near −0.1: FAIL at −0.05
+    assert block["pooled_verdict"]["verdict"] == "FAIL"
+    assert block["pooled_verdict"]["rule"] == "PASS iff lower bound of 95% CI of Δ > −0.05"
+    assert block["power"] == statistical_power(direct.se, TOL, n_seeds=3).to_dict()
+
+
+def test_block_is_a_json_ready_superset_of_the_seed_format():
+    # The variant block of the seed bench_aggregate.json (compressed.uniform_median), key by key.
+    seed_block = {"rank": int, "pass_rate": float, "verdict_distribution": {"PASS": int, "FAIL": int}}
+    for key in ("accuracy", "delta_vs_probe", "param_reduction"):
+        seed_block[key] = {"mean": float, "std": float, "values": list}
+    block = json.loads(json.dumps(aggregate_variant(_records(), tolerance=TOL, n_boot=200)))
+
+    def check(expected, ours, where):
+        for key, kind in expected.items():
+            assert key in ours, f"{where}{key} missing"
+            if isinstance(kind, dict):
+                check(kind, ours[key], f"{where}{key}.")
+            else:
+                assert isinstance(ours[key], kind), f"{where}{key} is {type(ours[key]).__name__}"
+
+    check(seed_block, block, "")
+
+
+def test_numpy_seeds_and_reproducibility():
+    records = _records()
+    for r in records:
+        r["seed"] = np.int64(r["seed"])
+    first = aggregate_variant(records, tolerance=TOL, n_boot=200)
+    assert json.dumps(first) == json.dumps(aggregate_variant(records, tolerance=TOL, n_boot=200))
+
+
+def test_single_seed_is_reported_as_weak():
+    block = aggregate_variant(_records()[1:2], tolerance=TOL, n_boot=200)
+    assert block["delta_ci_t"]["ci_low"] is None and block["delta_vs_probe"]["std"] is None
+    assert block["power"]["confidence_level"] == "low"
+    assert block["delta_ci_pooled"]["notes"][0].startswith("1 seed")
+
+
+def test_a_recorded_verdict_the_scores_do_not_reproduce_is_noted():
+    records = _records()
+    records[2]["verdict"] = "PASS"
+    block = aggregate_variant(records, tolerance=TOL, n_boot=200)
+    assert block["notes"] == ["seed 44: recorded verdict PASS, but its scores give FAIL"]
+    assert block["pass_rate"] == 1.0  # the records are what the campaign reported
+
+
+def test_records_without_rank_or_with_mixed_ranks_have_no_rank():
+    records = _records()
+    records[0]["rank"] = 4
+    assert "rank" not in aggregate_variant(records, tolerance=TOL, n_boot=200)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda rs: rs[1].pop("probe_scores"), r"seed record #1 \(seed 43\) lacks key\(s\): probe_scores"),
+        (lambda rs: rs[2].update(verdict="pass"), r"seed record #2 \(seed 44\) has verdict 'pass'"),
+        (lambda rs: rs[2].update(seed=42), r"seed record #2 \(seed 42\): seed 42 appears twice"),
+        (
+            lambda rs: rs[0].update(delta_vs_probe=0.01),
+            r"seed record #0 \(seed 42\): delta_vs_probe is 0.01 "
+            r"but its scores give 0",
+        ),
+        (
+            lambda rs: rs[1].update(variant_scores=np.ones(99)),
+            r"\(seed 43\): probe has 100 items but variant",
+        ),
+        (lambda rs: rs.__setitem__(0, "x"), r"seed record #0 must be a mapping, got str"),
+    ],
+)
+def test_bad_records_are_refused(mutate, message):
+    records = _records()
+    mutate(records)
+    with pytest.raises(RankbenchError, match=message):
+        aggregate_variant(records, tolerance=TOL, n_boot=200)
+
+
+def test_empty_and_bad_arguments_are_refused():
+    with pytest.raises(RankbenchError, match=r"no per-seed records to aggregate"):
+        aggregate_variant([], tolerance=TOL)
+    with pytest.raises(RankbenchError, match=r"tolerance must be a finite number ≥ 0"):
+        aggregate_variant(_records(), tolerance=-1)
