@@ -19,23 +19,37 @@ from rankbench.stats.paired import (
     noninferiority,
     paired_delta,
 )
+from rankbench.stats.policy import (
+    ClauseResult,
+    Policy,
+    PolicyResult,
+    evaluate_policy,
+    load_policy,
+    parse_policy,
+)
 from rankbench.stats.power import PowerResult, confidence_level, power_label, statistical_power
 from rankbench.stats.seeds import TInterval, summarize, t_interval
 
 __all__ = [
     "BootstrapCI",
+    "ClauseResult",
     "PairedDelta",
+    "Policy",
+    "PolicyResult",
     "PowerResult",
     "TInterval",
     "Verdict",
     "aggregate_variant",
     "confidence_level",
+    "evaluate_policy",
     "hierarchical_bootstrap_delta",
+    "load_policy",
     "minimum_detectable_effect",
     "noninferiority",
     "normal_cdf",
     "normal_ppf",
     "paired_delta",
+    "parse_policy",
     "power_label",
     "statistical_power",
     "summarize",
