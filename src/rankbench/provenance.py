@@ -111,7 +111,7 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "rankbench_version": package_version("rankbench"),
     }
-    for pkg in ("torch", "transformers", "peft", "datasets", "accelerate", "safetensors", "numpy", "scipy"):
+    for pkg in ("torch", "transformers", "peft", "datasets", "accelerate", "safetensors", "numpy"):
         env[f"{pkg}_version"] = package_version(pkg)
     env.update(_torch_info())
     env["environment_variables"] = {k: os.environ[k] for k in RECORDED_VARS if k in os.environ}
