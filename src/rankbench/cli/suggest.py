@@ -1,0 +1,127 @@
+"""``rankbench suggest ADAPTER``: print rank plans for an adapter; writes nothing.
+
+Human table on stdout by default (plan, rank(s), LoRA params, reduction, discarded energy); ``--json``
+prints only JSON. The rule and its parameter are named in both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from rankbench.suggest.plans import ALPHA_POLICIES, PLAN_MENU, Plan, make_plan
+from rankbench.suggest.rules import RULES, parse_rule
+
+DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
+SCHEMA_VERSION = 1
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
+    return values
+
+
+def add_plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rule",
+        default="energy:0.9",
+        help=f"per-module rank rule (default energy:0.9); one of: {', '.join(RULES)}",
+    )
+    p.add_argument(
+        "--allowed-ranks",
+        type=int_list,
+        default=None,
+        metavar="K,K,...",
+        help="ranks that uniform/per-layer plans round up to (default: powers of two up to r, and r)",
+    )
+    p.add_argument("--alpha-policy", choices=ALPHA_POLICIES, default="keep_scale", help="default keep_scale")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "suggest",
+        help="suggest smaller ranks (prints plans, writes nothing)",
+        description="Print rank plans for a PEFT LoRA adapter from its exact singular values.",
+    )
+    p.add_argument("adapter", help="adapter folder (adapter_config.json + adapter_model.safetensors)")
+    p.add_argument(
+        "--plan",
+        action="append",
+        dest="plans",
+        metavar="SPEC",
+        help=f"plan to show (repeatable; default: {', '.join(DEFAULT_PLANS)}); one of: {PLAN_MENU}",
+    )
+    add_plan_options(p)
+    p.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def rank_text(plan: Plan) -> str:
+    ks = sorted(plan.ranks.values())
+    if plan.uniform_rank is not None:
+        capped = sum(k < plan.uniform_rank for k in ks)
+        return f"{plan.uniform_rank}" + (f" ({capped} module(s) keep a smaller r)" if capped else "")
+    if ks[0] == ks[-1]:
+        return f"{ks[0]} (every module)"
+    return f"{ks[0]}..{ks[-1]} (median {float(np.median(ks)):g})"
+
+
+def table(plans: dict[str, Plan]) -> str:
+    head = ("plan", "rank(s)", "LoRA params", "reduction", "discarded energy")
+    rows = [
+        (
+            name,
+            rank_text(p),
+            f"{p.lora_params:,}",
+            f"{100 * p.param_reduction:.1f}%",
+            f"{100 * p.discarded_energy_fraction:.2f}%",
+        )
+        for name, p in plans.items()
+    ]
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    line = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join(line.format(*r) for r in [head, *rows])
+
+
+def build_plans(spectra, specs, args) -> dict[str, Plan]:
+    kw = {"rule": args.rule, "allowed_ranks": args.allowed_ranks, "alpha_policy": args.alpha_policy}
+    return {spec: make_plan(spec, spectra, **kw) for spec in specs}
+
+
+def run(args) -> int:
+    from rankbench.suggest.spectra import compute_spectra
+
+    rule = parse_rule(args.rule)  # fail on a bad rule before reading the adapter
+    spectra = compute_spectra(args.adapter)
+    plans = build_plans(spectra, args.plans or DEFAULT_PLANS, args)
+    first = next(iter(plans.values()))
+    if args.json:
+        doc = {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "suggest",
+            "adapter": spectra.path,
+            "sha256": spectra.sha256,
+            "rule": rule.spec,
+            "rule_definition": rule.describe(),
+            "plans": {name: p.to_dict() for name, p in plans.items()},
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    r_max = max(first.source_ranks.values())
+    other = f"; {first.other_params:,} params in other tensors, not counted" if first.other_params else ""
+    print(
+        f"adapter: {spectra.path}  ({len(first.ranks)} modules, r={r_max}, "
+        f"{first.source_lora_params:,} LoRA params{other})"
+    )
+    print(f"rule:    {rule.describe()}")
+    print(f"alpha:   {first.alpha_policy}")
+    print()
+    print(table(plans))
+    return 0

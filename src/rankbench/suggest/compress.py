@@ -1,0 +1,247 @@
+"""Build a smaller PEFT adapter from a plan: the I/O edge around :mod:`rankbench.spectral.truncate`.
+
+``compress_adapter(src, plan, out)`` writes ``out/`` with
+
+- ``adapter_model.safetensors``: every LoRA pair replaced by rank-k factors in the source dtype, every
+  other tensor (classifier head, modules_to_save, lora bias) copied byte for byte, keys unchanged;
+- ``adapter_config.json``: the source config with r, lora_alpha, rank_pattern, alpha_pattern from
+  :meth:`Plan.peft_config_update`;
+- ``compression.json``: what was done (:class:`CompressionRecord`): source sha256, rule, plan, method,
+  and each module's discarded energy.
+
+Methods: ``truncate`` (the best rank-k approximation, from the factors) and ``random_subspace`` (a
+control: ΔW' = scale·B·Q·Qᵀ·A with Q a random orthonormal (r, k) basis, one draw per truncated module
+in file order from ``np.random.default_rng(seed)``). A module whose rank and scale don't change is copied as is
+(its ΔW is unchanged, bit for bit). The folder appears all at once (written under a temporary name,
+then renamed); an existing non-empty ``out`` is refused; the source is only read. DoRA adapters are
+refused: with the magnitude vector m, W' = m·(W + ΔW)/‖W + ΔW‖ depends on the base weights, so the
+best rank-k ΔW is not the best rank-k adapter and plain truncation would be the wrong answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from rankbench import __version__
+from rankbench.adapters import open_adapter
+from rankbench.adapters.safetensors_file import SafetensorsFile
+from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, encode_float, read_raw, staged_dir
+from rankbench.errors import RankbenchError
+from rankbench.spectral.truncate import discarded_energy, random_subspace_factors, truncate_factors
+from rankbench.suggest.plans import Plan
+from rankbench.suggest.spectra import check_single_adapter, pair_core
+
+SCHEMA_VERSION = 1
+METHODS = ("truncate", "random_subspace")
+RECORD_NAME = "compression.json"
+
+
+@dataclass(frozen=True)
+class ModuleRecord:
+    name: str
+    kind: str
+    source_rank: int
+    rank: int
+    source_alpha: float
+    alpha: float
+    source_scale: float
+    scale: float
+    total_energy: float  # ‖ΔW‖_F²
+    discarded_energy: float  # ‖ΔW − ΔW'‖_F² (Σ dropped σ² for truncate)
+    copied: bool  # rank and scale unchanged: the factors were copied byte for byte
+
+
+@dataclass(frozen=True)
+class CompressionRecord:
+    source_path: str
+    source_sha256: str
+    out_dir: str
+    method: str
+    seed: int | None
+    rule: str | None
+    plan: dict
+    modules: list[ModuleRecord]
+    lora_params: int
+    source_lora_params: int
+    param_reduction: float
+    discarded_energy: float
+    total_energy: float
+    discarded_energy_fraction: float
+    other_tensors_copied: int
+    other_params: int
+    seconds: float
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "compression"
+    rankbench_version: str = __version__
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CompressionRecord:
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in data.items() if k in known}
+        d["modules"] = [ModuleRecord(**m) for m in d["modules"]]
+        return cls(**d)
+
+
+def _check(adapter, plan: Plan, method: str) -> None:
+    if method not in METHODS:
+        raise RankbenchError(
+            f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(METHODS)}"
+        )
+    if adapter.use_dora or any(s.info_magnitude is not None for s in adapter.specs):
+        raise RankbenchError(
+            "is a DoRA adapter; compression by truncation is not supported for DoRA",
+            path=adapter.path,
+            hint="DoRA's magnitude vector rescales W + ΔW per column, so the best rank-k ΔW is not the best "
+            "rank-k adapter; retrain at the smaller rank instead",
+        )
+    if adapter.weights_path.suffix != ".safetensors":
+        raise RankbenchError(
+            "compression needs adapter_model.safetensors",
+            path=adapter.weights_path,
+            hint="load the adapter with PEFT and save it again with save_pretrained(safe_serialization=True)",
+        )
+    check_single_adapter(adapter)
+    names = {s.name: s for s in adapter.specs}
+    if set(plan.ranks) != set(names):
+        extra, missing = sorted(set(plan.ranks) - set(names)), sorted(set(names) - set(plan.ranks))
+        raise RankbenchError(
+            f"plan {plan.name!r} does not match the adapter's modules "
+            f"(not in the adapter: {', '.join(extra[:3]) or 'none'}; without a rank: {', '.join(missing[:3]) or 'none'})",
+            path=adapter.path,
+            hint="build the plan from this adapter's audit",
+        )
+    for name, k in plan.ranks.items():
+        if not 1 <= k <= names[name].r:
+            raise RankbenchError(
+                f"plan {plan.name!r} gives module {name} rank {k}, outside [1, {names[name].r}] (its r)",
+                path=adapter.path,
+                hint="a plan can only shrink an adapter",
+            )
+
+
+def _entries(weights: SafetensorsFile, specs, plan: Plan):
+    """(key, dtype, new shape) for the output file: each pair's A and B first, then the other tensors."""
+    pair_keys, entries = set(), []
+    for s in specs:
+        k = plan.ranks[s.name]
+        entries.append((s.info_A.key, s.info_A.dtype, (k, *s.info_A.shape[1:])))
+        entries.append((s.info_B.key, s.info_B.dtype, (s.info_B.shape[0], k, *s.info_B.shape[2:])))
+        pair_keys |= {s.info_A.key, s.info_B.key}
+    others = [t for key, t in weights.tensors.items() if key not in pair_keys]
+    entries += [(t.key, t.dtype, t.shape) for t in others]
+    return entries, others
+
+
+def _energy(pair, core) -> float:
+    """‖ΔW‖_F²: from the cached σ, else scale²·tr((BᵀB)(AAᵀ)) (a total, so the Gram form is accurate)."""
+    if core is not None:
+        return float(np.sum(core.s**2))
+    return float(pair.scale**2 * np.sum((pair.B.T @ pair.B) * (pair.A @ pair.A.T)))  # (r, r) * (r, r)
+
+
+def compress_adapter(
+    src_dir, plan: Plan, out_dir, *, method="truncate", seed=0, spectra=None
+) -> CompressionRecord:
+    """Write the compressed adapter to ``out_dir`` (see the module docs) and return its record.
+
+    ``spectra``: a :class:`~rankbench.suggest.spectra.Spectra` of the same file, to reuse its
+    factorisations (checked by sha256; ignored when it belongs to another file).
+    """
+    t0 = time.perf_counter()
+    check_out_dir(out_dir)
+    try:
+        return _compress(src_dir, plan, out_dir, method, seed, spectra, t0)
+    except _StaleSpectra:
+        return _compress(src_dir, plan, out_dir, method, seed, None, t0)
+
+
+class _StaleSpectra(Exception):
+    """The spectra passed in belong to another file (different sha256)."""
+
+
+def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, t0) -> CompressionRecord:
+    rng = np.random.default_rng(seed)
+    with open_adapter(src_dir) as adapter:
+        _check(adapter, plan, method)
+        adapter.prefetch_sha256()
+        weights = SafetensorsFile(adapter.weights_path)  # the header: offsets for byte-exact copies
+        entries, others = _entries(weights, adapter.specs, plan)
+        cores = dict(spectra.cores) if spectra is not None else {}
+        records = []
+        with staged_dir(out_dir) as tmp:
+            with SafetensorsWriter(tmp / "adapter_model.safetensors", entries, weights.metadata) as out:
+                for pair in adapter.iter_pairs():
+                    records.append(_write_pair(out, weights, pair, plan, method, rng, cores.get(pair.name)))
+                for t in others:
+                    out.write(t.key, read_raw(weights.path, t.begin, t.end))
+            if spectra is not None and spectra.sha256 != adapter.sha256:  # stale cache: redo without it
+                raise _StaleSpectra
+            record = _record(adapter, plan, method, seed, out_dir, records, others, t0)
+            config = plan.peft_config_update(adapter.config)
+            (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+            (tmp / RECORD_NAME).write_text(json.dumps(record.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def _write_pair(out: SafetensorsWriter, weights, pair, plan: Plan, method, rng, core) -> ModuleRecord:
+    spec_A, spec_B = weights.tensors[pair.key_A], weights.tensors[pair.key_B]
+    k, new_scale = plan.ranks[pair.name], plan.scale_of(pair.name)
+    copied = k == pair.r and new_scale == pair.scale
+    if copied:
+        out.write(pair.key_A, read_raw(weights.path, spec_A.begin, spec_A.end))
+        out.write(pair.key_B, read_raw(weights.path, spec_B.begin, spec_B.end))
+        dropped = 0.0
+    elif method == "truncate":
+        core = core if core is not None else pair_core(pair, weights.path)
+        B, A = truncate_factors(pair.B, pair.A, core, k, new_scale)
+        dropped = discarded_energy(core.s, k)
+    else:
+        B, A, dropped = random_subspace_factors(pair.B, pair.A, pair.scale, k, new_scale, rng)
+    if not copied:
+        out.write(pair.key_A, encode_float(A, spec_A.dtype))
+        out.write(pair.key_B, encode_float(B, spec_B.dtype))
+    return ModuleRecord(
+        pair.name,
+        pair.kind,
+        pair.r,
+        k,
+        pair.alpha,
+        float(plan.alphas[pair.name]),
+        pair.scale,
+        new_scale,
+        _energy(pair, core),
+        float(dropped),
+        copied,
+    )
+
+
+def _record(adapter, plan: Plan, method, seed, out_dir, records, others, t0) -> CompressionRecord:
+    total = sum(r.total_energy for r in records)
+    dropped = sum(r.discarded_energy for r in records)
+    return CompressionRecord(
+        source_path=str(adapter.path),
+        source_sha256=adapter.sha256,
+        out_dir=str(Path(out_dir)),
+        method=method,
+        seed=int(seed) if method == "random_subspace" else None,
+        rule=plan.rule,
+        plan=plan.to_dict(),
+        modules=records,
+        lora_params=plan.lora_params,
+        source_lora_params=plan.source_lora_params,
+        param_reduction=plan.param_reduction,
+        discarded_energy=dropped,
+        total_energy=total,
+        discarded_energy_fraction=dropped / total if total > 0 else 0.0,
+        other_tensors_copied=len(others),
+        other_params=int(sum(t.numel for t in others)),
+        seconds=round(time.perf_counter() - t0, 3),
+    )

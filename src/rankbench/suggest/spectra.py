@@ -1,0 +1,94 @@
+"""One pass over an adapter that yields what plans need (σ per module) and what compression reuses.
+
+:func:`compute_spectra` reads each LoRA pair once and keeps its :class:`~rankbench.spectral.truncate.
+CoreSVD` (O(r²) numbers per module). The result quacks like an :class:`~rankbench.auditor.AuditResult`
+for :func:`~rankbench.suggest.plans.make_plan` (``.modules`` with name, r, alpha, scale, shape,
+singular_values), and :func:`~rankbench.suggest.compress.compress_adapter` accepts it as ``spectra=`` to
+skip recomputing the factorisations: suggest + compress then read the file twice but factor it once.
+The σ are the audit's (same R factors, :func:`rankbench.spectral.factored.r_factor`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rankbench.adapters import OtherTensor, open_adapter
+from rankbench.errors import RankbenchError
+from rankbench.spectral import NonFiniteError
+from rankbench.spectral.truncate import CoreSVD, core_svd
+
+
+@dataclass(frozen=True)
+class ModuleSpectrum:
+    name: str
+    kind: str
+    r: int
+    alpha: float
+    scale: float
+    shape: tuple[int, int]  # (out, in) of B·A
+    dtype: str
+    singular_values: tuple[float, ...]  # of scale·B·A, descending, r of them
+
+
+@dataclass(frozen=True, eq=False)
+class Spectra:
+    path: str
+    sha256: str
+    use_rslora: bool
+    use_dora: bool
+    modules: list[ModuleSpectrum]
+    others: list[OtherTensor]
+    cores: dict[str, CoreSVD] = field(repr=False)
+
+
+def pair_core(pair, weights_path) -> CoreSVD:
+    try:
+        return core_svd(pair.B, pair.A, pair.scale)
+    except NonFiniteError as exc:
+        raise RankbenchError(
+            f"module {pair.name}: {pair.key_A if exc.factor == 'A' else pair.key_B} contains NaN or Inf",
+            path=weights_path,
+            hint="the training diverged or the file is damaged; use an earlier checkpoint",
+        ) from None
+
+
+def check_single_adapter(adapter) -> None:
+    if len(adapter.adapter_names) > 1:
+        raise RankbenchError(
+            f"holds {len(adapter.adapter_names)} adapters ({', '.join(adapter.adapter_names)}); "
+            "plans and compression handle one adapter at a time",
+            path=adapter.weights_path,
+            hint="save each adapter on its own with save_pretrained(selected_adapters=[name])",
+        )
+
+
+def compute_spectra(path) -> Spectra:
+    """σ and the factor-space SVD of every module of the adapter at ``path`` (read once, never written)."""
+    with open_adapter(path) as adapter:
+        check_single_adapter(adapter)
+        adapter.prefetch_sha256()
+        modules, cores = [], {}
+        for pair in adapter.iter_pairs():
+            core = pair_core(pair, adapter.weights_path)
+            cores[pair.name] = core
+            modules.append(
+                ModuleSpectrum(
+                    pair.name,
+                    pair.kind,
+                    pair.r,
+                    pair.alpha,
+                    pair.scale,
+                    pair.shape,
+                    pair.dtype,
+                    tuple(core.s.tolist()),
+                )
+            )
+        return Spectra(
+            str(adapter.path),
+            adapter.sha256,
+            adapter.use_rslora,
+            adapter.use_dora,
+            modules,
+            list(adapter.others),
+            cores,
+        )

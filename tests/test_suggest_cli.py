@@ -1,0 +1,190 @@
+"""`rankbench suggest` and `rankbench compress` end to end on a small adapter written with numpy."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rankbench.adapters.writer import SafetensorsWriter, encode_float
+from rankbench.cli import main
+
+MODULES = [f"model.layers.{i}.self_attn.{p}" for i in range(3) for p in ("q_proj", "v_proj")]
+
+
+def write_adapter(folder, r=8, dtype="F32", dora=False, seed=0):
+    """A PEFT-layout adapter: 6 modules (16x16, r=8) with decaying spectra, and a saved head."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    tensors = {}
+    for name in MODULES:
+        decay = 0.5 ** np.arange(r)
+        tensors[f"base_model.model.{name}.lora_A.weight"] = rng.standard_normal((r, 16)) * decay[:, None]
+        tensors[f"base_model.model.{name}.lora_B.weight"] = rng.standard_normal((16, r))
+        if dora:
+            tensors[f"base_model.model.{name}.lora_magnitude_vector"] = np.ones(16)
+    tensors["base_model.model.lm_head.weight"] = rng.standard_normal((10, 16))
+    entries = [(k, dtype, v.shape) for k, v in tensors.items()]
+    with SafetensorsWriter(folder / "adapter_model.safetensors", entries, {"format": "pt"}) as w:
+        for k, v in tensors.items():
+            w.write(k, encode_float(v, dtype))
+    config = {
+        "peft_type": "LORA",
+        "r": r,
+        "lora_alpha": 2 * r,
+        "target_modules": ["q_proj", "v_proj"],
+        "use_dora": dora,
+        "modules_to_save": ["lm_head"],
+    }
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.fixture
+def adapter(tmp_path):
+    return write_adapter(tmp_path / "adapter")
+
+
+def test_suggest_prints_a_table_naming_the_rule(adapter, capsys):
+    assert main(["suggest", str(adapter), "--rule", "sv_fro:0.9"]) == 0
+    out, err = capsys.readouterr()
+    assert "rule:    sv_fro:0.9: smallest k with √(Σᵢ≤ₖ σᵢ² / Σσᵢ²) ≥ t (kohya sv_fro)" in out
+    assert "6 modules, r=8, 1,536 LoRA params; 160 params in other tensors, not counted" in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("plan "))
+    assert lines[header].split() == ["plan", "rank(s)", "LoRA", "params", "reduction", "discarded", "energy"]
+    assert [line.split()[0] for line in lines[header + 1 :]] == [
+        "uniform_median",
+        "uniform_p90",
+        "per_layer",
+        "budget:0.5",
+    ]
+    assert err == ""
+
+
+def test_suggest_json_is_only_json(adapter, capsys):
+    assert main(["suggest", str(adapter), "--json", "--plan", "rank:2", "--plan", "per_layer"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (
+        doc["kind"] == "suggest"
+        and doc["rule"] == "energy:0.9"
+        and list(doc["plans"]) == ["rank:2", "per_layer"]
+    )
+    rank2 = doc["plans"]["rank:2"]
+    assert rank2["lora_params"] == 6 * 2 * 32 and rank2["param_reduction"] == 0.75
+    assert set(rank2["ranks"]) == set(MODULES) and rank2["other_params"] == 160
+
+
+def test_suggest_writes_nothing(adapter, capsys):
+    before = sorted(p.name for p in adapter.iterdir())
+    main(["suggest", str(adapter)])
+    assert sorted(p.name for p in adapter.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--plan", "budget_params:10"],
+            "error: budget of 10 LoRA parameters is below the minimum of 192 (rank 1 for "
+            "each of the 6 modules)\nhint: raise the budget to at least 192 parameters\n",
+        ),
+        (
+            ["--plan", "rank:9"],
+            "error: rank 9 is above the adapter's r = 8\nhint: a plan can only shrink an adapter: "
+            "choose rank:K with K <= 8\n",
+        ),
+        (
+            ["--rule", "energy:0.9x"],
+            "error: rule energy needs tau as a fraction in (0, 1], got 'energy:0.9x'\n",
+        ),
+        (["--rule", "knee"], "error: unknown rule 'knee'\n"),
+        (
+            ["--plan", "uniform"],
+            "error: unknown plan 'uniform'\nhint: choose one of: uniform_median, uniform_p90, "
+            "per_layer, budget:FRACTION, budget_params:N, rank:K\n",
+        ),
+    ],
+)
+def test_bad_plans_exit_2_without_traceback(adapter, capsys, args, message):
+    assert main(["suggest", str(adapter), *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(message) and "Traceback" not in err
+
+
+def test_compress_writes_an_adapter_and_reports(adapter, tmp_path, capsys):
+    out_dir = tmp_path / "small"
+    assert (
+        main(
+            [
+                "compress",
+                str(adapter),
+                "--plan",
+                "per_layer",
+                "--rule",
+                "energy:0.95",
+                "--out",
+                str(out_dir),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert (
+        err.startswith(f"wrote {out_dir}: 6 modules at rank ")
+        and "per_layer, rule energy:0.95, truncate" in err
+    )
+    assert record["rule"] == "energy:0.95" and record["plan"]["name"] == "per_layer"
+    assert len(record["modules"]) == 6 and record["other_tensors_copied"] == 1
+    config = json.loads((out_dir / "adapter_config.json").read_text())
+    assert config["modules_to_save"] == ["lm_head"] and config["target_modules"] == ["q_proj", "v_proj"]
+    assert (
+        main(["suggest", str(out_dir), "--json", "--plan", "rank:1"]) == 0
+    )  # the output is an adapter again
+    again = json.loads(capsys.readouterr().out)["plans"]["rank:1"]["source_ranks"]
+    assert again == record["plan"]["ranks"]
+
+
+def test_compress_refuses_a_non_empty_out_before_working(adapter, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x").write_text("x")
+    assert main(["compress", str(adapter), "--plan", "rank:2", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {tmp_path / 'out'}: output folder is not empty\nhint: choose a new --out folder "
+        "(rankbench never overwrites an existing adapter)\n"
+    )
+
+
+def test_compress_refuses_dora(tmp_path, capsys):
+    src = write_adapter(tmp_path / "dora", dora=True)
+    assert main(["compress", str(src), "--plan", "rank:2", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: {src}: is a DoRA adapter; compression by truncation is not supported for DoRA\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_compress_keeps_bf16_and_every_other_key(tmp_path, capsys):
+    src = write_adapter(tmp_path / "bf16", dtype="BF16")
+    assert (
+        main(["compress", str(src), "--plan", "budget:0.5", "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    )
+    assert capsys.readouterr() == ("", "")
+
+    def header(folder):
+        raw = (folder / "adapter_model.safetensors").read_bytes()
+        return json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")]), raw
+
+    (old, old_raw), (new, new_raw) = header(src), header(tmp_path / "out")
+    assert set(old) == set(new) and {v["dtype"] for k, v in new.items() if k != "__metadata__"} == {"BF16"}
+    key = "base_model.model.lm_head.weight"
+    assert old[key]["shape"] == new[key]["shape"]
+
+    def data(h, raw, k):
+        start = 8 + int.from_bytes(raw[:8], "little")
+        return raw[start + h[k]["data_offsets"][0] : start + h[k]["data_offsets"][1]]
+
+    assert data(old, old_raw, key) == data(new, new_raw, key)  # copied byte for byte
