@@ -6,14 +6,16 @@ No file, torch or printing here; see :mod:`rankbench.spectral.factored` and
 
 from rankbench.spectral.factored import (
     METHODS,
+    FactoredSpectrum,
     NonFiniteError,
+    factored_spectrum,
     factored_svd,
     gram_singular_values,
     singular_values,
-    singular_values_with_route,
 )
 from rankbench.spectral.metrics import (
     ENERGY_TAUS,
+    METRIC_DEFINITIONS,
     effective_rank,
     energy_rank,
     energy_ranks,
@@ -26,15 +28,17 @@ from rankbench.spectral.metrics import (
 __all__ = [
     "ENERGY_TAUS",
     "METHODS",
+    "METRIC_DEFINITIONS",
+    "FactoredSpectrum",
     "NonFiniteError",
     "effective_rank",
     "energy_rank",
     "energy_ranks",
+    "factored_spectrum",
     "factored_svd",
     "frobenius_norm",
     "gram_singular_values",
     "singular_values",
-    "singular_values_with_route",
     "spectral_norm",
     "stable_rank",
     "utilization",

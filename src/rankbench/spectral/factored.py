@@ -29,6 +29,8 @@ both Cholesky passes (with the same Householder fallback).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 METHODS = ("exact", "gram", "cholqr2", "householder")
@@ -77,11 +79,13 @@ def r_factor(X: np.ndarray, *, passes: str = "auto", factor: str = "X") -> tuple
     n, k = X.shape
     G = X.T @ X  # X: (n, k) -> G: (k, k); NaN/Inf anywhere in X makes G non-finite
     if not np.isfinite(G).all():
-        raise NonFiniteError(factor)
+        if not np.isfinite(X).all():
+            raise NonFiniteError(factor)
+        return _householder_r(X), "householder"  # finite entries above ~1e154 overflow the Gram matrix
     norms = np.sqrt(np.diag(G))  # column norms, (k,)
-    if not norms.any():
+    if not norms.any() and not X.any():
         return np.zeros((min(n, k), k)), "zero"
-    if passes == "householder" or n < k or not norms.all():
+    if passes == "householder" or n < k or not norms.all():  # also entries below ~1e-154 underflowing
         return _householder_r(X), "householder"
     kappa = _scaled_kappa(G, norms)
     if kappa > TWO_PASS_KAPPA:
@@ -115,25 +119,37 @@ def gram_singular_values(B: np.ndarray, A: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(lam, 0.0, None))
 
 
-def singular_values_with_route(B, A, scale: float = 1.0, *, method: str = "exact") -> tuple[np.ndarray, str]:
-    """Like :func:`singular_values`, also returning the route ("cholqr", "cholqr2", "householder",
-    "zero", "gram"; for two different factor routes, the slower one)."""
+@dataclass(frozen=True)
+class FactoredSpectrum:
+    """σ of scale·B·A (descending, r of them) and how each R factor was computed."""
+
+    singular_values: np.ndarray  # (r,)
+    route_B: str  # "zero" | "cholqr" | "cholqr2" | "householder" | "gram"
+    route_A: str
+
+    @property
+    def route(self) -> str:
+        """The costlier of the two routes (what the pair as a whole needed)."""
+        order = ("zero", "gram", "cholqr", "cholqr2", "householder")
+        return max(self.route_B, self.route_A, key=order.index)
+
+
+def factored_spectrum(B, A, scale: float = 1.0, *, method: str = "exact") -> FactoredSpectrum:
+    """Like :func:`singular_values`, also telling which route computed each factor's R."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     B, A = _as_factors(B, A)
     r = B.shape[1]
     if method == "gram":
-        return _pad(abs(scale) * gram_singular_values(B, A), r), "gram"
+        return FactoredSpectrum(_pad(abs(scale) * gram_singular_values(B, A), r), "gram", "gram")
     passes = {"exact": "auto", "cholqr2": "two", "householder": "householder"}[method]
     RB, route_b = r_factor(B, passes=passes, factor="B")  # (min(out, r), r)
     RA, route_a = r_factor(A.T, passes=passes, factor="A")  # Aᵀ: (in, r) -> (min(in, r), r)
-    order = ("zero", "cholqr", "cholqr2", "householder")
-    route = max(route_b, route_a, key=order.index)
     if "zero" in (route_b, route_a):
-        return np.zeros(r), "zero"
+        return FactoredSpectrum(np.zeros(r), route_b, route_a)
     M = RB @ RA.T  # (min(out, r), r) @ (r, min(in, r))
     s = np.linalg.svd(M, compute_uv=False)
-    return _pad(abs(scale) * s, r), route
+    return FactoredSpectrum(_pad(abs(scale) * s, r), route_b, route_a)
 
 
 def singular_values(B, A, scale: float = 1.0, *, method: str = "exact") -> np.ndarray:
@@ -144,7 +160,7 @@ def singular_values(B, A, scale: float = 1.0, *, method: str = "exact") -> np.nd
     "householder" (fixed routes, for reference). Raises :class:`NonFiniteError` on NaN/Inf and
     ValueError when the shapes don't pair.
     """
-    return singular_values_with_route(B, A, scale, method=method)[0]
+    return factored_spectrum(B, A, scale, method=method).singular_values
 
 
 def factored_svd(B, A, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,6 +23,17 @@ import numpy as np
 ENERGY_TAUS = (0.9, 0.95, 0.99)
 _ENERGY_SLACK = 1e-12
 
+# The same definitions in one line each, copied into audit.json so the artifact describes itself.
+METRIC_DEFINITIONS = {
+    "singular_values": "sigma_1 >= ... >= sigma_r >= 0 of Delta W = scale * B @ A, exactly r values, zeros kept",
+    "frobenius_norm": "sqrt(sum_i sigma_i^2)",
+    "spectral_norm": "sigma_1",
+    "stable_rank": "sum_i sigma_i^2 / sigma_1^2 (0 if Delta W = 0)",
+    "effective_rank": "exp(-sum_i p_i ln p_i), p_i = sigma_i / sum_j sigma_j (Roy & Vetterli 2007)",
+    "energy_rank": "smallest k with sum_{i<=k} sigma_i^2 >= tau * sum_i sigma_i^2 (energy = sigma^2, not sigma)",
+    "utilization": "effective_rank / r",
+}
+
 
 def _sigma(s) -> np.ndarray:
     s = np.asarray(s, dtype=np.float64).ravel()

@@ -1,0 +1,33 @@
+"""Shared fixtures. Real PEFT adapters are built once per session (torch is imported only if a test
+asks for them); builders live in tests/helpers/peft_fixtures.py for reuse in other test files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # `from helpers.peft_fixtures import ...` from any test
+
+from helpers import peft_fixtures  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def peft_adapters(tmp_path_factory) -> dict[str, peft_fixtures.BuiltAdapter]:
+    """Every convention in peft_fixtures.BUILDERS, saved by PEFT into a session temp folder."""
+    pytest.importorskip("peft")
+    root = tmp_path_factory.mktemp("peft_adapters")
+    return {name: build(root / name) for name, build in peft_fixtures.BUILDERS.items()}
+
+
+@pytest.fixture(scope="session")
+def low_precision_adapters(tmp_path_factory) -> dict[str, peft_fixtures.BuiltAdapter]:
+    """The BERT query/value adapter saved in bfloat16 and in float16."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    root = tmp_path_factory.mktemp("peft_low_precision")
+    return {
+        name: peft_fixtures.build_bert_query_value(root / name, dtype=dtype)
+        for name, dtype in (("bfloat16", torch.bfloat16), ("float16", torch.float16))
+    }

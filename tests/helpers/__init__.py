@@ -1,0 +1,1 @@
+"""Shared test helpers: tiny real PEFT adapters (peft_fixtures) reused across the test files."""
