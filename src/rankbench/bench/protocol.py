@@ -51,6 +51,7 @@ class BenchRun:
         if self._profile is None:
             from rankbench.bench.profiles import get_profile
 
+            quiet_libraries()
             self._profile = get_profile(self.cfg.task.profile)
         return self._profile
 
@@ -67,6 +68,21 @@ class BenchRun:
 
     def probe_adapter(self) -> Path:
         return self.run.stage_dir("probe") / "adapter"
+
+
+def quiet_libraries() -> None:
+    """Our progress bar is the one on stderr: silence the libraries' own bars and chatter."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # the profile will say what is missing
+        pass
 
 
 def apply_threads(cfg: BenchConfig) -> None:
@@ -96,10 +112,11 @@ def stage_probe(b: BenchRun) -> dict:
         dropout=cfg.lora.dropout,
         use_rslora=cfg.lora.use_rslora,
     )
+    data = b.data
     b.progress.stage(f"training the probe (r={spec.r}, {cfg.train.steps} steps)")
     res = b.profile.train(
         cfg,
-        b.data,
+        data,
         lora=spec,
         steps=cfg.train.steps,
         seed=b.seed,

@@ -1,0 +1,258 @@
+"""The bench end to end through the CLI on a tiny random BERT: artifacts, the seed format, jq, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.tiny_bench import tiny_bench_config
+from rankbench.cli import main
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SEED = SHARED / "seed"
+EXPECTED_KEYS = {
+    "uniform_median",
+    "uniform_median_retrain",
+    "uniform_median_finetuned",
+    "uniform_p90",
+    "per_layer",
+    "per_layer_shuffled",
+    "random_subspace",
+}
+
+
+def _env(root: Path) -> dict:
+    return {
+        **os.environ,
+        "RANKBENCH_CACHE": str(root / "cache"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _cli(args: list[str], root: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rankbench", *args],
+        env=_env(root),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    config = tiny_bench_config(root)
+    out = root / "run"
+    proc = _cli(["run", "--config", str(config), "--output", str(out)], root)
+    assert proc.returncode == 0, proc.stderr
+    return {
+        "root": root,
+        "config": config,
+        "out": out,
+        "doc": json.loads((out / "bench.json").read_text()),
+        "stderr": proc.stderr,
+    }
+
+
+def test_artifacts_and_stage_folders(world):
+    out, doc = world["out"], world["doc"]
+    assert set(doc["compressed"]) == EXPECTED_KEYS
+    for stage in ["probe", "probe_eval", "audit", "plans", *(f"variants/{k}" for k in EXPECTED_KEYS)]:
+        assert (out / stage / "stage.json").is_file(), stage
+    assert (out / "audit" / "audit.json").is_file()
+    assert (out / "probe" / "adapter" / "adapter_model.safetensors").is_file()
+    n = doc["probe"]["n_eval_items"]
+    assert n == 300
+    for key in EXPECTED_KEYS:
+        rows = (out / "variants" / key / "predictions.jsonl").read_text().splitlines()
+        assert len(rows) == n
+        assert (out / "variants" / key / "adapter" / "adapter_config.json").is_file()
+    assert (out / "bench.md").read_text().startswith("# rankbench bench")
+    assert "| uniform_median_retrain | retrain |" in (out / "bench.md").read_text()
+    assert "training the probe" in world["stderr"]
+
+
+def test_every_seed_key_is_present_with_its_type(world):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SHARED / "tools" / "seed_superset.py"),
+            str(SEED / "bench.json"),
+            str(world["out"] / "bench.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_the_seed_readmes_checks_hold(world):
+    """The jq commands of ../shared/seed/bench_artifacts_README.md, run with jq when it is installed,
+    and the same checks in Python either way."""
+    doc, path = world["doc"], world["out"] / "bench.json"
+    for field in ["bench_version", "env", "config_metadata", "compressed"]:
+        assert field in doc
+    assert set(json.loads((SEED / "bench.json").read_text())) <= set(doc)
+    assert isinstance(doc["config_metadata"]["primary_metric_key"], str)
+    assert 0 < doc["compressed"]["uniform_median"]["param_reduction"] < 1
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed; the checks above are the Python equivalents")
+
+    def jq(*args: str) -> str:
+        return subprocess.run(["jq", *args, str(path)], capture_output=True, text=True, check=True).stdout
+
+    assert json.loads(jq("."))["kind"] == "bench"
+    assert jq(".config_metadata.primary_metric_key").strip() == '"eval_accuracy"'
+    assert jq(".env.git_commit").strip() != ""
+    assert (
+        float(jq(".compressed.uniform_median.param_reduction"))
+        == doc["compressed"]["uniform_median"]["param_reduction"]
+    )
+    lines = jq("-r", '.compressed | to_entries[] | "\\(.key): \\(.value.param_reduction)"').splitlines()
+    assert len(lines) == len(EXPECTED_KEYS)
+    env_line = jq(
+        "-r",
+        '.env | "Python: \\(.python_version), PyTorch: \\(.torch_version), GPU: \\(.gpu_devices[0].name)"',
+    ).strip()
+    assert env_line.startswith(f"Python: {doc['env']['python_version']}, PyTorch: ")
+    ours, theirs = (
+        jq("keys | sort"),
+        subprocess.run(
+            ["jq", "keys | sort", str(SEED / "bench.json")], capture_output=True, text=True, check=True
+        ).stdout,
+    )
+    assert set(json.loads(theirs)) <= set(json.loads(ours))
+
+
+def test_numbers_recheck_from_the_files(world):
+    """Δ, the verdict and the reduction in bench.json follow from predictions and plans."""
+    import numpy as np
+
+    from rankbench.stats import noninferiority, paired_delta
+
+    out, doc = world["out"], world["doc"]
+    probe = [
+        json.loads(x)["score"] for x in (out / "probe_eval" / "predictions.jsonl").read_text().splitlines()
+    ]
+    assert doc["probe"]["accuracy"] == pytest.approx(np.mean(probe))
+    for key, v in doc["compressed"].items():
+        rows = [
+            json.loads(x) for x in (out / "variants" / key / "predictions.jsonl").read_text().splitlines()
+        ]
+        scores = [r["score"] for r in rows]
+        assert v["accuracy"] == pytest.approx(np.mean(scores))
+        assert v["delta_vs_probe"] == pytest.approx(np.mean(scores) - np.mean(probe))
+        pd = paired_delta(probe, scores, confidence=0.95)
+        assert v["ci"]["low"] == pytest.approx(pd.ci_low)
+        assert v["verdict"] == noninferiority(pd, 0.05).verdict
+        assert v["param_reduction"] == pytest.approx(1 - v["params"] / doc["probe"]["params"])
+    controls = {k for k, v in doc["compressed"].items() if v["role"] == "control"}
+    assert {"per_layer_shuffled", "random_subspace"} <= controls
+    assert doc["config_metadata"]["config_hash"] == _sha_of_resolved(doc)
+    assert doc["env"]["validation_classification"]["level"] in ("screening", "certifiable")
+    assert doc["timings"]["probe_train"] > 0
+
+
+def _sha_of_resolved(doc: dict) -> str:
+    import hashlib
+
+    text = json.dumps(doc["config_metadata"]["resolved_config"], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _comparable(doc: dict) -> dict:
+    return {k: (v["accuracy"], v["verdict"], v["ci"]["low"]) for k, v in doc["compressed"].items()}
+
+
+def test_resume_after_a_kill_between_and_inside_stages(world, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(world["out"], out)
+    # between stages: the last variants and the report never happened
+    shutil.rmtree(out / "variants" / "random_subspace")
+    shutil.rmtree(out / "variants" / "per_layer_shuffled")
+    (out / "bench.json").unlink()
+    # inside a stage: a variant folder with its adapter written but no marker
+    (out / "variants" / "uniform_p90" / "stage.json").unlink()
+    (out / "variants" / "uniform_p90" / "eval.json").unlink()
+    proc = _cli(["run", "--config", str(world["config"]), "--output", str(out)], world["root"])
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stderr
+    assert "training the probe" not in proc.stderr  # finished stages were not redone
+    assert _comparable(json.loads((out / "bench.json").read_text())) == _comparable(world["doc"])
+
+
+def test_sigkill_mid_run_then_rerun_gives_the_same_results(world, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rankbench", "run", "--config", str(world["config"]), "--output", str(out)]
+    proc = subprocess.Popen(
+        cmd, env=_env(world["root"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    while not (out / "audit" / "stage.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert not (out / "bench.json").exists()
+    done = _cli(["run", "--config", str(world["config"]), "--output", str(out)], world["root"])
+    assert done.returncode == 0, done.stderr
+    assert _comparable(json.loads((out / "bench.json").read_text())) == _comparable(world["doc"])
+
+
+def test_ctrl_c_exits_130_and_the_folder_resumes(world, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rankbench", "run", "--config", str(world["config"]), "--output", str(out)]
+    proc = subprocess.Popen(
+        cmd, env=_env(world["root"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 300
+    while not (out / "probe" / "stage.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    done = _cli(["run", "--config", str(world["config"]), "--output", str(out)], world["root"])
+    assert done.returncode == 0, done.stderr
+
+
+def test_another_config_on_the_same_folder_is_refused(world, tmp_path):
+    other = tiny_bench_config(tmp_path, train={"steps": 41})
+    proc = _cli(["run", "--config", str(other), "--output", str(world["out"])], world["root"])
+    assert proc.returncode == 2
+    assert "differs in: train.steps" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_gate_stops_before_variants(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANKBENCH_CACHE", str(tmp_path / "cache"))
+    config = tiny_bench_config(tmp_path, task={"probe_gate": {"min_value": 1.01}})
+    assert main(["run", "--config", str(config), "--output", str(tmp_path / "run"), "--quiet"]) == 1
+    doc = json.loads((tmp_path / "run" / "bench.json").read_text())
+    assert doc["probe_quality_gate"]["passed"] is False
+    assert doc["protocol_invariants"]["probe_quality_gate"]["status"] == "FAILED"
+    assert doc["compressed"] == {}
+    assert not (tmp_path / "run" / "variants").exists()
+
+
+def test_smoke_records_an_undertrained_probe_and_goes_on(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RANKBENCH_CACHE", str(tmp_path / "cache"))
+    config = tiny_bench_config(tmp_path, task={"probe_gate": {"min_value": 1.01}})
+    assert (
+        main(["run", "--config", str(config), "--output", str(tmp_path / "run"), "--smoke", "--quiet"]) == 0
+    )
+    doc = json.loads((tmp_path / "run" / "bench.json").read_text())
+    assert doc["probe_quality_gate"]["status"] == "UNDERTRAINED"
+    assert doc["env"]["validation_classification"]["level"] == "smoke"
+    assert doc["config_metadata"]["resolved_config"]["train"]["steps"] == 20
+    assert set(doc["compressed"]) == EXPECTED_KEYS
