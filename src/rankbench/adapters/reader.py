@@ -19,7 +19,7 @@ import numpy as np
 
 from rankbench.adapters.config import config_problems, lora_scale, resolve_r_alpha
 from rankbench.adapters.keys import natural_key, parse_key
-from rankbench.adapters.safetensors_file import SafetensorsFile, TensorInfo
+from rankbench.adapters.safetensors_file import FLOAT_DTYPES, SafetensorsFile, TensorInfo
 from rankbench.adapters.source import resolve_adapter_dir
 from rankbench.errors import RankbenchError, warn
 
@@ -152,6 +152,13 @@ def _kind(parsed_embedding: bool, info_A: TensorInfo, fan_in_fan_out: bool) -> s
 
 
 def _check_pair(file_path: Path, name: str, a: TensorInfo, b: TensorInfo) -> None:
+    for info in (a, b):
+        if info.dtype not in FLOAT_DTYPES:
+            raise RankbenchError(
+                f"tensor {info.key!r} has dtype {info.dtype}; LoRA factors must be float16, bfloat16, float32 "
+                "or float64",
+                path=file_path,
+            )
     ok = (
         len(a.shape) >= 2
         and len(b.shape) >= 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,14 +140,16 @@ def decode_float(raw, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
 class SafetensorsFile:
     """A validated safetensors file. ``tensors`` maps key → :class:`TensorInfo`.
 
-    :meth:`read` returns one tensor as a new float64 array; only that tensor's bytes are read. The file
-    handle opens on the first read and stays open until :meth:`close` (or the end of a ``with`` block).
+    :meth:`read` returns one tensor as a new float64 array; only that tensor's bytes are read. It is
+    safe to call from several threads at once (positional reads, one scratch buffer per thread). The
+    file descriptor opens on the first read and stays open until :meth:`close`.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._fh = None
-        self._buf = bytearray()
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
         try:
             with open(self.path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
@@ -160,6 +163,28 @@ class SafetensorsFile:
         except ValueError as exc:
             raise RankbenchError(str(exc), path=self.path, hint=_RESAVE) from None
 
+    def _scratch(self, size: int) -> memoryview:
+        buf = getattr(self._local, "buf", None)
+        if buf is None or len(buf) < size:
+            buf = self._local.buf = bytearray(size)
+        return memoryview(buf)[:size]
+
+    def _read_into(self, view: memoryview, offset: int) -> int:
+        with self._lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            fd = self._fd
+            if not hasattr(os, "preadv"):  # e.g. Windows: serialise seek + read
+                os.lseek(fd, offset, os.SEEK_SET)
+                return os.readv(fd, [view])
+        got = 0
+        while got < len(view):  # preadv may return short counts
+            n = os.preadv(fd, [view[got:]], offset + got)
+            if n == 0:
+                break
+            got += n
+        return got
+
     def read(self, key: str) -> np.ndarray:
         """Tensor ``key`` as float64 (raises RankbenchError for a non-float dtype)."""
         info = self.tensors[key]
@@ -169,22 +194,17 @@ class SafetensorsFile:
                 "or float64",
                 path=self.path,
             )
-        size = info.end - info.begin
-        if len(self._buf) < size:
-            self._buf = bytearray(size)
-        view = memoryview(self._buf)[:size]
-        if self._fh is None:
-            self._fh = open(self.path, "rb")  # noqa: SIM115 -- closed by close()
-        self._fh.seek(info.begin)
-        if self._fh.readinto(view) != size:
+        view = self._scratch(info.end - info.begin)
+        if self._read_into(view, info.begin) != len(view):
             raise RankbenchError(f"is truncated while reading {key!r}", path=self.path, hint=_RESAVE)
         return decode_float(view, info.dtype, info.shape)
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self._buf = bytearray()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+        self._local = threading.local()
 
     def __enter__(self) -> SafetensorsFile:
         return self
