@@ -1,0 +1,266 @@
+"""The spectral audit of a PEFT LoRA adapter, and the one place that defines audit.json's schema.
+
+``audit(path)`` opens the adapter, computes the exact singular values of every ΔW = scale·B·A one
+module at a time (:mod:`rankbench.spectral`), and returns an :class:`AuditResult`. Metrics are defined
+in :mod:`rankbench.spectral.metrics`; ``to_dict()`` copies those definitions into the JSON.
+
+audit.json (``schema_version`` 1)::
+
+    {schema_version, kind: "audit", rankbench_version, method, flags: [str], definitions: {metric: formula},
+     adapter: {path, source, weights_file, sha256, peft_type, base_model, target_modules, use_rslora,
+               use_dora, fan_in_fan_out, adapter_names, other_tensors: [{key, shape, dtype, numel}]},
+     modules: [ModuleAudit.to_dict()], summary: AuditSummary.to_dict()}
+
+Flags: "dora" (DoRA: ΔW is not just scale·B·A, the spectrum is of that part only), "untrained" (every
+B is zero), "partly_untrained" (some B are zero), "gram_method" (σ from the Gram shortcut, tails
+unreliable), "rank_mismatch" (config r ≠ tensor r; tensors used), "non_lora_tensors"
+(modules_to_save or other tensors present, listed, not audited), "multiple_adapters".
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from rankbench import __version__
+from rankbench.adapters import Adapter, OtherTensor, open_adapter
+from rankbench.errors import RankbenchError
+from rankbench.spectral import METHODS, METRIC_DEFINITIONS, NonFiniteError, factored_spectrum
+from rankbench.spectral import metrics as m
+from rankbench.spectral.summary import AuditSummary, summarize
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    path: str  # the local folder that was read
+    source: str  # what the user passed (a folder or a hub id)
+    weights_file: str
+    sha256: str  # of the weights file
+    peft_type: str
+    base_model: str | None
+    target_modules: list[str] | str | None
+    use_rslora: bool
+    use_dora: bool
+    fan_in_fan_out: bool
+    adapter_names: list[str]
+    other_tensors: list[OtherTensor] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["other_tensors"] = [t.to_dict() for t in self.other_tensors]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AdapterInfo:
+        d = dict(d)
+        d["other_tensors"] = [OtherTensor.from_dict(t) for t in d.get("other_tensors", [])]
+        return cls(**d)
+
+    @classmethod
+    def of(cls, adapter: Adapter) -> AdapterInfo:
+        return cls(
+            path=str(adapter.path),
+            source=adapter.source,
+            weights_file=adapter.weights_path.name,
+            sha256=adapter.sha256,
+            peft_type=adapter.peft_type,
+            base_model=adapter.base_model,
+            target_modules=adapter.target_modules,
+            use_rslora=adapter.use_rslora,
+            use_dora=adapter.use_dora,
+            fan_in_fan_out=adapter.fan_in_fan_out,
+            adapter_names=list(adapter.adapter_names),
+            other_tensors=list(adapter.others),
+        )
+
+
+@dataclass(frozen=True)
+class ModuleAudit:
+    name: str  # path in the base model
+    adapter_name: str
+    kind: str  # "linear" | "conv1d" | "embedding" | "conv"
+    r: int  # from the tensor shapes
+    alpha: float
+    scale: float
+    shape: tuple[int, int]  # (out, in) of B·A; embedding: (embedding_dim, num_embeddings)
+    dtype: str
+    params: int  # r·(out + in)
+    singular_values: tuple[float, ...]  # of scale·B·A, descending, exactly r (zeros kept)
+    frobenius_norm: float
+    spectral_norm: float
+    stable_rank: float
+    effective_rank: float
+    energy_rank: dict[str, int]  # {"0.9": k, "0.95": k, "0.99": k}, energy = cumulative σ²
+    utilization: float  # effective_rank / r
+    route: str  # how the R factors were computed: cholqr | cholqr2 | householder | zero | gram
+    b_is_zero: bool
+    dora: bool  # a DoRA magnitude vector is present
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        d["singular_values"] = list(self.singular_values)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModuleAudit:
+        d = dict(d)
+        d["shape"] = tuple(d["shape"])
+        d["singular_values"] = tuple(d["singular_values"])
+        return cls(**d)
+
+    @classmethod
+    def of(cls, pair, s: np.ndarray, route: str, b_is_zero: bool) -> ModuleAudit:
+        out, n_in = pair.shape
+        return cls(
+            name=pair.name,
+            adapter_name=pair.adapter_name,
+            kind=pair.kind,
+            r=pair.r,
+            alpha=pair.alpha,
+            scale=pair.scale,
+            shape=(out, n_in),
+            dtype=pair.dtype,
+            params=pair.r * (out + n_in),
+            singular_values=tuple(s.tolist()),
+            frobenius_norm=m.frobenius_norm(s),
+            spectral_norm=m.spectral_norm(s),
+            stable_rank=m.stable_rank(s),
+            effective_rank=m.effective_rank(s),
+            energy_rank=m.energy_ranks(s),
+            utilization=m.utilization(s, pair.r),
+            route=route,
+            b_is_zero=b_is_zero,
+            dora=pair.magnitude is not None,
+        )
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    adapter: AdapterInfo
+    method: str
+    flags: list[str]
+    modules: list[ModuleAudit]
+    summary: AuditSummary
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "audit"
+    rankbench_version: str = __version__
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": self.schema_version,
+            "kind": self.kind,
+            "rankbench_version": self.rankbench_version,
+            "method": self.method,
+            "flags": list(self.flags),
+            "definitions": dict(METRIC_DEFINITIONS),
+            "adapter": self.adapter.to_dict(),
+            "modules": [mod.to_dict() for mod in self.modules],
+            "summary": self.summary.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AuditResult:
+        if d.get("kind") != "audit":
+            raise ValueError(f"not an audit document (kind={d.get('kind')!r})")
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"audit schema_version {d.get('schema_version')!r}; this rankbench reads {SCHEMA_VERSION}"
+            )
+        return cls(
+            adapter=AdapterInfo.from_dict(d["adapter"]),
+            method=d["method"],
+            flags=list(d["flags"]),
+            modules=[ModuleAudit.from_dict(x) for x in d["modules"]],
+            summary=AuditSummary.from_dict(d["summary"]),
+            schema_version=d["schema_version"],
+            rankbench_version=d.get("rankbench_version", __version__),
+        )
+
+
+def _audit_pair(adapter: Adapter, pair, method: str) -> ModuleAudit:
+    try:
+        spec = factored_spectrum(pair.B, pair.A, pair.scale, method=method)
+    except NonFiniteError as exc:
+        raise RankbenchError(
+            f"module {pair.name}: {pair.key_A if exc.factor == 'A' else pair.key_B} contains NaN or Inf",
+            path=adapter.weights_path,
+            hint="the training diverged or the file is damaged; audit an earlier checkpoint",
+        ) from None
+    b_is_zero = spec.route_B == "zero" or (method == "gram" and not pair.B.any())
+    return ModuleAudit.of(pair, spec.singular_values, spec.route, b_is_zero)
+
+
+def _flags(adapter: Adapter, modules: list[ModuleAudit], method: str) -> list[str]:
+    zero_b = sum(mod.b_is_zero for mod in modules)
+    checks = {
+        "dora": adapter.use_dora or any(mod.dora for mod in modules),
+        "untrained": zero_b == len(modules),
+        "partly_untrained": 0 < zero_b < len(modules),
+        "gram_method": method == "gram",
+        "rank_mismatch": bool(adapter.rank_mismatches),
+        "non_lora_tensors": bool(adapter.others),
+        "multiple_adapters": len(adapter.adapter_names) > 1,
+    }
+    return [flag for flag, on in checks.items() if on]
+
+
+def default_workers() -> int:
+    """Modules audited in parallel: one per core when BLAS is pinned to one thread per call, else 1.
+
+    Several numpy threads on top of a multi-threaded BLAS oversubscribe the cores; OpenBLAS then
+    busy-waits and can run 10-100x slower. `rankbench audit` pins BLAS to 1 thread (unless the user set
+    a thread variable), so it gets one worker per core; library callers keep 1 unless they pin BLAS.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # OpenBLAS's own order of precedence
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return max(1, cores // int(value))
+    return 1
+
+
+def _audit_all(adapter: Adapter, method: str, workers: int) -> list[ModuleAudit]:
+    def one(spec) -> ModuleAudit:
+        return _audit_pair(adapter, adapter.read_pair(spec), method)
+
+    if workers <= 1 or len(adapter.specs) <= 1:
+        return [one(spec) for spec in adapter.specs]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankbench-audit")
+    try:
+        return list(pool.map(one, adapter.specs))  # in order; numpy and file reads release the GIL
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def audit(
+    path,
+    *,
+    method: str = "exact",
+    revision: str | None = None,
+    top_wasteful: int = 5,
+    workers: int | None = None,
+) -> AuditResult:
+    """Exact spectral audit of a PEFT LoRA adapter folder (or hub id, when online).
+
+    ``method``: "exact" (default) or "gram" (fast shortcut with unreliable tails; flagged in the
+    result); "cholqr2"/"householder" force one exact route. ``workers``: modules audited in parallel
+    (default: :func:`default_workers`). Raises :class:`RankbenchError` for bad input. The adapter
+    folder is only read, never written.
+    """
+    if method not in METHODS:
+        raise RankbenchError(f"unknown method {method!r}", hint=f"use one of: {', '.join(METHODS)}")
+    workers = default_workers() if workers is None else workers
+    with open_adapter(path, revision=revision) as adapter:
+        if workers > 1:  # BLAS is single-threaded: hashing the file can overlap the math
+            adapter.prefetch_sha256()
+        modules = _audit_all(adapter, method, workers)
+        info = AdapterInfo.of(adapter)
+        flags = _flags(adapter, modules, method)
+    summary = summarize(modules, other_params=sum(t.numel for t in info.other_tensors), top=top_wasteful)
+    return AuditResult(adapter=info, method=method, flags=flags, modules=modules, summary=summary)

@@ -1,0 +1,120 @@
+"""`rankbench audit PATH`: exact singular values and rank metrics of every LoRA module.
+
+Imports stay inside :func:`run` so that `rankbench --help` is fast and the BLAS thread pools are pinned
+(to the core count, unless the user set OMP/OPENBLAS/MKL_NUM_THREADS) before numpy starts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+
+METHOD_CHOICES = ("exact", "gram")
+
+
+def _non_negative(text: str) -> int:
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
+    return n
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="exact spectral audit of a LoRA adapter: how much of its rank is used",
+        description="Read a PEFT LoRA adapter (a folder with adapter_config.json and "
+        "adapter_model.safetensors, or a hub id when online) and report the exact singular values of "
+        "every ΔW = scale·B·A, with stable, effective and energy ranks and utilization. "
+        "The adapter folder is only read.",
+    )
+    p.add_argument(
+        "path", help="adapter folder, or a hub id like owner/name (needs huggingface_hub and a network)"
+    )
+    p.add_argument("--revision", help="hub revision (branch, tag or commit) when PATH is a hub id")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON document (audit.json) on stdout, nothing else"
+    )
+    p.add_argument(
+        "--method",
+        choices=METHOD_CHOICES,
+        default="exact",
+        help="exact (default): QR-based, exact tails; gram: eigenvalues of the Gram matrices, faster but "
+        "singular values below ~1e-8·σ₁ are wrong (the output says so)",
+    )
+    p.add_argument(
+        "--layers", action="store_true", help="one row per layer (block index) instead of one per module"
+    )
+    p.add_argument(
+        "--top-wasteful",
+        type=_non_negative,
+        default=5,
+        metavar="N",
+        help="list the N modules with the lowest utilization (default: %(default)s)",
+    )
+    p.add_argument("--summary-only", action="store_true", help="skip the module table")
+    p.set_defaults(func=run)
+
+
+def pin_blas_for_audit() -> bool:
+    """Before numpy loads: one BLAS thread per call, and (in the auditor) one worker per core.
+
+    The audit's matrix products are tall-skinny (n x r, r <= a few hundred); splitting each one over
+    threads gains little and, with other work on the machine, OpenBLAS's spinning threads can make
+    them 10-100x slower. Auditing modules in parallel, one per core, uses the cores instead. A user
+    who set any of the thread variables keeps them (the auditor then sizes its workers to fit).
+
+    Returns False when the pin came too late: numpy was already imported (by another subcommand
+    module), so its BLAS pool has its default size and the audit must run on one worker.
+    """
+    from rankbench.provenance import THREAD_VARS, pin_threads
+
+    if any(var in os.environ for var in THREAD_VARS):
+        return True
+    pin_threads(1)
+    return "numpy" not in sys.modules
+
+
+def _limit_loaded_blas(stack: contextlib.ExitStack) -> bool:
+    """numpy is loaded already: cap its BLAS at 1 thread for the audit if threadpoolctl is installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+    return True
+
+
+def run(args) -> int:
+    with contextlib.ExitStack() as stack:
+        workers = None if pin_blas_for_audit() or _limit_loaded_blas(stack) else 1
+        from rankbench.auditor import audit
+
+        result = audit(
+            args.path,
+            method=args.method,
+            revision=args.revision,
+            top_wasteful=args.top_wasteful,
+            workers=workers,
+        )
+    doc = result.to_dict()
+    if args.json:
+        json.dump(doc, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        from rankbench.report.audit_table import render_audit
+
+        print(
+            render_audit(
+                doc, top_wasteful=args.top_wasteful, layers=args.layers, modules=not args.summary_only
+            )
+        )
+    sys.stdout.flush()
+    return 0
