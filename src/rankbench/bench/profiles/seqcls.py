@@ -1,0 +1,416 @@
+"""Sequence classification: an encoder (or decoder) with a classification head, LoRA on its Linears.
+
+The head (and any other module the checkpoint lacks, e.g. DistilBERT's ``pre_classifier``) is trained
+in full and saved in the adapter (PEFT ``modules_to_save``), so an adapter folder alone reproduces the
+classifier. Score per eval item: 1.0 when the argmax class equals the label, else 0.0.
+
+Within one process the base model for evaluation is loaded once: each ``evaluate()`` injects the
+adapter, runs, unloads it and restores the pristine base weights from a snapshot, so the ~7 variant
+evaluations of a bench share one load.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rankbench.bench.data import (
+    BucketedBatches,
+    cached_tokenize,
+    eval_order,
+    pad_batch,
+    sample_items,
+    split_items,
+)
+from rankbench.bench.device import pick_device, pick_dtype, pin_threads, seed_everything
+from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainResult
+from rankbench.bench.sources import ModelSource, load_rows, resolve_model
+from rankbench.bench.train import run_training
+from rankbench.errors import RankbenchError
+
+
+@dataclass
+class SeqClsSplit:
+    ids: list[np.ndarray]  # token ids per item (int32, already truncated)
+    labels: np.ndarray  # (n,) int64 class indices
+    item_ids: list[str]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
+
+
+class SeqClsProfile:
+    name = "seqcls"
+    primary_metric_key = "eval_accuracy"
+
+    def __init__(self) -> None:
+        self._sources: dict[tuple, ModelSource] = {}
+        self._eval_base: tuple | None = None  # (key, model, pristine state dict)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def source(self, cfg) -> ModelSource:
+        key = (cfg.model.name, cfg.model.revision, cfg.model.gguf_file)
+        if key not in self._sources:
+            self._sources[key] = resolve_model(cfg.model)
+        return self._sources[key]
+
+    def model_provenance(self, cfg) -> dict:
+        return self.source(cfg).to_dict()
+
+    def prepare(self, cfg, *, seed: int, cache_dir: Path) -> PreparedData:
+        t = cfg.task
+        rows, prov = load_rows(t)
+        where = prov.get("dataset_id")
+        if t.eval_split is None:
+            train_idx, eval_idx = split_items(
+                len(rows), seed=seed, eval_size=t.eval_size, train_size=t.train_size, source=where
+            )
+            train_rows, eval_rows = [rows[i] for i in train_idx], [rows[i] for i in eval_idx]
+        else:
+            eval_all, eval_prov = load_rows(t, split=t.eval_split)
+            eval_rows = [
+                eval_all[i] for i in sample_items(len(eval_all), t.eval_size, seed=seed, source=where)
+            ]
+            train_rows = [rows[i] for i in _train_draw(len(rows), t.train_size, seed, where)]
+            prov = {**prov, "eval_split": t.eval_split, "eval_revision": eval_prov.get("revision")}
+        label_names, index = label_vocab(
+            [r[t.label_column] for r in train_rows + eval_rows], t.label_column, where
+        )
+
+        source = self.source(cfg)
+        tokenizer = load_tokenizer(source, cfg)
+        texts = [str(r[t.text_column]) for r in train_rows + eval_rows]
+        tok = cached_tokenize(
+            lambda xs: tokenizer(xs, truncation=True, max_length=cfg.model.max_length)["input_ids"],
+            texts,
+            fingerprint=source.revision,
+            max_length=cfg.model.max_length,
+            cache_dir=cache_dir,
+            extra=f"seqcls:{type(tokenizer).__name__}",
+        )
+        n_train = len(train_rows)
+
+        def split(rows_, offset):
+            labels = np.array([index[_as_label(r[t.label_column])] for r in rows_], dtype=np.int64)
+            return SeqClsSplit(
+                [tok[offset + i] for i in range(len(rows_))], labels, [r["item_id"] for r in rows_]
+            )
+
+        train, evals = split(train_rows, 0), split(eval_rows, n_train)
+        prov = {**prov, "split_sizes": {"train": n_train, "eval": len(eval_rows)}, "requested_split": t.split}
+        extra = {
+            "num_labels": len(label_names),
+            "label_names": label_names,
+            "pad_token_id": pad_id(tokenizer),
+            "tokens_cache_hit": tok.cache_hit,
+            "mean_tokens": float(tok.lengths.mean()),
+        }
+        return PreparedData(train=train, eval=evals, eval_ids=evals.item_ids, provenance=prov, extra=extra)
+
+    # --- model --------------------------------------------------------------------------------
+
+    def default_target_modules(self, cfg) -> list[str]:
+        """Leaf names of the Linear (and GPT-2 Conv1D) layers of the encoder/decoder, not of the head."""
+        return linear_targets(self.source(cfg), cfg)
+
+    def train(
+        self,
+        cfg,
+        data: PreparedData,
+        *,
+        lora: LoraSpec,
+        steps: int,
+        seed: int,
+        out_dir: Path,
+        init_adapter: Path | None = None,
+        progress=None,
+    ) -> TrainResult:
+        from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+
+        pin_threads()
+        device = pick_device(cfg.train.device)
+        amp = _amp_dtype(cfg, device)
+        seed_everything(seed)  # the head's initial weights come from this
+        base, missing = load_base(self.source(cfg), cfg, data.extra["num_labels"], data.extra["pad_token_id"])
+        if init_adapter is not None:
+            _check_adapter_dir(Path(init_adapter))
+            model = PeftModel.from_pretrained(base, str(init_adapter), is_trainable=True)
+        else:
+            config = LoraConfig(
+                task_type=TaskType.SEQ_CLS,
+                r=lora.r,
+                lora_alpha=lora.alpha,
+                target_modules=list(lora.target_modules),
+                rank_pattern=dict(lora.rank_pattern),
+                alpha_pattern=dict(lora.alpha_pattern),
+                use_rslora=lora.use_rslora,
+                lora_dropout=lora.dropout,
+                modules_to_save=_extra_head_modules(missing) or None,
+            )
+            model = get_peft_model(base, config)
+        model.to(device)
+        pad = data.extra["pad_token_id"]
+        split: SeqClsSplit = data.train
+
+        def make_batch(idx):
+            input_ids, mask = pad_batch([split.ids[i] for i in idx], pad)
+            return {
+                "input_ids": input_ids,
+                "attention_mask": mask,
+                "labels": torch.from_numpy(split.labels[idx]),
+            }
+
+        batches = BucketedBatches(split.lengths, cfg.train.batch_size, seed=seed, make_batch=make_batch)
+        stats = run_training(
+            model,
+            batches,
+            steps=steps,
+            learning_rate=cfg.train.learning_rate,
+            weight_decay=cfg.train.weight_decay,
+            warmup_ratio=cfg.train.warmup_ratio,
+            max_grad_norm=cfg.train.max_grad_norm,
+            device=device,
+            seed=seed,
+            progress=progress,
+            amp_dtype=amp,
+        )
+        save_adapter(model, Path(out_dir))
+        return TrainResult(
+            adapter_dir=Path(out_dir),
+            steps=stats.steps,
+            final_loss=stats.final_loss,
+            losses=stats.losses,
+            seconds=stats.seconds,
+            examples_per_second=stats.examples_per_second,
+        )
+
+    def evaluate(self, cfg, data: PreparedData, adapter_dir: Path, *, progress=None) -> EvalResult:
+        from peft import PeftModel
+
+        pin_threads()
+        _check_adapter_dir(Path(adapter_dir))
+        start = time.perf_counter()
+        device = pick_device(cfg.train.device)
+        base, pristine = self._base_for_eval(cfg, data, device)
+        try:
+            model = PeftModel.from_pretrained(base, str(adapter_dir))
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise RankbenchError(
+                f"the adapter does not fit this model and task: {str(exc).splitlines()[0]}",
+                path=adapter_dir,
+                hint=f"was it trained on {cfg.model.name} with {data.extra['num_labels']} labels?",
+            ) from None
+        try:
+            model.to(device).eval()
+            preds = predict(
+                model, data.eval, data.extra["pad_token_id"], cfg.eval.batch_size, device, cfg, progress
+            )
+        finally:
+            restored = model.unload()
+            restored.load_state_dict(pristine, strict=True)  # drop every trace of this adapter
+            self._eval_base = (self._eval_base[0], restored, pristine)
+        labels = data.eval.labels
+        records = [
+            {"item_id": iid, "score": float(p == y), "pred": int(p), "label": int(y)}
+            for iid, p, y in zip(data.eval.item_ids, preds.tolist(), labels.tolist(), strict=True)
+        ]
+        value = float(np.mean(preds == labels)) if len(labels) else 0.0
+        return EvalResult(self.primary_metric_key, value, records, time.perf_counter() - start)
+
+    def _base_for_eval(self, cfg, data: PreparedData, device: torch.device):
+        source = self.source(cfg)
+        key = (
+            str(source.path),
+            source.revision,
+            data.extra["num_labels"],
+            data.extra["pad_token_id"],
+            str(device),
+        )
+        if self._eval_base is None or self._eval_base[0] != key:
+            self._eval_base = None  # free the old one first
+            base, _ = load_base(source, cfg, data.extra["num_labels"], data.extra["pad_token_id"])
+            base.to(device).eval()
+            pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}
+            self._eval_base = (key, base, pristine)
+        return self._eval_base[1], self._eval_base[2]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _train_draw(n_rows: int, train_size: int | None, seed: int, where) -> np.ndarray:
+    if train_size is None:
+        return np.arange(n_rows, dtype=np.int64)
+    train_idx, _ = split_items(n_rows, seed=seed, eval_size=0, train_size=train_size, source=where)
+    return train_idx
+
+
+def _as_label(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def label_vocab(values: list, column: str, where) -> tuple[list, dict]:
+    """Sorted distinct labels (numbers numerically, then strings) and value -> class index."""
+    distinct = {_as_label(v) for v in values}
+    if any(not isinstance(v, (int, str)) for v in distinct):
+        bad = next(v for v in distinct if not isinstance(v, (int, str)))
+        raise RankbenchError(
+            f"column {column!r} has a label {bad!r}; expected integers or strings", path=where
+        )
+    names = sorted(distinct, key=lambda v: (isinstance(v, str), v))
+    if len(names) < 2:
+        raise RankbenchError(
+            f"column {column!r} has a single label value ({names[0]!r}) in the chosen items; need 2 or more",
+            path=where,
+            hint="check task.label_column",
+        )
+    return names, {v: i for i, v in enumerate(names)}
+
+
+@contextmanager
+def _quiet_transformers():
+    """transformers logs 'newly initialized' warnings for the head we are about to train: expected."""
+    log = logging.getLogger("transformers")
+    old = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+def load_tokenizer(source: ModelSource, cfg):
+    from transformers import AutoTokenizer
+
+    kw = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(source.path), trust_remote_code=cfg.model.trust_remote_code, **kw
+        )
+    return tokenizer
+
+
+def pad_id(tokenizer) -> int:
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if candidate is not None:
+            return int(candidate)
+    return 0
+
+
+def load_base(source: ModelSource, cfg, num_labels: int, pad_token_id: int):
+    """(model, missing_keys): the base with a fresh ``num_labels`` head, frozen except what PEFT trains."""
+    from transformers import AutoModelForSequenceClassification
+
+    kw = {"gguf_file": source.gguf_file} if source.gguf_file else {"use_safetensors": True}
+    with _quiet_transformers():
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            str(source.path),
+            num_labels=num_labels,
+            dtype=torch.float32,  # master weights; bf16 compute comes from autocast
+            trust_remote_code=cfg.model.trust_remote_code,
+            output_loading_info=True,
+            **kw,
+        )
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = pad_token_id  # decoder heads find the last token through it
+    return model, list(info.get("missing_keys", []))
+
+
+def _extra_head_modules(missing: list[str]) -> list[str]:
+    """Modules the checkpoint lacks besides the head PEFT saves anyway: save them in the adapter too."""
+    modules = {k.rsplit(".", 1)[0] for k in missing}
+    return sorted(m for m in modules if m.split(".")[0] not in ("classifier", "score"))
+
+
+def linear_targets(source: ModelSource, cfg) -> list[str]:
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers.pytorch_utils import Conv1D
+
+    config = AutoConfig.from_pretrained(str(source.path), trust_remote_code=cfg.model.trust_remote_code)
+    with torch.device("meta"), _quiet_transformers():
+        model = AutoModelForSequenceClassification.from_config(config)
+    prefix = model.base_model_prefix + "."
+    body, head = [], set()
+    for path, module in model.named_modules():
+        if isinstance(module, (torch.nn.Linear, Conv1D)):
+            if path.startswith(prefix):
+                body.append(path)
+            else:
+                head.add(path.rsplit(".", 1)[-1])
+    names: list[str] = []
+    for path in body:
+        leaf = path.rsplit(".", 1)[-1]
+        target = path if leaf in head else leaf  # a leaf name the head shares must not match the head
+        if target not in names:
+            names.append(target)
+    if not names:
+        raise RankbenchError(
+            "found no Linear layers to put LoRA on", path=source.path, hint="set lora.target_modules"
+        )
+    return names
+
+
+def _amp_dtype(cfg, device: torch.device):
+    dtype = pick_dtype(cfg.train.dtype, device)
+    return None if dtype == torch.float32 else dtype
+
+
+def _check_adapter_dir(path: Path) -> None:
+    if not (path / "adapter_config.json").is_file():
+        raise RankbenchError("not an adapter folder: no adapter_config.json", path=path)
+    if not (path / "adapter_model.safetensors").is_file():
+        pickled = (path / "adapter_model.bin").is_file()
+        raise RankbenchError(
+            "the adapter has only pickled weights (adapter_model.bin)"
+            if pickled
+            else "no adapter_model.safetensors",
+            path=path,
+            hint="re-save it with save_pretrained() (safetensors is the default)",
+        )
+
+
+def save_adapter(model, out_dir: Path) -> None:
+    """save_pretrained into ``out_dir.tmp``, then rename: a killed run never leaves a half adapter."""
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+
+
+@torch.inference_mode()
+def predict(model, split: SeqClsSplit, pad: int, batch_size: int, device, cfg, progress=None) -> np.ndarray:
+    """Argmax class per item, in ``split`` order; batches sorted by length so padding stays small."""
+    amp = _amp_dtype(cfg, device)
+    autocast = torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
+    non_blocking = device.type == "cuda"
+    preds = torch.empty(len(split.ids), dtype=torch.int64, device=device)
+    batches = eval_order(split.lengths, batch_size)
+    for done, idx in enumerate(batches, 1):
+        input_ids, mask = pad_batch([split.ids[i] for i in idx], pad)
+        with autocast:
+            logits = model(
+                input_ids=input_ids.to(device, non_blocking=non_blocking),
+                attention_mask=mask.to(device, non_blocking=non_blocking),
+            ).logits
+        preds[torch.from_numpy(idx).to(device)] = logits.argmax(-1)
+        if progress is not None:
+            progress("eval", done, len(batches), {})
+    return preds.cpu().numpy()
