@@ -159,3 +159,20 @@ def test_factored_svd_reconstructs(pair, scale):
     assert np.allclose(U[:, :m].T @ U[:, :m], np.eye(m), atol=1e-10)
     assert np.allclose(Vt[:m] @ Vt[:m].T, np.eye(m), atol=1e-10)
     assert close(s, dense(B, A, scale))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(1.0, 7.5))
+def test_one_pass_error_is_relative_per_singular_value(seed, kappa):
+    """Cholesky QR's error is multiplicative: with κ_s < 8, even σ far below σ₁ keep ~1e-12 relative
+    accuracy (compared with the Householder route, itself backward stable)."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((300, 8)))
+    B = Q * np.geomspace(1.0, 1.0 / kappa, 8)  # cond(B) = κ, columns orthogonal
+    A = (
+        np.diag(np.geomspace(1.0, 1e-9, 8)) @ np.linalg.qr(rng.standard_normal((120, 8)))[0].T
+    )  # σ down to 1e-9
+    spec = factored_spectrum(B, A)
+    assert spec.route_B == "cholqr" and spec.route_A == "cholqr"
+    ref = singular_values(B, A, method="householder")
+    assert np.all(np.abs(spec.singular_values - ref) <= 1e-11 * ref)
