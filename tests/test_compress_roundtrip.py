@@ -177,8 +177,10 @@ def test_reused_spectra_give_the_same_adapter(llama_src, tmp_path):
     assert plan.discarded_energy == pytest.approx(from_audit.discarded_energy, rel=1e-12)  # σ to rounding
     compress_adapter(llama_src, plan, tmp_path / "warm", spectra=spectra)
     compress_adapter(llama_src, plan, tmp_path / "cold")
+    compress_adapter(llama_src, plan, tmp_path / "threads", spectra=spectra, workers=2)
     warm = (tmp_path / "warm" / "adapter_model.safetensors").read_bytes()
     assert warm == (tmp_path / "cold" / "adapter_model.safetensors").read_bytes()
+    assert warm == (tmp_path / "threads" / "adapter_model.safetensors").read_bytes()
 
 
 @pytest.mark.parametrize("policy", ["keep_scale", "keep_alpha"])

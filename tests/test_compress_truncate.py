@@ -66,13 +66,15 @@ def test_random_subspace_control_reports_its_true_error():
     rng = np.random.default_rng(1)
     B, A = rng.standard_normal((16, 8)), rng.standard_normal((8, 24))
     W = 2.0 * B @ A
-    Bq, Aq, dropped = random_subspace_factors(B, A, 2.0, 3, 0.5, np.random.default_rng(5))
+    Bq, Aq, dropped = random_subspace_factors(
+        B, A, 2.0, 3, 0.5, np.random.default_rng(5).standard_normal((8, 3))
+    )
     Wq = 0.5 * Bq @ Aq
     assert Bq.shape == (16, 3) and Aq.shape == (3, 24)
     assert np.linalg.norm(W - Wq) ** 2 == pytest.approx(dropped, rel=1e-10)
     assert np.linalg.matrix_rank(Wq) == 3
     assert dropped > discarded_energy(core_svd(B, A, 2.0).s, 3)  # not the best rank-3 (Eckart–Young)
-    again = random_subspace_factors(B, A, 2.0, 3, 0.5, np.random.default_rng(5))
+    again = random_subspace_factors(B, A, 2.0, 3, 0.5, np.random.default_rng(5).standard_normal((8, 3)))
     np.testing.assert_array_equal(again[0], Bq)
 
 
@@ -148,3 +150,14 @@ def _non_empty(path):
     path.mkdir()
     (path / "adapter_config.json").write_text("{}")
     return path
+
+
+def test_single_threaded_blas_nests_and_restores():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from rankbench.suggest.rebuild import single_threaded_blas
+
+    ctl = threadpoolctl.ThreadpoolController()
+    before = [lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"]
+    with single_threaded_blas(), single_threaded_blas():
+        assert {lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"} <= {1}
+    assert [lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"] == before

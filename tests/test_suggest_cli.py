@@ -188,3 +188,27 @@ def test_compress_keeps_bf16_and_every_other_key(tmp_path, capsys):
         return raw[start + h[k]["data_offsets"][0] : start + h[k]["data_offsets"][1]]
 
     assert data(old, old_raw, key) == data(new, new_raw, key)  # copied byte for byte
+
+
+def test_cli_names_match_the_library():
+    from rankbench.cli import compress as cli_compress
+    from rankbench.cli import suggest as cli_suggest
+    from rankbench.suggest import compress, plans, rules
+
+    assert cli_suggest.ALPHA_POLICIES == plans.ALPHA_POLICIES and cli_suggest.PLAN_MENU == plans.PLAN_MENU
+    assert tuple(rules.RULES) == cli_suggest.RULE_NAMES and cli_compress.METHODS == compress.METHODS
+
+
+def test_registering_the_commands_does_not_load_numpy():
+    """BLAS pools are pinned in run(); importing numpy while the parser is built would be too early."""
+    import subprocess
+    import sys
+
+    code = (
+        "import argparse, sys\n"
+        "from rankbench.cli import compress, suggest\n"
+        "sub = argparse.ArgumentParser().add_subparsers()\n"
+        "suggest.register(sub); compress.register(sub)\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,12 +8,13 @@ The folder loads with ``PeftModel.from_pretrained`` on the same base model and c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
-from rankbench.cli.suggest import add_plan_options
-from rankbench.suggest.compress import METHODS
-from rankbench.suggest.plans import PLAN_MENU
+from rankbench.cli.suggest import PLAN_MENU, add_plan_options, blas_workers
+
+METHODS = ("truncate", "random_subspace")  # rankbench.suggest.compress.METHODS, without importing numpy
 
 
 def register(subparsers) -> None:
@@ -36,21 +37,27 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rankbench.adapters.writer import check_out_dir
-    from rankbench.suggest.compress import compress_adapter
-    from rankbench.suggest.plans import make_plan
-    from rankbench.suggest.rules import parse_rule
-    from rankbench.suggest.spectra import compute_spectra
+    with contextlib.ExitStack() as stack:
+        workers = blas_workers(stack)  # before anything imports numpy
+        from rankbench.adapters.writer import check_out_dir
+        from rankbench.suggest.compress import compress_adapter
+        from rankbench.suggest.plans import make_plan
+        from rankbench.suggest.rules import parse_rule
+        from rankbench.suggest.spectra import compute_spectra
 
-    parse_rule(args.rule)
-    check_out_dir(args.out)  # refuse before the work, not after
-    spectra = compute_spectra(args.adapter)
-    plan = make_plan(
-        args.plan, spectra, rule=args.rule, allowed_ranks=args.allowed_ranks, alpha_policy=args.alpha_policy
-    )
-    record = compress_adapter(
-        args.adapter, plan, args.out, method=args.method, seed=args.seed, spectra=spectra
-    )
+        parse_rule(args.rule)
+        check_out_dir(args.out)  # refuse before the work, not after
+        spectra = compute_spectra(args.adapter, workers=workers)
+        plan = make_plan(
+            args.plan,
+            spectra,
+            rule=args.rule,
+            allowed_ranks=args.allowed_ranks,
+            alpha_policy=args.alpha_policy,
+        )
+        record = compress_adapter(
+            args.adapter, plan, args.out, method=args.method, seed=args.seed, spectra=spectra, workers=workers
+        )
     if not args.quiet:
         ks = sorted(plan.ranks.values())
         ranks = str(ks[0]) if ks[0] == ks[-1] else f"{ks[0]}..{ks[-1]}"

@@ -2,20 +2,33 @@
 
 Human table on stdout by default (plan, rank(s), LoRA params, reduction, discarded energy); ``--json``
 prints only JSON. The rule and its parameter are named in both.
+
+Nothing here imports numpy at module level: the dispatcher imports every subcommand module to build
+the parser, and BLAS thread pools must be pinned (:func:`blas_workers`) before numpy starts them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-
-import numpy as np
-
-from rankbench.suggest.plans import ALPHA_POLICIES, PLAN_MENU, Plan, make_plan
-from rankbench.suggest.rules import RULES, parse_rule
+import statistics
 
 DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
 SCHEMA_VERSION = 1
+# the library's names, repeated so that building the parser stays numpy-free (a test keeps them equal)
+ALPHA_POLICIES = ("keep_scale", "keep_alpha")
+PLAN_MENU = "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
+RULE_NAMES = (
+    "energy",
+    "sv_fro",
+    "sv_cumulative",
+    "sv_ratio",
+    "threshold",
+    "gavish_donoho",
+    "stable_rank",
+    "effective_rank",
+)
 
 
 def int_list(text: str) -> list[int]:
@@ -32,7 +45,7 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rule",
         default="energy:0.9",
-        help=f"per-module rank rule (default energy:0.9); one of: {', '.join(RULES)}",
+        help=f"per-module rank rule (default energy:0.9); one of: {', '.join(RULE_NAMES)}",
     )
     p.add_argument(
         "--allowed-ranks",
@@ -63,17 +76,35 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def rank_text(plan: Plan) -> str:
+def blas_workers(stack: contextlib.ExitStack) -> int | None:
+    """Pin BLAS to one thread per call and work on one module per core, as `rankbench audit` does.
+
+    Returns the ``workers`` argument for the library: None (its default, sized from the pinned pools)
+    or 1 when numpy was loaded before the pin and threadpoolctl is not there to cap it.
+    """
+    from rankbench.cli.audit import pin_blas_for_audit
+
+    if pin_blas_for_audit():
+        return None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return 1
+    stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+    return None
+
+
+def rank_text(plan) -> str:
     ks = sorted(plan.ranks.values())
     if plan.uniform_rank is not None:
         capped = sum(k < plan.uniform_rank for k in ks)
         return f"{plan.uniform_rank}" + (f" ({capped} module(s) keep a smaller r)" if capped else "")
     if ks[0] == ks[-1]:
         return f"{ks[0]} (every module)"
-    return f"{ks[0]}..{ks[-1]} (median {float(np.median(ks)):g})"
+    return f"{ks[0]}..{ks[-1]} (median {float(statistics.median(ks)):g})"
 
 
-def table(plans: dict[str, Plan]) -> str:
+def table(plans: dict) -> str:
     head = ("plan", "rank(s)", "LoRA params", "reduction", "discarded energy")
     rows = [
         (
@@ -90,17 +121,17 @@ def table(plans: dict[str, Plan]) -> str:
     return "\n".join(line.format(*r) for r in [head, *rows])
 
 
-def build_plans(spectra, specs, args) -> dict[str, Plan]:
-    kw = {"rule": args.rule, "allowed_ranks": args.allowed_ranks, "alpha_policy": args.alpha_policy}
-    return {spec: make_plan(spec, spectra, **kw) for spec in specs}
-
-
 def run(args) -> int:
-    from rankbench.suggest.spectra import compute_spectra
+    with contextlib.ExitStack() as stack:
+        workers = blas_workers(stack)
+        from rankbench.suggest.plans import make_plan
+        from rankbench.suggest.rules import parse_rule
+        from rankbench.suggest.spectra import compute_spectra
 
-    rule = parse_rule(args.rule)  # fail on a bad rule before reading the adapter
-    spectra = compute_spectra(args.adapter)
-    plans = build_plans(spectra, args.plans or DEFAULT_PLANS, args)
+        rule = parse_rule(args.rule)  # fail on a bad rule before reading the adapter
+        spectra = compute_spectra(args.adapter, workers=workers)
+        kw = {"rule": args.rule, "allowed_ranks": args.allowed_ranks, "alpha_policy": args.alpha_policy}
+        plans = {spec: make_plan(spec, spectra, **kw) for spec in args.plans or DEFAULT_PLANS}
     first = next(iter(plans.values()))
     if args.json:
         doc = {

@@ -21,6 +21,7 @@ best rank-k ΔW is not the best rank-k adapter and plain truncation would be the
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -30,11 +31,13 @@ import numpy as np
 from rankbench import __version__
 from rankbench.adapters import open_adapter
 from rankbench.adapters.safetensors_file import SafetensorsFile
-from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, encode_float, read_raw, staged_dir
+from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, staged_dir
+from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
-from rankbench.spectral.truncate import discarded_energy, random_subspace_factors, truncate_factors
+from rankbench.spectral import NonFiniteError
 from rankbench.suggest.plans import Plan
-from rankbench.suggest.spectra import check_single_adapter, pair_core
+from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild
+from rankbench.suggest.spectra import check_single_adapter
 
 SCHEMA_VERSION = 1
 METHODS = ("truncate", "random_subspace")
@@ -140,87 +143,106 @@ def _entries(weights: SafetensorsFile, specs, plan: Plan):
     return entries, others
 
 
-def _energy(pair, core) -> float:
-    """‖ΔW‖_F²: from the cached σ, else scale²·tr((BᵀB)(AAᵀ)) (a total, so the Gram form is accurate)."""
-    if core is not None:
-        return float(np.sum(core.s**2))
-    return float(pair.scale**2 * np.sum((pair.B.T @ pair.B) * (pair.A @ pair.A.T)))  # (r, r) * (r, r)
-
-
 def compress_adapter(
-    src_dir, plan: Plan, out_dir, *, method="truncate", seed=0, spectra=None
+    src_dir, plan: Plan, out_dir, *, method="truncate", seed=0, spectra=None, workers=None
 ) -> CompressionRecord:
     """Write the compressed adapter to ``out_dir`` (see the module docs) and return its record.
 
     ``spectra``: a :class:`~rankbench.suggest.spectra.Spectra` of the same file, to reuse its
-    factorisations (checked by sha256; ignored when it belongs to another file).
+    factorisations (checked by sha256; ignored when it belongs to another file). ``workers``: modules
+    rebuilt in parallel (default :func:`rankbench.auditor.default_workers`: one per core when BLAS is
+    pinned to one thread).
     """
     t0 = time.perf_counter()
     check_out_dir(out_dir)
     try:
-        return _compress(src_dir, plan, out_dir, method, seed, spectra, t0)
+        return _compress(src_dir, plan, out_dir, method, seed, spectra, workers, t0)
     except _StaleSpectra:
-        return _compress(src_dir, plan, out_dir, method, seed, None, t0)
+        return _compress(src_dir, plan, out_dir, method, seed, None, workers, t0)
 
 
 class _StaleSpectra(Exception):
     """The spectra passed in belong to another file (different sha256)."""
 
 
-def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, t0) -> CompressionRecord:
+def _jobs(specs, plan: Plan, method: str, seed, cores: dict) -> list[Job]:
     rng = np.random.default_rng(seed)
+    jobs = []
+    for s in specs:  # file order; the random draws happen here, in order, whatever the threads do
+        k, new_scale = plan.ranks[s.name], plan.scale_of(s.name)
+        draw = None
+        if method == "random_subspace" and not (k == s.r and new_scale == s.scale):
+            draw = rng.standard_normal((s.r, k))
+        jobs.append(Job(s, k, new_scale, method, cores.get(s.name), draw))
+    return jobs
+
+
+def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) -> CompressionRecord:
     with open_adapter(src_dir) as adapter:
         _check(adapter, plan, method)
-        adapter.prefetch_sha256()
+        workers = default_workers() if workers is None else max(1, int(workers))
+        if workers > 1:
+            adapter.prefetch_sha256()
         weights = SafetensorsFile(adapter.weights_path)  # the header: offsets for byte-exact copies
         entries, others = _entries(weights, adapter.specs, plan)
-        cores = dict(spectra.cores) if spectra is not None else {}
-        records = []
-        with staged_dir(out_dir) as tmp:
-            with SafetensorsWriter(tmp / "adapter_model.safetensors", entries, weights.metadata) as out:
-                for pair in adapter.iter_pairs():
-                    records.append(_write_pair(out, weights, pair, plan, method, rng, cores.get(pair.name)))
-                for t in others:
-                    out.write(t.key, read_raw(weights.path, t.begin, t.end))
-            if spectra is not None and spectra.sha256 != adapter.sha256:  # stale cache: redo without it
-                raise _StaleSpectra
-            record = _record(adapter, plan, method, seed, out_dir, records, others, t0)
-            config = plan.peft_config_update(adapter.config)
-            (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-            (tmp / RECORD_NAME).write_text(json.dumps(record.to_dict(), indent=2) + "\n", encoding="utf-8")
+        jobs = _jobs(adapter.specs, plan, method, seed, spectra.cores if spectra is not None else {})
+        fd = os.open(adapter.weights_path, os.O_RDONLY)
+        try:
+            with staged_dir(out_dir) as tmp:
+                records = _write_weights(
+                    tmp, fd, weights, entries, others, jobs, plan, workers, adapter.weights_path
+                )
+                if spectra is not None and spectra.sha256 != adapter.sha256:  # stale cache: redo without it
+                    raise _StaleSpectra
+                record = _record(adapter, plan, method, seed, out_dir, records, others, t0)
+                config = plan.peft_config_update(adapter.config)
+                (tmp / "adapter_config.json").write_text(
+                    json.dumps(config, indent=2) + "\n", encoding="utf-8"
+                )
+                (tmp / RECORD_NAME).write_text(
+                    json.dumps(record.to_dict(), indent=2) + "\n", encoding="utf-8"
+                )
+        finally:
+            os.close(fd)
     return record
 
 
-def _write_pair(out: SafetensorsWriter, weights, pair, plan: Plan, method, rng, core) -> ModuleRecord:
-    spec_A, spec_B = weights.tensors[pair.key_A], weights.tensors[pair.key_B]
-    k, new_scale = plan.ranks[pair.name], plan.scale_of(pair.name)
-    copied = k == pair.r and new_scale == pair.scale
-    if copied:
-        out.write(pair.key_A, read_raw(weights.path, spec_A.begin, spec_A.end))
-        out.write(pair.key_B, read_raw(weights.path, spec_B.begin, spec_B.end))
-        dropped = 0.0
-    elif method == "truncate":
-        core = core if core is not None else pair_core(pair, weights.path)
-        B, A = truncate_factors(pair.B, pair.A, core, k, new_scale)
-        dropped = discarded_energy(core.s, k)
-    else:
-        B, A, dropped = random_subspace_factors(pair.B, pair.A, pair.scale, k, new_scale, rng)
-    if not copied:
-        out.write(pair.key_A, encode_float(A, spec_A.dtype))
-        out.write(pair.key_B, encode_float(B, spec_B.dtype))
-    return ModuleRecord(
-        pair.name,
-        pair.kind,
-        pair.r,
-        k,
-        pair.alpha,
-        float(plan.alphas[pair.name]),
-        pair.scale,
-        new_scale,
-        _energy(pair, core),
-        float(dropped),
-        copied,
-    )
+def _write_weights(tmp, fd, weights, entries, others, jobs, plan, workers, path) -> list[ModuleRecord]:
+    def one(job: Job) -> Rebuilt:
+        try:
+            return rebuild(job, fd)
+        except NonFiniteError as exc:
+            key = job.spec.info_A.key if exc.factor == "A" else job.spec.info_B.key
+            raise RankbenchError(
+                f"module {job.spec.name}: {key} contains NaN or Inf",
+                path=path,
+                hint="the training diverged or the file is damaged; use an earlier checkpoint",
+            ) from None
+
+    records = []
+    with SafetensorsWriter(tmp / "adapter_model.safetensors", entries, weights.metadata) as out:
+        for job, new in zip(jobs, ordered_map(one, jobs, workers), strict=True):
+            s = job.spec
+            for info, data in ((s.info_A, new.A), (s.info_B, new.B)):
+                out.write(info.key, pread_exact(fd, info.begin, info.end) if data is None else data)
+            records.append(
+                ModuleRecord(
+                    s.name,
+                    s.kind,
+                    s.r,
+                    job.k,
+                    s.alpha,
+                    float(plan.alphas[s.name]),
+                    s.scale,
+                    job.new_scale,
+                    new.total_energy,
+                    float(new.discarded_energy),
+                    new.A is None,
+                )
+            )
+        for t in others:
+            out.write(t.key, pread_exact(fd, t.begin, t.end))
+    return records
 
 
 def _record(adapter, plan: Plan, method, seed, out_dir, records, others, t0) -> CompressionRecord:

@@ -13,9 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rankbench.adapters import OtherTensor, open_adapter
+from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
 from rankbench.spectral import NonFiniteError
 from rankbench.spectral.truncate import CoreSVD, core_svd
+from rankbench.suggest.rebuild import ordered_map
 
 
 @dataclass(frozen=True)
@@ -62,33 +64,33 @@ def check_single_adapter(adapter) -> None:
         )
 
 
-def compute_spectra(path) -> Spectra:
-    """σ and the factor-space SVD of every module of the adapter at ``path`` (read once, never written)."""
+def compute_spectra(path, *, workers: int | None = None) -> Spectra:
+    """σ and the factor-space SVD of every module of the adapter at ``path`` (read once, never written).
+
+    ``workers``: modules factored in parallel, as in :func:`rankbench.auditor.audit` (default: one per
+    core when BLAS is pinned to one thread, else 1).
+    """
+    workers = default_workers() if workers is None else max(1, int(workers))
     with open_adapter(path) as adapter:
         check_single_adapter(adapter)
-        adapter.prefetch_sha256()
-        modules, cores = [], {}
-        for pair in adapter.iter_pairs():
+        if workers > 1:  # BLAS is single-threaded: hashing the file can overlap the math
+            adapter.prefetch_sha256()
+
+        def one(spec) -> tuple[ModuleSpectrum, CoreSVD]:
+            pair = adapter.read_pair(spec)
             core = pair_core(pair, adapter.weights_path)
-            cores[pair.name] = core
-            modules.append(
-                ModuleSpectrum(
-                    pair.name,
-                    pair.kind,
-                    pair.r,
-                    pair.alpha,
-                    pair.scale,
-                    pair.shape,
-                    pair.dtype,
-                    tuple(core.s.tolist()),
-                )
-            )
+            s = tuple(core.s.tolist())
+            return ModuleSpectrum(
+                pair.name, pair.kind, pair.r, pair.alpha, pair.scale, pair.shape, pair.dtype, s
+            ), core
+
+        done = list(ordered_map(one, adapter.specs, workers))
         return Spectra(
             str(adapter.path),
             adapter.sha256,
             adapter.use_rslora,
             adapter.use_dora,
-            modules,
+            [m for m, _ in done],
             list(adapter.others),
-            cores,
+            {m.name: core for m, core in done},
         )
