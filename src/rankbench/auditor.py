@@ -225,17 +225,25 @@ def default_workers() -> int:
     return 1
 
 
-def _audit_all(adapter: Adapter, method: str, workers: int) -> list[ModuleAudit]:
+def _audit_all(adapter: Adapter, method: str, workers: int, progress=None) -> list[ModuleAudit]:
     def one(spec) -> ModuleAudit:
         return _audit_pair(adapter, adapter.read_pair(spec), method)
 
-    if workers <= 1 or len(adapter.specs) <= 1:
-        return [one(spec) for spec in adapter.specs]
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankbench-audit")
-    try:
-        return list(pool.map(one, adapter.specs))  # in order; numpy and file reads release the GIL
+    total = len(adapter.specs)
+    pool = (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankbench-audit") if workers > 1 else None
+    )
+    try:  # pool.map keeps the order; numpy, BLAS and file reads release the GIL
+        results = pool.map(one, adapter.specs) if pool else map(one, adapter.specs)
+        modules = []
+        for done, module in enumerate(results, 1):
+            modules.append(module)
+            if progress is not None:
+                progress("audit", done, total)
+        return modules
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def audit(
@@ -245,12 +253,14 @@ def audit(
     revision: str | None = None,
     top_wasteful: int = 5,
     workers: int | None = None,
+    progress=None,
 ) -> AuditResult:
     """Exact spectral audit of a PEFT LoRA adapter folder (or hub id, when online).
 
     ``method``: "exact" (default) or "gram" (fast shortcut with unreliable tails; flagged in the
     result); "cholqr2"/"householder" force one exact route. ``workers``: modules audited in parallel
-    (default: :func:`default_workers`). Raises :class:`RankbenchError` for bad input. The adapter
+    (default: :func:`default_workers`). ``progress(stage, done, total)`` is called after each module.
+    Raises :class:`RankbenchError` for bad input. The adapter
     folder is only read, never written.
     """
     if method not in METHODS:
@@ -259,7 +269,7 @@ def audit(
     with open_adapter(path, revision=revision) as adapter:
         if workers > 1:  # BLAS is single-threaded: hashing the file can overlap the math
             adapter.prefetch_sha256()
-        modules = _audit_all(adapter, method, workers)
+        modules = _audit_all(adapter, method, workers, progress)
         info = AdapterInfo.of(adapter)
         flags = _flags(adapter, modules, method)
     summary = summarize(modules, other_params=sum(t.numel for t in info.other_tensors), top=top_wasteful)

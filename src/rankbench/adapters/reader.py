@@ -8,6 +8,7 @@ module's worth. Nothing is ever written to the folder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -177,11 +178,14 @@ def _check_pair(file_path: Path, name: str, a: TensorInfo, b: TensorInfo) -> Non
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        buf = bytearray(chunk)
-        view = memoryview(buf)
-        while n := fh.readinto(buf):
-            h.update(view[:n])
+    try:
+        with open(path, "rb") as fh:
+            buf = bytearray(chunk)
+            view = memoryview(buf)
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+    except OSError as exc:
+        raise RankbenchError(f"cannot be read ({exc.strerror})", path=path) from None
     return h.hexdigest()
 
 
@@ -256,7 +260,8 @@ class Adapter:
             return
 
         def work() -> None:
-            self._sha256 = sha256_file(self.weights_path)
+            with contextlib.suppress(RankbenchError):  # the property retries in the caller's thread
+                self._sha256 = sha256_file(self.weights_path)
 
         self._sha_thread = threading.Thread(target=work, name="rankbench-sha256", daemon=True)
         self._sha_thread.start()

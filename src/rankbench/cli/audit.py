@@ -60,6 +60,7 @@ def register(sub) -> None:
         help="list the N modules with the lowest utilization (default: %(default)s)",
     )
     p.add_argument("--summary-only", action="store_true", help="skip the module table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
 

@@ -93,11 +93,10 @@ def render_audit(doc: dict, *, top_wasteful: int = 5, layers: bool = False, modu
     )
     out.append("")
     if layers:
-        out += _table(_layer_rows(mods))
+        out += _table(_layer_rows(mods)) + [""]
     elif modules:
         multi = len(a["adapter_names"]) > 1
-        out += _table([_COLUMNS] + [_module_row(mod, multi) for mod in mods])
-    out.append("")
+        out += _table([_COLUMNS] + [_module_row(mod, multi) for mod in mods]) + [""]
     out.append(
         "E90/E95/E99: energy rank, the fewest directions holding 90/95/99% of ||dW||_F^2 (sum of sigma^2)"
     )
