@@ -1,7 +1,7 @@
 """Open a PEFT LoRA adapter folder, validate it, and iterate its LoRA pairs one module at a time.
 
 :func:`open_adapter` checks the folder, ``adapter_config.json`` and the weights file's header, and groups
-the tensor keys into LoRA pairs (see :mod:`rankbench.adapters.keys`); it reads no tensor data.
+the tensor keys into LoRA pairs (:mod:`rankbench.adapters.pairs`); it reads no tensor data.
 :meth:`Adapter.iter_pairs` then reads A and B of one module at a time, so memory stays near one
 module's worth. Nothing is ever written to the folder.
 """
@@ -13,80 +13,19 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from rankbench.adapters.config import config_problems, lora_scale, resolve_r_alpha
-from rankbench.adapters.keys import natural_key, parse_key
-from rankbench.adapters.safetensors_file import FLOAT_DTYPES, SafetensorsFile, TensorInfo
+from rankbench.adapters.config import config_problems
+from rankbench.adapters.pairs import LoraPair, OtherTensor, PairSpec, group_pairs
+from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.source import resolve_adapter_dir
 from rankbench.errors import RankbenchError, warn
+
+__all__ = ["Adapter", "LoraPair", "OtherTensor", "PairSpec", "open_adapter", "sha256_file"]
 
 CONFIG_NAME = "adapter_config.json"
 SAFETENSORS_NAME = "adapter_model.safetensors"
 BIN_NAME = "adapter_model.bin"
-
-
-@dataclass(frozen=True)
-class OtherTensor:
-    """A tensor in the adapter file that is not a LoRA factor (modules_to_save, a head, a lora bias)."""
-
-    key: str
-    shape: tuple[int, ...]
-    dtype: str
-    numel: int
-
-    def to_dict(self) -> dict:
-        return {"key": self.key, "shape": list(self.shape), "dtype": self.dtype, "numel": self.numel}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> OtherTensor:
-        return cls(d["key"], tuple(d["shape"]), d["dtype"], int(d["numel"]))
-
-
-@dataclass(frozen=True)
-class PairSpec:
-    """Where one LoRA pair lives in the file, before any tensor is read."""
-
-    name: str
-    adapter_name: str
-    kind: str  # "linear" | "conv1d" | "embedding" | "conv"
-    info_A: TensorInfo
-    info_B: TensorInfo
-    info_magnitude: TensorInfo | None
-    r: int
-    alpha: float
-    scale: float
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Shape of B·A: (out, in); for an embedding (embedding_dim, num_embeddings)."""
-        return self.info_B.shape[0], int(np.prod(self.info_A.shape[1:]))
-
-
-@dataclass(frozen=True)
-class LoraPair:
-    """One LoRA module's factors in float64 as stored: ΔW = scale·B·A (transposed for conv1d/embedding)."""
-
-    name: str  # path in the base model, e.g. "model.layers.0.self_attn.q_proj"
-    adapter_name: str
-    kind: str  # "linear" | "conv1d" (GPT-2 Conv1D, fan_in_fan_out) | "embedding" | "conv" (nn.ConvNd)
-    A: np.ndarray  # (r, in); embedding: lora_embedding_A (r, vocab); conv: flattened to (r, in·k…)
-    B: np.ndarray  # (out, r); embedding: lora_embedding_B (dim, r)
-    r: int
-    alpha: float
-    scale: float
-    fan_in_fan_out: bool
-    dtype: str  # original dtype name, e.g. "bfloat16"
-    key_A: str
-    key_B: str
-    magnitude: np.ndarray | None  # DoRA lora_magnitude_vector, if present
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.B.shape[0], self.A.shape[1]
 
 
 def _read_config(folder: Path) -> dict:
@@ -144,38 +83,6 @@ def _open_weights(folder: Path):
     )
 
 
-def _kind(parsed_embedding: bool, info_A: TensorInfo, fan_in_fan_out: bool) -> str:
-    if parsed_embedding:
-        return "embedding"
-    if len(info_A.shape) > 2:
-        return "conv"
-    return "conv1d" if fan_in_fan_out else "linear"
-
-
-def _check_pair(file_path: Path, name: str, a: TensorInfo, b: TensorInfo) -> None:
-    for info in (a, b):
-        if info.dtype not in FLOAT_DTYPES:
-            raise RankbenchError(
-                f"tensor {info.key!r} has dtype {info.dtype}; LoRA factors must be float16, bfloat16, float32 "
-                "or float64",
-                path=file_path,
-            )
-    ok = (
-        len(a.shape) >= 2
-        and len(b.shape) >= 2
-        and a.shape[0] == b.shape[1]
-        and all(d == 1 for d in b.shape[2:])
-        and a.shape[0] > 0
-    )
-    if not ok:
-        raise RankbenchError(
-            f"module {name}: lora_A {list(a.shape)} and lora_B {list(b.shape)} do not pair "
-            "(expected A (r, in) and B (out, r) with the same r)",
-            path=file_path,
-            hint="the file was edited or mixes two adapters; re-save it with save_pretrained()",
-        )
-
-
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     try:
@@ -204,45 +111,11 @@ class Adapter:
         self.use_dora: bool = bool(config.get("use_dora", False))
         self.fan_in_fan_out: bool = bool(config.get("fan_in_fan_out", False))
         self._weights = weights
-        self.specs, self.others, self.rank_mismatches = self._group(weights)
+        self.specs, self.others, self.rank_mismatches = group_pairs(weights.tensors, config, weights.path)
         self.adapter_names: list[str] = sorted({s.adapter_name for s in self.specs})
         self.pair_names: list[str] = [s.name for s in self.specs]
         self._sha256: str | None = None
         self._sha_thread: threading.Thread | None = None
-
-    def _group(self, weights) -> tuple[list[PairSpec], list[OtherTensor], list[tuple[str, int, int]]]:
-        groups: dict[tuple[str, str], dict] = {}
-        others = []
-        for key, info in weights.tensors.items():
-            parsed = parse_key(key)
-            if parsed.role is None:
-                others.append(OtherTensor(key, info.shape, info.dtype_name, info.numel))
-                continue
-            slot = groups.setdefault((parsed.adapter, parsed.module), {"embedding": parsed.embedding})
-            slot[parsed.role] = info
-        specs, mismatches = [], []
-        for (adapter, name), slot in sorted(groups.items(), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))):
-            missing = [role for role in ("A", "B") if role not in slot]
-            if missing:
-                present = "lora_B" if missing == ["A"] else "lora_A"
-                raise RankbenchError(
-                    f"module {name}: has {present} but no lora_{missing[0]}"
-                    if len(missing) == 1
-                    else f"module {name}: has a DoRA magnitude vector but no lora_A/lora_B",
-                    path=weights.path,
-                    hint="the file is incomplete; re-save the adapter with save_pretrained()",
-                )
-            _check_pair(weights.path, name, slot["A"], slot["B"])
-            r = slot["A"].shape[0]
-            config_r, alpha = resolve_r_alpha(self.config, name)
-            if config_r != r:
-                mismatches.append((name, config_r, r))
-            kind = _kind(slot["embedding"], slot["A"], self.fan_in_fan_out)
-            scale = lora_scale(alpha, r, self.use_rslora)
-            specs.append(
-                PairSpec(name, adapter, kind, slot["A"], slot["B"], slot.get("magnitude"), r, alpha, scale)
-            )
-        return specs, others, mismatches
 
     @property
     def sha256(self) -> str:
