@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -33,6 +33,11 @@ from rankbench.spectral import metrics as m
 from rankbench.spectral.summary import AuditSummary, summarize
 
 SCHEMA_VERSION = 1
+
+
+def _shallow(obj) -> dict:
+    """Fields of a dataclass as a dict, without dataclasses.asdict's deep copy (slow on 10⁴ floats)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,11 @@ class AdapterInfo:
     other_tensors: list[OtherTensor] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = _shallow(self)
+        d["target_modules"] = (
+            list(d["target_modules"]) if isinstance(d["target_modules"], list) else d["target_modules"]
+        )
+        d["adapter_names"] = list(self.adapter_names)
         d["other_tensors"] = [t.to_dict() for t in self.other_tensors]
         return d
 
@@ -102,9 +111,10 @@ class ModuleAudit:
     dora: bool  # a DoRA magnitude vector is present
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = _shallow(self)
         d["shape"] = list(self.shape)
         d["singular_values"] = list(self.singular_values)
+        d["energy_rank"] = dict(self.energy_rank)
         return d
 
     @classmethod
