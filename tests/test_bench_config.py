@@ -54,6 +54,11 @@ def test_type_errors_name_the_expected_type():
         BenchConfig.from_dict({"compression": {"methods": {"uniform_median": ["retrian"]}}})
 
 
+def test_the_rank_rule_is_checked_with_the_config():
+    with pytest.raises(RankbenchError, match=r"compression.rule: unknown rule 'energi'"):
+        BenchConfig.from_dict({"compression": {"rule": "energi:0.9"}})
+
+
 def test_overrides_beat_the_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  seed: 7\n  steps: 11\n")

@@ -311,6 +311,12 @@ def validate(cfg: BenchConfig) -> list[str]:
             "compression.allowed_ranks",
             f"expected ranks in [1, lora.probe_r={lo.probe_r}]",
         )
+    try:
+        from rankbench.suggest.rules import parse_rule
+
+        parse_rule(c.rule)
+    except RankbenchError as exc:
+        errs.append(f"compression.rule: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
     need(c.finetune_steps >= 1, "compression.finetune_steps", f"expected >= 1, got {c.finetune_steps}")
     need(c.alpha_policy in ("keep_scale", "keep_alpha"), "compression.alpha_policy", "keep_scale|keep_alpha")
     e = cfg.eval

@@ -57,7 +57,7 @@ DOCS = {
     "train.dtype": "auto (bf16 on a GPU that supports it, else float32), float32 or bfloat16",
     "compression": "which smaller adapters to build from the probe",
     "compression.rule": "per-module rank rule: energy:0.9 (cumulative σ²), sv_fro:0.9, sv_cumulative:0.9, "
-    "sv_ratio:10, abs:1e-3, gavish_donoho, stable_rank, effective_rank",
+    "sv_ratio:10, threshold:1e-3, gavish_donoho, stable_rank, effective_rank",
     "compression.variants": "uniform_median, uniform_p90, per_layer, and the controls per_layer_shuffled, "
     "random_subspace",
     "compression.methods": "per variant: a list of truncate, retrain, truncate+finetune",
