@@ -133,9 +133,9 @@ def read_bf16(fh, header: dict, data_start: int, key: str) -> np.ndarray:
     return (raw.astype(np.uint32) << 16).view(np.float32).astype(np.float64).reshape(meta["shape"])
 
 
-def gram_reference(folder: Path) -> tuple[float, dict[str, np.ndarray]]:
-    """Plain numpy: read each pair, widen bf16, σ = sqrt(eig((BᵀB)(AAᵀ)))·scale. Returns (seconds, σ)."""
-    t0 = time.perf_counter()
+def gram_reference(folder: Path) -> tuple[float, float, dict[str, np.ndarray]]:
+    """Plain numpy: read each pair, widen bf16, σ = sqrt(eig((BᵀB)(AAᵀ)))·scale. (wall s, CPU s, σ)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     path = folder / "adapter_model.safetensors"
     sigmas = {}
     with open(path, "rb") as fh:
@@ -147,7 +147,7 @@ def gram_reference(folder: Path) -> tuple[float, dict[str, np.ndarray]]:
             B = read_bf16(fh, header, 8 + n, key.replace("lora_A", "lora_B"))  # (out, r)
             lam = np.linalg.eigvals((B.T @ B) @ (A @ A.T)).real  # (r, r) @ (r, r)
             sigmas[key] = (ALPHA / RANK) * np.sqrt(np.sort(np.clip(lam, 0, None))[::-1])
-    return time.perf_counter() - t0, sigmas
+    return time.perf_counter() - t0, time.process_time() - c0, sigmas
 
 
 def dense_check(folder: Path, doc: dict, layers: int) -> tuple[float, float]:
@@ -184,7 +184,9 @@ def main() -> int:
         n_modules, n_params = build_adapter(folder, args.layers)
         build_s = time.perf_counter() - t0
         size_mb = (folder / "adapter_model.safetensors").stat().st_size / 1e6
-        gram_times, sig_gram = zip(*(gram_reference(folder) for _ in range(args.repeats)), strict=True)
+        gram_times, gram_cpu, sig_gram = zip(
+            *(gram_reference(folder) for _ in range(args.repeats)), strict=True
+        )
         load_before = os.getloadavg()[0]
         times, cpu, peak_mb, doc = time_cli(folder, args.repeats)
         exact = {
@@ -206,7 +208,8 @@ def main() -> int:
         ("  CPU time (user+sys)", f"best {min(cpu):.3f} s"),
         ("peak RSS of the CLI", f"{peak_mb:.0f} MB  (target <= 1024 MB)"),
         ("Gram reference, in-process", f"best {gram_best:.3f} s, median {statistics.median(gram_times):.3f} s"),
-        ("exact / Gram", f"{best / gram_best:.2f}x  (target <= 2x)"),
+        ("  CPU time", f"best {min(gram_cpu):.3f} s"),
+        ("exact / Gram", f"{best / gram_best:.2f}x wall, {min(cpu) / min(gram_cpu):.2f}x CPU  (target <= 2x)"),
         ("dense SVD, extrapolated", f"{dense_s:.0f} s for all {n_modules} modules"),
         ("max |exact - dense| / sigma1", f"{dense_err:.1e}"),
         ("max |exact - Gram| / sigma1", f"{gram_gap:.1e}"),
