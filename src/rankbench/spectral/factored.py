@@ -61,7 +61,7 @@ def _as_factors(B, A) -> tuple[np.ndarray, np.ndarray]:
 def _kappa_below(Gs: np.ndarray, kappa: float) -> bool:
     """Whether cond(X·D⁻¹) < ``kappa``, from its Gram matrix Gs (unit diagonal), at the cost of one
     Cholesky: Gs − (λ̄/κ²)·I is positive definite iff λ_min > λ̄/κ², and λ̄ ≥ λ_max (Gershgorin), so
-    success proves κ² = λ_max/λ_min < κ² (a borderline case may take the slower route; never the reverse)."""
+    success proves λ_max/λ_min < κ² (a borderline case may take the slower route, never the reverse)."""
     lam_bound = np.abs(Gs).sum(axis=1).max()  # ≥ λ_max
     try:
         np.linalg.cholesky(Gs - (lam_bound / kappa**2) * np.eye(Gs.shape[0]))
@@ -77,7 +77,7 @@ def _householder_r(X: np.ndarray) -> np.ndarray:
 def r_factor(X: np.ndarray, *, passes: str = "auto", factor: str = "X") -> tuple[np.ndarray, str]:
     """R factor of the thin QR of X (n, k), and which route computed it.
 
-    ``passes``: "auto" (one Cholesky pass when κ_s ≤ ONE_PASS_KAPPA, else two), "two" (always two),
+    ``passes``: "auto" (one Cholesky pass when κ_s < ONE_PASS_KAPPA, else two), "two" (always two),
     "householder" (always Householder). Returns ``(R, route)`` with R of shape (min(n, k), k) and route
     one of "zero", "cholqr", "cholqr2", "householder". Raises :class:`NonFiniteError` on NaN/Inf.
     """
