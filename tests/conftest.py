@@ -3,10 +3,15 @@ asks for them); builders live in tests/helpers/peft_fixtures.py for reuse in oth
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# Before numpy loads (helpers import it): the tests' matrices are tiny, and a multi-threaded OpenBLAS
+# on a busy 2-core machine made a 200x16 SVD take 2 s. torch's own pools (OMP/MKL) are left alone.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).parent))  # `from helpers.peft_fixtures import ...` from any test
 

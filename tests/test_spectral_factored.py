@@ -10,7 +10,7 @@ from helpers.peft_fixtures import planted_factors
 from rankbench.spectral import NonFiniteError, factored_spectrum, factored_svd, singular_values
 from rankbench.spectral.factored import r_factor
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=40, deadline=None)
 
 
 @st.composite

@@ -63,14 +63,14 @@ def test_bad_inputs():
         m.utilization([1.0], 0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(spectra, st.floats(0.01, 1.0), st.floats(0.01, 1.0))
 def test_energy_rank_monotone_in_tau(s, t1, t2):
     lo, hi = sorted((t1, t2))
     assert m.energy_rank(s, lo) <= m.energy_rank(s, hi)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(spectra)
 def test_rank_bounds(s):
     nonzero = sum(x > 0 for x in s)

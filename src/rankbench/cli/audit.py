@@ -1,7 +1,8 @@
 """`rankbench audit PATH`: exact singular values and rank metrics of every LoRA module.
 
-Imports stay inside :func:`run` so that `rankbench --help` is fast and the BLAS thread pools are pinned
-(to the core count, unless the user set OMP/OPENBLAS/MKL_NUM_THREADS) before numpy starts them.
+Imports stay inside :func:`run` so that `rankbench --help` is fast and BLAS is pinned before numpy
+starts its pool: one thread per call, one module per core (see :func:`pin_blas_for_audit`), unless the
+user set OMP/OPENBLAS/MKL_NUM_THREADS.
 """
 
 from __future__ import annotations
