@@ -165,6 +165,8 @@ def test_compress_refuses_dora(tmp_path, capsys):
         f"error: {src}: is a DoRA adapter; compression by truncation is not supported for DoRA\n"
     )
     assert not (tmp_path / "out").exists()
+    assert main(["suggest", str(src), "--plan", "rank:2"]) == 0  # suggest still works, and says what it means
+    assert f"warning: {src}: DoRA adapter: the plans rank scale·B·A only" in capsys.readouterr().err
 
 
 def test_compress_keeps_bf16_and_every_other_key(tmp_path, capsys):

@@ -39,14 +39,17 @@ def register(subparsers) -> None:
 def run(args) -> int:
     with contextlib.ExitStack() as stack:
         workers = blas_workers(stack)  # before anything imports numpy
+        from rankbench.adapters import open_adapter
         from rankbench.adapters.writer import check_out_dir
-        from rankbench.suggest.compress import compress_adapter
+        from rankbench.suggest.compress import check_compressible, compress_adapter
         from rankbench.suggest.plans import make_plan
         from rankbench.suggest.rules import parse_rule
         from rankbench.suggest.spectra import compute_spectra
 
         parse_rule(args.rule)
         check_out_dir(args.out)  # refuse before the work, not after
+        with open_adapter(args.adapter) as adapter:
+            check_compressible(adapter, args.method)
         spectra = compute_spectra(args.adapter, workers=workers)
         plan = make_plan(
             args.plan,

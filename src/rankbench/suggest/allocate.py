@@ -18,8 +18,8 @@ be taken as a prefix (i = 1, 2, …). Because σ is sorted, the values along eac
    both 5s for 10. So we solve it exactly: by (1), inside one cost class the best value for n items is
    F_c(n) = the sum of the n largest σ² of that class (concave in n); what remains is choosing n_c per
    class with Σ c·n_c ≤ P. :func:`allocate_budget` enumerates n_c for all classes but the last (which
-   then takes as many items as fit, since F is non-decreasing): O(Π (N_c + 1)) work, vectorised over the
-   second-to-last class. That is exact and fast for the usual LLM adapters (2–3 cost classes: attention,
+   then takes as many items as fit, since F is non-decreasing): O(Π (N_c + 1)) work over all classes but
+   the largest, ordered so that the two largest classes are the vectorised and the free one. That is exact and fast for the usual LLM adapters (2–3 cost classes: attention,
    GQA k/v, MLP). Beyond ``max_work`` it falls back to greedy by σ²/c (with skipping) and reports the
    LP upper bound so that the optimality gap is known, never hidden.
 
@@ -88,7 +88,8 @@ def allocate_budget(spectra_sq, costs, budget: int, *, max_work: int = MAX_WORK)
     forced = float(sum(x[0] for x in sq))
     mod, pos, val = _items(sq)
     item_cost = c[mod]
-    classes = np.unique(item_cost)
+    # fewest items first: the loops run over the small classes, the two largest are vectorised/free
+    classes = sorted(np.unique(item_cost).tolist(), key=lambda cc: (int(np.sum(item_cost == cc)), cc))
     # per class: items sorted by value desc, ties by position (keeps prefixes), and prefix sums
     order_by_class, prefix = [], []
     for cc in classes:
@@ -99,7 +100,7 @@ def allocate_budget(spectra_sq, costs, budget: int, *, max_work: int = MAX_WORK)
     sizes = [p.size for p in prefix]
     work = int(np.prod([float(n) for n in sizes[:-1]])) if len(sizes) > 1 else 1
     if work <= max_work:
-        counts = _best_counts(prefix, [int(x) for x in classes], remaining)
+        counts = _best_counts(prefix, classes, remaining)
         chosen = (
             np.concatenate([o[:n] for o, n in zip(order_by_class, counts, strict=True)]) if counts else []
         )

@@ -93,7 +93,8 @@ class CompressionRecord:
         return cls(**d)
 
 
-def _check(adapter, plan: Plan, method: str) -> None:
+def check_compressible(adapter, method: str = "truncate") -> None:
+    """Refuse what compression cannot do right: DoRA, a pickled .bin, several adapters in one file."""
     if method not in METHODS:
         raise RankbenchError(
             f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(METHODS)}"
@@ -112,6 +113,10 @@ def _check(adapter, plan: Plan, method: str) -> None:
             hint="load the adapter with PEFT and save it again with save_pretrained(safe_serialization=True)",
         )
     check_single_adapter(adapter)
+
+
+def _check(adapter, plan: Plan, method: str) -> None:
+    check_compressible(adapter, method)
     names = {s.name: s for s in adapter.specs}
     if set(plan.ranks) != set(names):
         extra, missing = sorted(set(plan.ranks) - set(names)), sorted(set(names) - set(plan.ranks))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rankbench.adapters import OtherTensor, open_adapter
 from rankbench.auditor import default_workers
-from rankbench.errors import RankbenchError
+from rankbench.errors import RankbenchError, warn
 from rankbench.spectral import NonFiniteError
 from rankbench.spectral.truncate import CoreSVD, core_svd
 from rankbench.suggest.rebuild import ordered_map
@@ -73,6 +73,11 @@ def compute_spectra(path, *, workers: int | None = None) -> Spectra:
     workers = default_workers() if workers is None else max(1, int(workers))
     with open_adapter(path) as adapter:
         check_single_adapter(adapter)
+        if adapter.use_dora or any(s.info_magnitude is not None for s in adapter.specs):
+            warn(
+                f"{adapter.path}: DoRA adapter: the plans rank scale·B·A only (the magnitude vector is not "
+                "part of it), and rankbench compress refuses DoRA"
+            )
         if workers > 1:  # BLAS is single-threaded: hashing the file can overlap the math
             adapter.prefetch_sha256()
 
