@@ -37,7 +37,7 @@ from rankbench.errors import RankbenchError
 from rankbench.spectral import NonFiniteError
 from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild
-from rankbench.suggest.spectra import check_single_adapter
+from rankbench.suggest.spectra import check_single_adapter, file_stat
 
 SCHEMA_VERSION = 1
 METHODS = ("truncate", "random_subspace")
@@ -154,7 +154,8 @@ def compress_adapter(
     """Write the compressed adapter to ``out_dir`` (see the module docs) and return its record.
 
     ``spectra``: a :class:`~rankbench.suggest.spectra.Spectra` of the same file, to reuse its
-    factorisations (checked by sha256; ignored when it belongs to another file). ``workers``: modules
+    factorisations and its sha256 (when the weights file's size, mtime and inode are unchanged; otherwise
+    the file is hashed and a mismatch discards the spectra and starts over). ``workers``: modules
     rebuilt in parallel (default :func:`rankbench.auditor.default_workers`: one per core when BLAS is
     pinned to one thread).
     """
@@ -186,7 +187,7 @@ def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) 
     with open_adapter(src_dir) as adapter:
         _check(adapter, plan, method)
         workers = default_workers() if workers is None else max(1, int(workers))
-        if workers > 1:
+        if workers > 1 and spectra is None:
             adapter.prefetch_sha256()
         weights = SafetensorsFile(adapter.weights_path)  # the header: offsets for byte-exact copies
         entries, others = _entries(weights, adapter.specs, plan)
@@ -197,9 +198,8 @@ def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) 
                 records = _write_weights(
                     tmp, fd, weights, entries, others, jobs, plan, workers, adapter.weights_path
                 )
-                if spectra is not None and spectra.sha256 != adapter.sha256:  # stale cache: redo without it
-                    raise _StaleSpectra
-                record = _record(adapter, plan, method, seed, out_dir, records, others, t0)
+                sha = _source_sha256(spectra, adapter)  # stale spectra: start over without them
+                record = _record(adapter, sha, plan, method, seed, out_dir, records, others, t0)
                 config = plan.peft_config_update(adapter.config)
                 (tmp / "adapter_config.json").write_text(
                     json.dumps(config, indent=2) + "\n", encoding="utf-8"
@@ -210,6 +210,17 @@ def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) 
         finally:
             os.close(fd)
     return record
+
+
+def _source_sha256(spectra, adapter) -> str:
+    """The weights file's sha256; raises _StaleSpectra when ``spectra`` were computed from another file."""
+    if spectra is None:
+        return adapter.sha256
+    if spectra.file_stat == file_stat(adapter.weights_path):
+        return spectra.sha256  # the file hashed by the spectrum pass, untouched since: no second hash
+    if spectra.sha256 != adapter.sha256:
+        raise _StaleSpectra
+    return spectra.sha256
 
 
 def _write_weights(tmp, fd, weights, entries, others, jobs, plan, workers, path) -> list[ModuleRecord]:
@@ -250,12 +261,12 @@ def _write_weights(tmp, fd, weights, entries, others, jobs, plan, workers, path)
     return records
 
 
-def _record(adapter, plan: Plan, method, seed, out_dir, records, others, t0) -> CompressionRecord:
+def _record(adapter, sha, plan: Plan, method, seed, out_dir, records, others, t0) -> CompressionRecord:
     total = sum(r.total_energy for r in records)
     dropped = sum(r.discarded_energy for r in records)
     return CompressionRecord(
         source_path=str(adapter.path),
-        source_sha256=adapter.sha256,
+        source_sha256=sha,
         out_dir=str(Path(out_dir)),
         method=method,
         seed=int(seed) if method == "random_subspace" else None,

@@ -10,6 +10,7 @@ The σ are the audit's (same R factors, :func:`rankbench.spectral.factored.r_fac
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from rankbench.adapters import OtherTensor, open_adapter
@@ -36,6 +37,7 @@ class ModuleSpectrum:
 class Spectra:
     path: str
     sha256: str
+    file_stat: tuple[int, int, int]  # (size, mtime_ns, inode) of the weights file when it was hashed
     use_rslora: bool
     use_dora: bool
     modules: list[ModuleSpectrum]
@@ -52,6 +54,11 @@ def pair_core(pair, weights_path) -> CoreSVD:
             path=weights_path,
             hint="the training diverged or the file is damaged; use an earlier checkpoint",
         ) from None
+
+
+def file_stat(path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def check_single_adapter(adapter) -> None:
@@ -93,6 +100,7 @@ def compute_spectra(path, *, workers: int | None = None) -> Spectra:
         return Spectra(
             str(adapter.path),
             adapter.sha256,
+            file_stat(adapter.weights_path),
             adapter.use_rslora,
             adapter.use_dora,
             [m for m, _ in done],
