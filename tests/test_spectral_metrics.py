@@ -110,3 +110,11 @@ def test_summary_percentiles_and_wasteful_order():
     assert type(s).from_dict(s.to_dict()) == s
     with pytest.raises(ValueError, match="no modules"):
         summarize([])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 64), min_size=1, max_size=40), st.sampled_from([0, 10, 50, 90, 99, 100]))
+def test_percentile_matches_numpy(values, p):
+    from rankbench.spectral.summary import percentile
+
+    assert percentile(values, p) == pytest.approx(float(np.percentile(values, p)), abs=1e-12)

@@ -13,6 +13,7 @@ import os
 import sys
 
 METHOD_CHOICES = ("exact", "gram")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _non_negative(text: str) -> int:
@@ -76,11 +77,10 @@ def pin_blas_for_audit() -> bool:
     Returns False when the pin came too late: numpy was already imported (by another subcommand
     module), so its BLAS pool has its default size and the audit must run on one worker.
     """
-    from rankbench.provenance import THREAD_VARS, pin_threads
-
     if any(var in os.environ for var in THREAD_VARS):
         return True
-    pin_threads(1)
+    for var in THREAD_VARS:  # as rankbench.provenance.pin_threads(1), without importing importlib.metadata
+        os.environ[var] = "1"
     return "numpy" not in sys.modules
 
 

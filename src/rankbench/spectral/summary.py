@@ -1,6 +1,7 @@
 """Adapter-level summary of per-module rank metrics (pure: numbers in, numbers out).
 
-Percentiles are numpy's default (linear interpolation between order statistics), over modules.
+Percentiles are numpy's default definition (linear interpolation between order statistics: position
+p/100·(n−1) in the sorted values), computed here because np.percentile imports numpy.ma (~40 ms).
 "Most wasteful" modules are those with the lowest utilization (effective_rank / r); ties go to the
 module with more LoRA parameters, since cutting it saves more.
 """
@@ -61,6 +62,15 @@ class AuditSummary:
         return cls(**d)
 
 
+def percentile(values, p: float) -> float:
+    """Same as ``np.percentile(values, p)`` (method "linear")."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    pos = p / 100.0 * (x.size - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, x.size - 1)
+    return float(x[lo] + (x[hi] - x[lo]) * (pos - lo))
+
+
 def most_wasteful(modules, top: int) -> list[WastefulModule]:
     """The ``top`` modules with the lowest utilization (ties: more parameters first)."""
     ranked = sorted(modules, key=lambda mod: (mod.utilization, -mod.params, mod.name))
@@ -79,8 +89,8 @@ def summarize(modules, *, other_params: int = 0, top: int = 5) -> AuditSummary:
     for tau in ENERGY_TAUS:
         k = np.array([mod.energy_rank[f"{tau:g}"] for mod in modules], dtype=np.float64)
         tag = f"{round(tau * 100)}"
-        pct[f"energy_rank_{tag}_p50"] = float(np.percentile(k, 50))
-        pct[f"energy_rank_{tag}_p90"] = float(np.percentile(k, 90))
+        pct[f"energy_rank_{tag}_p50"] = percentile(k, 50)
+        pct[f"energy_rank_{tag}_p90"] = percentile(k, 90)
     return AuditSummary(
         n_modules=len(modules),
         total_lora_params=int(sum(mod.params for mod in modules)),
