@@ -149,3 +149,32 @@ def test_real_smollm2_builtin_is_built_once_reused_and_loads(tmp_path, monkeypat
     assert "5" in tok.decode(out[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
     del model
     shutil.rmtree(first.path)  # ~540 MB: don't leave it in pytest's kept temporary folders
+
+
+def test_the_profile_dequantises_a_gguf_named_in_the_model_config(fake_gguf, tmp_path, monkeypatch):
+    from rankbench.bench.config import BenchConfig
+    from rankbench.bench.profiles import get_profile
+
+    path, loads = fake_gguf
+    monkeypatch.setenv("RANKBENCH_CACHE", str(tmp_path / "cache"))
+    cfg = BenchConfig.from_dict(
+        {
+            "model": {"name": str(path.parent), "gguf_file": path.name},
+            "task": {"profile": "causal_lm_exact_match"},
+        }
+    )
+    profile = get_profile("causal_lm_exact_match")
+    prov = profile.model_provenance(cfg)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert prov["revision"] == f"sha256:{sha}" and prov["model_id"] == str(path.parent)
+    assert prov["path"] == str(tmp_path / "cache" / "models" / f"tiny.q4_1-{sha[:12]}")
+    assert profile.default_target_modules(cfg) == [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]
+    assert len(loads) == 1
