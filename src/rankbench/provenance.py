@@ -114,7 +114,7 @@ def environment() -> dict[str, Any]:
     for pkg in ("torch", "transformers", "peft", "datasets", "accelerate", "safetensors", "numpy"):
         env[f"{pkg}_version"] = package_version(pkg)
     env.update(_torch_info())
-    env["environment_variables"] = {k: os.environ[k] for k in RECORDED_VARS if k in os.environ}
+    env["environment_variables"] = {k: os.environ.get(k) for k in RECORDED_VARS}  # null: unset
     env["threads"] = {var: os.environ.get(var) for var in THREAD_VARS}
     env["threads"]["torch_num_threads"] = env.pop("torch_num_threads")
     env.update(git_info())
