@@ -26,6 +26,7 @@ EXPECTED_COUNTS = {  # modules PEFT wrapped; the adapter must yield exactly thes
     "bert_embedding": 3,
     "bert_dora": 4,
     "bert_default_init": 4,
+    "bert_embedding_default_init": 3,
     "conv2d": 1,
 }
 
@@ -113,11 +114,14 @@ def test_dora_magnitude_is_read_and_flagged(peft_adapters):
     assert "dora" in audit(peft_adapters["bert_dora"].folder).flags
 
 
-def test_default_init_is_untrained(peft_adapters):
-    result = audit(peft_adapters["bert_default_init"].folder)
+@pytest.mark.parametrize("name", ["bert_default_init", "bert_embedding_default_init"])
+def test_default_init_is_untrained(peft_adapters, name):
+    built = peft_adapters[name]
+    assert all(not d.any() for d in built.deltas.values())  # PEFT agrees: ΔW = 0 everywhere
+    result = audit(built.folder)
     assert "untrained" in result.flags
-    assert len(result.modules) == EXPECTED_COUNTS["bert_default_init"]
-    assert all(m.singular_values == (0.0,) * 4 and m.b_is_zero for m in result.modules)
+    assert len(result.modules) == EXPECTED_COUNTS[name]
+    assert all(m.singular_values == (0.0,) * 4 and m.delta_is_zero for m in result.modules)
     assert result.summary.utilization_mean == 0.0
 
 

@@ -12,7 +12,8 @@ audit.json (``schema_version`` 1)::
      modules: [ModuleAudit.to_dict()], summary: AuditSummary.to_dict()}
 
 Flags: "dora" (DoRA: ΔW is not just scale·B·A, the spectrum is of that part only), "untrained" (every
-B is zero), "partly_untrained" (some B are zero), "gram_method" (σ from the Gram shortcut, tails
+ΔW is zero: every B is zero, as PEFT's default init leaves it, or A for an embedding), "partly_untrained"
+(some are), "gram_method" (σ from the Gram shortcut, tails
 unreliable), "rank_mismatch" (config r ≠ tensor r; tensors used), "non_lora_tensors"
 (modules_to_save or other tensors present, listed, not audited), "multiple_adapters".
 """
@@ -107,7 +108,7 @@ class ModuleAudit:
     energy_rank: dict[str, int]  # {"0.9": k, "0.95": k, "0.99": k}, energy = cumulative σ²
     utilization: float  # effective_rank / r
     route: str  # how the R factors were computed: cholqr | cholqr2 | householder | zero | gram
-    b_is_zero: bool
+    delta_is_zero: bool  # a factor is all zeros (PEFT's default init: B = 0; embeddings: A = 0)
     dora: bool  # a DoRA magnitude vector is present
 
     def to_dict(self) -> dict:
@@ -125,7 +126,7 @@ class ModuleAudit:
         return cls(**d)
 
     @classmethod
-    def of(cls, pair, s: np.ndarray, route: str, b_is_zero: bool) -> ModuleAudit:
+    def of(cls, pair, s: np.ndarray, route: str, delta_is_zero: bool) -> ModuleAudit:
         out, n_in = pair.shape
         return cls(
             name=pair.name,
@@ -145,7 +146,7 @@ class ModuleAudit:
             energy_rank=m.energy_ranks(s),
             utilization=m.utilization(s, pair.r),
             route=route,
-            b_is_zero=b_is_zero,
+            delta_is_zero=delta_is_zero,
             dora=pair.magnitude is not None,
         )
 
@@ -202,16 +203,17 @@ def _audit_pair(adapter: Adapter, pair, method: str) -> ModuleAudit:
             path=adapter.weights_path,
             hint="the training diverged or the file is damaged; audit an earlier checkpoint",
         ) from None
-    b_is_zero = spec.route_B == "zero" or (method == "gram" and not pair.B.any())
-    return ModuleAudit.of(pair, spec.singular_values, spec.route, b_is_zero)
+    routes = (spec.route_A, spec.route_B)
+    zero = not (pair.B.any() and pair.A.any()) if method == "gram" else "zero" in routes
+    return ModuleAudit.of(pair, spec.singular_values, spec.route, zero)
 
 
 def _flags(adapter: Adapter, modules: list[ModuleAudit], method: str) -> list[str]:
-    zero_b = sum(mod.b_is_zero for mod in modules)
+    zero = sum(mod.delta_is_zero for mod in modules)
     checks = {
         "dora": adapter.use_dora or any(mod.dora for mod in modules),
-        "untrained": zero_b == len(modules),
-        "partly_untrained": 0 < zero_b < len(modules),
+        "untrained": zero == len(modules),
+        "partly_untrained": 0 < zero < len(modules),
         "gram_method": method == "gram",
         "rank_mismatch": bool(adapter.rank_mismatches),
         "non_lora_tensors": bool(adapter.others),

@@ -202,6 +202,12 @@ def build_bert_default_init(folder: Path) -> BuiltAdapter:
     return _save(tiny_bert(), dict(r=4, lora_alpha=8, target_modules=["query", "value"]), folder)
 
 
+def build_bert_embedding_default_init(folder: Path) -> BuiltAdapter:
+    """Default init on an embedding: PEFT zeroes lora_embedding_A (not B) there, so ΔW = 0 too."""
+    kwargs = dict(r=4, lora_alpha=8, target_modules=["word_embeddings", "query"])
+    return _save(tiny_bert(), kwargs, folder)
+
+
 def build_conv2d(folder: Path) -> BuiltAdapter:
     """A small CNN with LoRA on an nn.Conv2d: A (r, in, kh, kw), B (out, r, 1, 1)."""
     import torch
@@ -249,6 +255,7 @@ BUILDERS = {
     "bert_embedding": build_bert_embedding,
     "bert_dora": build_bert_dora,
     "bert_default_init": build_bert_default_init,
+    "bert_embedding_default_init": build_bert_embedding_default_init,
     "conv2d": build_conv2d,
 }
 

@@ -9,8 +9,8 @@ import re
 
 FLAG_TEXT = {
     "dora": "DoRA adapter: the spectrum is of scale*B@A only; the magnitude vector rescales columns on top",
-    "untrained": "every lora_B is zero: this adapter is untrained (fresh default init), dW = 0",
-    "partly_untrained": "some lora_B are zero: those modules were never trained",
+    "untrained": "every dW is zero (lora_B = 0, or lora_embedding_A = 0): untrained, fresh default init",
+    "partly_untrained": "some modules have dW = 0 (a factor is all zeros): never trained",
     "gram_method": "computed with --method gram: singular values below ~1e-8*sigma1 are unreliable",
     "rank_mismatch": "adapter_config.json's r disagrees with the tensors for some modules; tensor shapes used",
     "non_lora_tensors": "the file also holds non-LoRA tensors (modules_to_save, heads): listed, not audited",
