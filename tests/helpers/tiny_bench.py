@@ -60,7 +60,7 @@ def tiny_bench_config(root: Path, **sections) -> Path:
         "model": {"name": str(model), "max_length": 16},
         "task": {"dataset": str(csv), "eval_size": 300, "probe_gate": {"min_value": 0.6}},
         "lora": {"probe_r": 8, "alpha": 16, "target_modules": TARGETS},
-        "train": {"steps": 80, "batch_size": 16, "learning_rate": 5e-3},
+        "train": {"steps": 200, "batch_size": 16, "learning_rate": 5e-3},
         "compression": {
             "methods": {"uniform_median": ["truncate", "retrain", "truncate+finetune"]},
             "finetune_steps": 5,

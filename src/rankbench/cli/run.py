@@ -58,10 +58,11 @@ def resolve(args: argparse.Namespace, seed: int | None = None):
 
 def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     from rankbench.bench.progress import Progress
-    from rankbench.bench.protocol import BenchRun, run_bench
+    from rankbench.bench.protocol import BenchRun, apply_threads, run_bench
     from rankbench.bench.runstate import RunDir
 
     cfg = resolve(args, seed)
+    apply_threads(cfg)
     run = RunDir(out)
     resumed = run.claim(cfg.experiment_dict(), cfg.config_hash(), {"smoke": bool(args.smoke)})
     progress = Progress(quiet=args.quiet)
