@@ -281,3 +281,22 @@ def test_adapter_for_another_label_count_is_refused(setup, tmp_path):
 def _overrides(setup) -> dict:
     cfg = setup["cfg"]
     return {"model.name": cfg.model.name, "model.max_length": 16, "eval.batch_size": 64}
+
+
+@pytest.mark.slow
+def test_embedded_default_end_to_end_smoke(tmp_path):
+    """The real MiniLM + Rotten Tomatoes path: a few steps, a small eval; the numbers live in benchmarks/."""
+    cfg = load_config(None, {"task.eval_size": 200, "task.train_size": 500})
+    profile = SeqClsProfile()
+    data = profile.prepare(cfg, seed=0, cache_dir=tmp_path)
+    assert data.provenance["split_sizes"] == {"train": 500, "eval": 200}
+    assert data.extra["label_names"] == [0, 1] and all(i.startswith("rt") for i in data.eval_ids)
+    targets = profile.default_target_modules(cfg)
+    assert targets == TARGETS
+    lora = LoraSpec(r=16, alpha=16.0, target_modules=targets)
+    result = profile.train(cfg, data, lora=lora, steps=4, seed=0, out_dir=tmp_path / "probe")
+    assert result.steps == 4 and len(result.losses) == 1
+    tensors = load_file(result.adapter_dir / "adapter_model.safetensors")
+    assert sum(".lora_A." in k for k in tensors) == 6 * 6 + 1  # 6 layers x (q, k, v, 3 dense) + pooler
+    evaluated = profile.evaluate(cfg, data, result.adapter_dir)
+    assert [r["item_id"] for r in evaluated.records] == data.eval_ids

@@ -4,9 +4,10 @@ The head (and any other module the checkpoint lacks, e.g. DistilBERT's ``pre_cla
 in full and saved in the adapter (PEFT ``modules_to_save``), so an adapter folder alone reproduces the
 classifier. Score per eval item: 1.0 when the argmax class equals the label, else 0.0.
 
-Within one process the base model for evaluation is loaded once: each ``evaluate()`` injects the
-adapter, runs, unloads it and restores the pristine base weights from a snapshot, so the ~7 variant
-evaluations of a bench share one load.
+Within one process the base model for evaluation is loaded once: each ``evaluate()`` merges the
+adapter into it, runs, and restores the pristine base weights from a snapshot, so the ~7 variant
+evaluations of a bench share one load. A failure on the way drops the cached base rather than risk
+reusing a modified one.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ class SeqClsProfile:
             ]
             train_rows = [rows[i] for i in _train_draw(len(rows), t.train_size, seed, where)]
             prov = {**prov, "eval_split": t.eval_split, "eval_revision": eval_prov.get("revision")}
-        label_names, index = label_vocab(
-            [r[t.label_column] for r in train_rows + eval_rows], t.label_column, where
-        )
+        # classes from every loaded row, so that num_labels does not depend on which items a seed drew
+        every = rows if t.eval_split is None else rows + eval_all
+        label_names, index = label_vocab([r[t.label_column] for r in every], t.label_column, where)
 
         source = self.source(cfg)
         tokenizer = load_tokenizer(source, cfg)
@@ -200,7 +201,8 @@ class SeqClsProfile:
         _check_adapter_dir(Path(adapter_dir))
         start = time.perf_counter()
         device = pick_device(cfg.train.device)
-        base, pristine = self._base_for_eval(cfg, data, device)
+        key, base, pristine = self._base_for_eval(cfg, data, device)
+        self._eval_base = None  # until the base is pristine again, nobody may reuse it
         try:
             model = PeftModel.from_pretrained(base, str(adapter_dir))
         except (RuntimeError, ValueError, KeyError) as exc:
@@ -209,15 +211,13 @@ class SeqClsProfile:
                 path=adapter_dir,
                 hint=f"was it trained on {cfg.model.name} with {data.extra['num_labels']} labels?",
             ) from None
-        try:
-            model.to(device).eval()
-            preds = predict(
-                model, data.eval, data.extra["pad_token_id"], cfg.eval.batch_size, device, cfg, progress
-            )
-        finally:
-            restored = model.unload()
-            restored.load_state_dict(pristine, strict=True)  # drop every trace of this adapter
-            self._eval_base = (self._eval_base[0], restored, pristine)
+        # merged: the same function with one matmul per layer instead of three; the head becomes the
+        # adapter's copy. Loading the snapshot afterwards makes the base pristine for the next adapter.
+        merged = model.merge_and_unload().eval()
+        pad = data.extra["pad_token_id"]
+        preds = predict(merged, data.eval, pad, cfg.eval.batch_size, device, cfg, progress)
+        merged.load_state_dict(pristine, strict=True)
+        self._eval_base = (key, merged, pristine)
         labels = data.eval.labels
         records = [
             {"item_id": iid, "score": float(p == y), "pred": int(p), "label": int(y)}
@@ -239,9 +239,10 @@ class SeqClsProfile:
             self._eval_base = None  # free the old one first
             base, _ = load_base(source, cfg, data.extra["num_labels"], data.extra["pad_token_id"])
             base.to(device).eval()
-            pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}
+            # on the CPU: a GPU keeps room for activations; copying back is cheap next to an eval
+            pristine = {k: v.detach().to("cpu", copy=True) for k, v in base.state_dict().items()}
             self._eval_base = (key, base, pristine)
-        return self._eval_base[1], self._eval_base[2]
+        return self._eval_base
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -275,7 +276,7 @@ def label_vocab(values: list, column: str, where) -> tuple[list, dict]:
     names = sorted(distinct, key=lambda v: (isinstance(v, str), v))
     if len(names) < 2:
         raise RankbenchError(
-            f"column {column!r} has a single label value ({names[0]!r}) in the chosen items; need 2 or more",
+            f"column {column!r} has a single label value ({names[0]!r}); need 2 or more",
             path=where,
             hint="check task.label_column",
         )
