@@ -63,6 +63,13 @@ def cycle(batches: Iterable[dict]) -> Iterator[dict]:
             raise RankbenchError("the training data yielded no batches", hint="check task.train_size")
 
 
+def _to_device(t: torch.Tensor, device: torch.device, non_blocking: bool) -> torch.Tensor:
+    if not non_blocking:
+        return t.to(device)
+    # a copy from pinned host memory is truly asynchronous; from pageable memory it is not
+    return (t if t.is_pinned() else t.pin_memory()).to(device, non_blocking=True)
+
+
 def run_training(
     model: torch.nn.Module,
     batches: Iterable[dict],
@@ -104,7 +111,7 @@ def run_training(
     data = cycle(batches)
     start = time.perf_counter()
     for step in range(1, steps + 1):
-        batch = {k: v.to(device, non_blocking=non_blocking) for k, v in next(data).items()}
+        batch = {k: _to_device(v, device, non_blocking) for k, v in next(data).items()}
         examples += next(iter(batch.values())).shape[0]
         with autocast:
             loss = model(**batch).loss
