@@ -253,6 +253,13 @@ def test_a_single_label_is_an_error(tmp_path, setup):
         SeqClsProfile().prepare(cfg, seed=0, cache_dir=None)
 
 
+def test_too_few_rows_names_the_file(tmp_path, setup):
+    csv = make_sentiment_csv(tmp_path / "small.csv", 30)
+    cfg = load_config(None, {**_overrides(setup), "task.dataset": str(csv), "task.eval_size": 200})
+    with pytest.raises(RankbenchError, match=r"small\.csv: the dataset has 30 rows, fewer than needed"):
+        SeqClsProfile().prepare(cfg, seed=0, cache_dir=None)
+
+
 def test_bad_adapter_folders(setup, tmp_path):
     s = setup
     with pytest.raises(RankbenchError, match="not an adapter folder: no adapter_config.json"):

@@ -29,6 +29,7 @@ from rankbench.bench.data import (
     pad_batch,
     sample_items,
     split_items,
+    tokenizer_fingerprint,
 )
 from rankbench.bench.device import pick_device, pick_dtype, pin_threads, seed_everything
 from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainResult
@@ -93,7 +94,7 @@ class SeqClsProfile:
         tok = cached_tokenize(
             lambda xs: tokenizer(xs, truncation=True, max_length=cfg.model.max_length)["input_ids"],
             texts,
-            fingerprint=source.revision,
+            fingerprint=_tokenizer_key(source),
             max_length=cfg.model.max_length,
             cache_dir=cache_dir,
             extra=f"seqcls:{type(tokenizer).__name__}",
@@ -304,6 +305,14 @@ def load_tokenizer(source: ModelSource, cfg):
             str(source.path), trust_remote_code=cfg.model.trust_remote_code, **kw
         )
     return tokenizer
+
+
+def _tokenizer_key(source: ModelSource) -> str:
+    """The token cache key: the tokenizer files' hash (new weights keep the cache), else the revision."""
+    try:
+        return tokenizer_fingerprint(source.path)
+    except RankbenchError:  # e.g. a tokenizer inside a GGUF file
+        return source.revision
 
 
 def pad_id(tokenizer) -> int:
