@@ -227,10 +227,15 @@ def test_ctrl_c_exits_130_and_the_folder_resumes(world, tmp_path):
 
 
 def test_another_config_on_the_same_folder_is_refused(world, tmp_path):
-    other = tiny_bench_config(tmp_path, train={"steps": 41})
+    import yaml
+
+    data = yaml.safe_load(world["config"].read_text())
+    data["train"]["steps"] = 41
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(data))
     proc = _cli(["run", "--config", str(other), "--output", str(world["out"])], world["root"])
     assert proc.returncode == 2
-    assert "differs in: train.steps" in proc.stderr
+    assert "another config (differs in: train.steps)" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -46,7 +46,11 @@ def assemble_bench(b, *, gate: dict) -> dict:
         "dataset_id": data_prov.get("dataset_id"),
         "revision": data_prov.get("revision"),
         "last_modified": data_prov.get("last_modified"),
-        "split_sizes": data_prov.get("split_sizes", {}),
+        # the seed format names the held-out split "test": here it is the items every variant is scored on
+        "split_sizes": {
+            **data_prov.get("split_sizes", {}),
+            "test": data_prov.get("split_sizes", {}).get("eval", len(b.data.eval_ids)),
+        },
         "requested_split": data_prov.get("requested_split", cfg.task.split),
         **{
             k: v
