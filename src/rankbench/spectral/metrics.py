@@ -68,7 +68,8 @@ def effective_rank(s) -> float:
     total = np.sum(s)
     if total == 0.0:
         return 0.0
-    p = s[s > 0] / total
+    p = s / total
+    p = p[p > 0]  # after the division: a subnormal σ can give p = 0, and 0·ln 0 counts as 0
     return float(np.exp(-np.sum(p * np.log(p))))
 
 
