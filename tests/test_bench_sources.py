@@ -216,7 +216,9 @@ def test_hub_model_from_the_local_cache_records_the_commit(monkeypatch, tmp_path
 
 def test_smollm2_builtin_delegates_to_gguf_cache(monkeypatch, tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    fake = SimpleNamespace(materialize_smollm2=lambda root: tmp_path)
+    made = SimpleNamespace(path=tmp_path, model_id="smollm2-135m-instruct", revision="sha256:" + "b" * 64)
+    fake = SimpleNamespace(materialize_smollm2=lambda root: made)
     monkeypatch.setitem(sys.modules, "rankbench.bench.gguf_cache", fake)
     src = resolve_model(ModelConfig(name="smollm2-135m-instruct"), cache_root=tmp_path / "cache")
     assert (src.kind, src.path, src.model_id) == ("builtin", tmp_path, "smollm2-135m-instruct")
+    assert src.revision == "sha256:" + "b" * 64  # the GGUF's hash, not the dequantised folder's

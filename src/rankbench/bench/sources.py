@@ -83,11 +83,9 @@ def _smollm2(cache_root: Path) -> ModelSource:
         raise RankbenchError(
             f"the builtin smollm2-135m-instruct needs rankbench.bench.gguf_cache ({exc})", hint=EMBEDDED_HINT
         ) from None
-    result = materialize_smollm2(cache_root)
-    if isinstance(result, ModelSource):
-        return result
-    path = Path(result)
-    return ModelSource(path, "smollm2-135m-instruct", files_revision(path), "builtin")
+    made = materialize_smollm2(cache_root)
+    # the revision is the GGUF file's sha256 (what was shipped), not a hash of the dequantised cache
+    return ModelSource(Path(made.path), made.model_id, made.revision, "builtin")
 
 
 def _local_model(path: Path, model_cfg) -> ModelSource:
