@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # spinning OpenMP workers made 2-thread torch steps 3-10x slower on a busy 2-core machine
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
