@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import numpy as np
@@ -11,53 +10,25 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from helpers.tiny_bench import TARGETS
+from helpers.tiny_bench import make_sentiment_csv as _csv
+from helpers.tiny_bench import make_tiny_bert as _bert
 from rankbench.bench.config import load_config
 from rankbench.bench.profiles import get_profile
 from rankbench.bench.profiles.base import LoraSpec
 from rankbench.bench.profiles.seqcls import SeqClsProfile
 from rankbench.errors import RankbenchError
 
-POSITIVE = ["good", "great", "fine", "superb", "lovely"]
-NEGATIVE = ["bad", "awful", "poor", "dull", "boring"]
-FILLER = ["the", "movie", "film", "was", "is", "a", "plot", "acting", "very", "and", "it", "story"]
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-TARGETS = ["query", "key", "value", "dense"]
-
 # peft calls a transformers property that transformers 5 deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
 
 def make_tiny_bert(folder: Path) -> Path:
-    """A 2-layer BertModel (random weights, hidden 32) + a BertTokenizerFast, saved like a hub folder."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(SPECIAL + POSITIVE + NEGATIVE + FILLER)}
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    BertTokenizerFast(vocab=vocab).save_pretrained(folder)
-    return folder
+    return _bert(folder, dropout=0.0)
 
 
 def make_sentiment_csv(path: Path, n: int, seed: int = 0, labels=("neg", "pos")) -> Path:
-    rng = random.Random(seed)
-    lines = ["text,label"]
-    for _ in range(n):
-        y = rng.random() < 0.5
-        words = rng.choices(FILLER, k=rng.randint(1, 3)) + [rng.choice(POSITIVE if y else NEGATIVE)]
-        rng.shuffle(words)
-        lines.append(f"{' '.join(words)},{labels[int(y)]}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return _csv(path, n, seed=seed, labels=labels, filler=(1, 3))
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,7 +15,7 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TARGETS = ["query", "key", "value", "dense"]
 
 
-def make_tiny_bert(folder: Path, seed: int = 0) -> Path:
+def make_tiny_bert(folder: Path, seed: int = 0, dropout: float = 0.1) -> Path:
     """A 2-layer BertModel (random weights, hidden 32) + a BertTokenizerFast, saved like a hub folder."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
@@ -28,6 +28,8 @@ def make_tiny_bert(folder: Path, seed: int = 0) -> Path:
         num_attention_heads=2,
         intermediate_size=37,
         max_position_embeddings=64,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(folder)
@@ -35,13 +37,13 @@ def make_tiny_bert(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def make_sentiment_csv(path: Path, n: int, seed: int = 0, labels=("neg", "pos")) -> Path:
+def make_sentiment_csv(path: Path, n: int, seed: int = 0, labels=("neg", "pos"), filler=(2, 10)) -> Path:
     """Short 'reviews': filler words plus one sentiment word that decides the label."""
     rng = random.Random(seed)
     lines = ["text,label"]
     for _ in range(n):
         y = rng.random() < 0.5
-        words = rng.choices(FILLER, k=rng.randint(2, 10)) + [rng.choice(POSITIVE if y else NEGATIVE)]
+        words = rng.choices(FILLER, k=rng.randint(*filler)) + [rng.choice(POSITIVE if y else NEGATIVE)]
         rng.shuffle(words)
         lines.append(f"{' '.join(words)},{labels[int(y)]}")
     path.write_text("\n".join(lines) + "\n")
