@@ -28,7 +28,8 @@ def _record(seed, probe, variant, verdict, **extra):
 
 
 def _records():
-    # seed 42: 10 items, probe 8/10, variant identical → Δ 0, zero-width interval → PASS
+    # seed 42: 10 items, probe 8/10, variant identical → Δ 0; no discordant item, so the interval is
+    #          ±(1 − 0.025^(1/10)) = ±0.3084971: ten agreeing items cannot show a 0.05 margin → FAIL
     p42 = [1] * 8 + [0] * 2
     # seed 43: 100 items, probe 70/100, variant fixes one → Δ 0.01; s = √((1 − 100·0.01²)/99) = 0.1,
     #          se = 0.01, ci_low = 0.01 − 1.984217·0.01 = −0.0098422 > −0.05 → PASS
@@ -37,7 +38,7 @@ def _records():
     # seed 44: 10 items, probe 8/10, variant breaks one → Δ −0.1; se = 0.1, ci_low = −0.326 → FAIL
     v44 = [1] * 7 + [0] * 3
     return [
-        _record(42, p42, p42, "PASS", rank=8),
+        _record(42, p42, p42, "FAIL", rank=8),
         _record(43, p43, v43, "PASS", rank=8),
         _record(44, p42, v44, "FAIL", rank=8),
     ]
@@ -59,8 +60,8 @@ def test_hand_worked_block():
         "max": 0.5,
         "n": 3,
     }
-    assert block["pass_rate"] == pytest.approx(2 / 3)
-    assert block["verdict_distribution"] == {"PASS": 2, "FAIL": 1}
+    assert block["pass_rate"] == pytest.approx(1 / 3)
+    assert block["verdict_distribution"] == {"PASS": 1, "FAIL": 2}
     assert (block["worst_seed"], block["worst_seed_delta"]) == (44, pytest.approx(-0.1))
     assert (block["rank"], block["n_seeds"], block["seeds"]) == (8, 3, [42, 43, 44])
     # t-interval of Δ: se = 0.0608276/√3 = 0.0351188, t_{0.975,2} = 4.302653, half 0.1511040
@@ -121,7 +122,7 @@ def test_a_recorded_verdict_the_scores_do_not_reproduce_is_noted():
     records[2]["verdict"] = "PASS"
     block = aggregate_variant(records, tolerance=TOL, n_boot=200)
     assert block["notes"] == ["seed 44: recorded verdict PASS, but its scores give FAIL"]
-    assert block["pass_rate"] == 1.0  # the records are what the campaign reported
+    assert block["pass_rate"] == pytest.approx(2 / 3)  # the records are what the campaign reported
 
 
 def test_records_without_rank_or_with_mixed_ranks_have_no_rank():

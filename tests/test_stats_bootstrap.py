@@ -59,12 +59,23 @@ def test_variance_matches_the_two_level_formula_with_unequal_item_counts():
     assert ci.ci_low < ci.delta < ci.ci_high
 
 
-def test_identical_predictions_give_a_zero_width_interval():
+def test_identical_predictions_use_the_exact_no_discordance_bound():
     scores = (np.array([1.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0]))
     ci = hierarchical_bootstrap_delta([scores, scores, scores], n_boot=100)
-    assert (ci.delta, ci.ci_low, ci.ci_high, ci.se) == (0.0, 0.0, 0.0, 0.0)
-    assert "zero width" in ci.notes[-1]
-    assert noninferiority(ci, 0.01).verdict == "PASS"
+    assert (ci.delta, ci.se) == (0.0, 0.0)
+    # N = 9 items in all: u = 1 − 0.025^(1/9) = 1 − exp(−0.4098755) = 1 − 0.6637329 = 0.3362671
+    assert ci.ci_low == pytest.approx(-0.3362671, abs=1e-7) and ci.ci_high == pytest.approx(
+        0.3362671, abs=1e-7
+    )
+    assert "agree on all 9 items" in ci.notes[-1]
+    assert noninferiority(ci, 0.01).verdict == "FAIL"
+    assert noninferiority(ci, 0.4).verdict == "PASS"
+
+
+def test_constant_graded_differences_keep_a_zero_width_interval_and_say_so():
+    pair = (np.array([0.5, 0.25]), np.array([0.75, 0.5]))  # d = 0.25 everywhere, not 1/0 scores
+    ci = hierarchical_bootstrap_delta([pair, pair], n_boot=100)
+    assert ci.ci_low == ci.ci_high == 0.25 and "zero width" in ci.notes[-1]
 
 
 def test_same_seed_same_result_and_other_seed_differs():

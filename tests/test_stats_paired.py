@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from rankbench.errors import RankbenchError
 from rankbench.stats import PairedDelta, Verdict, minimum_detectable_effect, noninferiority, paired_delta
+from rankbench.stats.paired import NO_DISCORDANCE_METHOD, PAIRED_METHOD
 
 # 8 items.  probe   = 1 1 1 0 0 1 0 1   (5/8 = 0.625)
 #           variant = 1 0 1 1 0 1 1 1   (6/8 = 0.750)
@@ -74,15 +75,45 @@ def test_single_item_has_no_interval_and_fails():
     assert "cannot be shown" in v.notes[0]
 
 
-def test_identical_predictions_give_a_zero_width_interval_and_say_so():
+def test_identical_predictions_use_the_exact_no_discordance_bound():
     scores = [1, 0, 1, 1, 0]
     pd = paired_delta(scores, scores)
-    assert (pd.delta, pd.std, pd.se, pd.ci_low, pd.ci_high) == (0.0, 0.0, 0.0, 0.0, 0.0)
-    assert pd.degenerate == "zero_variance" and "zero width" in pd.notes[0]
+    assert (pd.delta, pd.std, pd.se) == (0.0, 0.0, 0.0)
+    # u = 1 − 0.025^(1/5) = 1 − exp(0.2·ln 0.025) = 1 − exp(−0.7377759) = 1 − 0.4781762 = 0.5218238
+    assert pd.ci_low == pytest.approx(-0.5218238, abs=1e-7) and pd.ci_high == pytest.approx(
+        0.5218238, abs=1e-7
+    )
+    assert pd.degenerate == "zero_variance" and "agree on all 5 items" in pd.notes[0]
+    assert pd.method == NO_DISCORDANCE_METHOD
     assert pd.variant_only_correct == 0 and pd.probe_only_correct == 0
-    assert noninferiority(pd, 0.01).verdict == "PASS"  # 0 > −0.01
-    assert noninferiority(pd, 0.0).verdict == "FAIL"  # 0 > 0 is false
-    assert noninferiority(pd, 0.01).mde == 0.0
+    v = noninferiority(pd, 0.01)
+    assert v.verdict == "FAIL"  # five agreeing items cannot show a 1-point margin
+    assert v.point_rule_verdict == "PASS"
+    assert v.mde == pytest.approx(0.5218238, abs=1e-7) and "half-width" in v.mde_rule
+    assert noninferiority(pd, 0.6).verdict == "PASS"  # −0.522 > −0.6
+
+
+@pytest.mark.parametrize(
+    "n, u, verdict",
+    [
+        # u = 1 − exp(ln 0.025 / n), ln 0.025 = −3.6888795
+        (100, 0.0362167, "FAIL"),  # 1 − exp(−0.0368888) = 1 − 0.9637833 = 0.0362167 > 0.01
+        (2000, 0.0018427, "PASS"),  # 1 − exp(−0.0018444) = 1 − 0.9981573 = 0.0018427 < 0.01
+    ],
+)
+def test_agreement_on_many_items_is_evidence_and_on_few_is_not(n, u, verdict):
+    scores = np.zeros(n)
+    scores[: n // 3] = 1.0
+    pd = paired_delta(scores, scores)
+    assert pd.ci_low == pytest.approx(-u, abs=1e-7)
+    assert noninferiority(pd, 0.01).verdict == verdict
+
+
+def test_constant_discordance_keeps_the_zero_width_interval_and_says_so():
+    pd = paired_delta([1, 1, 1], [0, 0, 0])  # d = −1 on every item
+    assert pd.degenerate == "zero_variance" and pd.ci_low == pd.ci_high == -1.0
+    assert "zero width" in pd.notes[0] and pd.method == PAIRED_METHOD
+    assert noninferiority(pd, 0.01).verdict == "FAIL"
 
 
 def test_constant_nonzero_difference_is_also_zero_variance():

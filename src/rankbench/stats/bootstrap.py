@@ -13,6 +13,10 @@ Var(θ*) = [Var_s(mean d_s) + mean_s(σ²_s/n_s)] / S with population (ddof=0) v
 tests check. Because those are ddof=0 variances, resampling S seeds understates the between-seed part
 by (S − 1)/S: with 3 seeds the percentile interval is optimistic, and the t-interval across seeds
 (:func:`~rankbench.stats.seeds.t_interval`) is the conservative companion; a note says so when S < 5.
+
+When every seed's 1/0 scores agree on every item, every θ* is 0 and the percentile interval is
+[0, 0]. As in the single-seed case (:mod:`rankbench.stats.paired`), the interval is then ±u with
+u = 1 − (α/2)^(1/N), the exact bound on the discordance rate for 0 disagreements in all N items.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from rankbench.errors import RankbenchError
 from rankbench.stats._validate import check_confidence, from_dict, paired_differences, to_dict
+from rankbench.stats.paired import no_discordance_bound
 
 BOOTSTRAP_METHOD = (
     "hierarchical percentile bootstrap: seeds resampled with replacement, then items within each "
@@ -89,7 +94,8 @@ def hierarchical_bootstrap_delta(
         raise RankbenchError(f"n_boot must be an integer ≥ 2, got {n_boot!r}", hint="use e.g. n_boot=2000")
     if len(per_seed_pairs) == 0:
         raise RankbenchError("no seeds to pool: the bootstrap needs at least one (probe, variant) pair")
-    diffs = [paired_differences(p, v, where=f"seed #{i}")[2] for i, (p, v) in enumerate(per_seed_pairs)]
+    triples = [paired_differences(p, v, where=f"seed #{i}") for i, (p, v) in enumerate(per_seed_pairs)]
+    diffs = [d for _, _, d in triples]
     n_seeds = len(diffs)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, n_seeds, size=(n_boot, n_seeds))  # (n_boot, S): seed at each position
@@ -108,7 +114,16 @@ def hierarchical_bootstrap_delta(
             f"{n_seeds} seeds: resampling so few seeds understates seed-to-seed variance by a factor "
             f"({n_seeds}-1)/{n_seeds}; compare with the t-interval across seeds"
         )
-    if all(np.all(d == d[0]) for d in diffs) and len({float(d[0]) for d in diffs}) == 1:
+    binary = all(np.isin(p, (0.0, 1.0)).all() and np.isin(v, (0.0, 1.0)).all() for p, v, _ in triples)
+    if binary and all(not d.any() for d in diffs):
+        total = sum(int(d.size) for d in diffs)
+        u = no_discordance_bound(total, confidence)
+        ci_low, ci_high = -u, u
+        notes.append(
+            f"the two agree on all {total} items of every seed: the bootstrap interval would have zero "
+            f"width, so the interval is ±{u:.4g}, the exact bound on how often they could disagree"
+        )
+    elif all(np.all(d == d[0]) for d in diffs) and len({float(d[0]) for d in diffs}) == 1:
         notes.append("every per-item difference is equal: the interval has zero width")
     return BootstrapCI(
         delta=float(np.mean([d.mean() for d in diffs])),

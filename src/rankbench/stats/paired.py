@@ -7,6 +7,12 @@ differences dᵢ = variantᵢ − probeᵢ (i = 1..n) rather than two independen
     CI = Δ ± t_{1−α/2, n−1} · se    with α = 1 − confidence           (paired t-interval)
 
 With 1/0 scores, d ∈ {−1, 0, 1}; only the discordant items (one right, the other wrong) move Δ.
+
+When 1/0 scores agree on every item, s = 0 and the t-interval collapses to [0, 0], which would let
+any tolerance pass on a handful of items. The interval then comes from the discordance rate instead:
+|Δ_true| ≤ p_disc (the chance that the two disagree on an item), and with 0 disagreements in n
+items the exact one-sided (Clopper–Pearson) upper bound at level 1 − α/2 is u = 1 − (α/2)^(1/n).
+The interval is [−u, +u]: e.g. n = 100 gives u = 0.0362 and n = 2000 gives u = 0.00184.
 """
 
 from __future__ import annotations
@@ -27,6 +33,16 @@ from rankbench.stats._validate import (
 from rankbench.stats.distributions import normal_ppf, t_ppf
 
 PAIRED_METHOD = "paired t-interval on per-item differences (df = n - 1)"
+NO_DISCORDANCE_METHOD = (
+    "no discordant items: ±u, u = exact (Clopper-Pearson) upper bound on the discordance rate, "
+    "1 - (alpha/2)^(1/n)"
+)
+
+
+def no_discordance_bound(n: int, confidence: float) -> float:
+    """u = 1 − (α/2)^(1/n): the one-sided 1 − α/2 upper bound on a rate with 0 events in n trials."""
+    alpha = 1.0 - confidence
+    return 1.0 - (alpha / 2.0) ** (1.0 / n)
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,7 @@ def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 
     variant_only = int(np.sum((variant == 1.0) & (probe == 0.0))) if binary else None
     probe_only = int(np.sum((probe == 1.0) & (variant == 0.0))) if binary else None
     std = se = ci_low = ci_high = None
-    degenerate, notes = None, []
+    degenerate, notes, method = None, [], PAIRED_METHOD
     if n < 2:
         degenerate = "single_item"
         notes.append("only 1 item: no spread can be estimated, so there is no interval")
@@ -89,10 +105,18 @@ def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 
         ci_low, ci_high = delta - half, delta + half
         if std == 0.0:
             degenerate = "zero_variance"
-            notes.append(
-                f"all {n} per-item differences equal {delta:g}: the interval has zero width; "
-                "it shows no item-level variation, not certainty"
-            )
+            if binary and delta == 0.0:
+                u = no_discordance_bound(n, confidence)
+                ci_low, ci_high, method = -u, u, NO_DISCORDANCE_METHOD
+                notes.append(
+                    f"the two agree on all {n} items: the t-interval would have zero width, so the "
+                    f"interval is ±{u:.4g}, the exact bound on how often they could disagree"
+                )
+            else:
+                notes.append(
+                    f"all {n} per-item differences equal {delta:g}: the interval has zero width; "
+                    "it shows no item-level variation, not certainty"
+                )
     return PairedDelta(
         n=n,
         probe_mean=float(probe.mean()),
@@ -103,7 +127,7 @@ def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 
         ci_low=ci_low,
         ci_high=ci_high,
         confidence=confidence,
-        method=PAIRED_METHOD,
+        method=method,
         binary=binary,
         variant_only_correct=variant_only,
         probe_only_correct=probe_only,
@@ -177,6 +201,11 @@ def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
         verdict = "PASS" if pd.ci_low > -tolerance else "FAIL"
     alpha = round(1.0 - pd.confidence, 12)
     mde = None if pd.se is None else minimum_detectable_effect(pd.se, alpha=alpha, power=0.8)
+    mde_rule = f"MDE = (z_{{1−α/2}} + z_0.8)·se with α = {alpha:g} (normal approximation)"
+    if getattr(pd, "method", None) == NO_DISCORDANCE_METHOD:
+        # se = 0 says nothing here: the interval's half-width is what the run cannot resolve
+        mde = pd.ci_high - pd.delta
+        mde_rule = "MDE = half-width of the exact no-discordance interval (se is 0)"
     return Verdict(
         verdict=verdict,
         rule=rule,
@@ -187,6 +216,6 @@ def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
         point_rule=f"PASS iff Δ ≥ −{tolerance:g}",
         point_rule_verdict="PASS" if pd.delta >= -tolerance else "FAIL",
         mde=mde,
-        mde_rule=f"MDE = (z_{{1−α/2}} + z_0.8)·se with α = {alpha:g} (normal approximation)",
+        mde_rule=mde_rule,
         notes=tuple(notes),
     )
