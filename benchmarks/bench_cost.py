@@ -22,8 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from rankbench.openmp import choose_wait_policy
 from rankbench.provenance import pin_threads
 
+WAIT = choose_wait_policy()  # as the CLI does, before torch starts its OpenMP pool
 THREADS = pin_threads()
 
 
@@ -91,6 +93,7 @@ def main() -> int:
             )
             rows.append(("bench, retrain variants (3)", retrain_s, retrain_s / probe_s))
     print(f"threads: {THREADS} torch={torch.get_num_threads()}  cpu_count={os.cpu_count()}")
+    print(f"OpenMP wait: {WAIT}")
     print(
         f"model {doc['model']}, {doc['probe']['n_eval_items']} eval items, "
         f"{doc['config_metadata']['resolved_config']['train']['steps']} steps"

@@ -24,9 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-# Before torch starts its OpenMP pool: idle threads sleep instead of spinning. On a machine shared with
-# other processes, spinning threads made 2-thread steps up to 10x slower than 1-thread ones here.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before torch starts its OpenMP pool: the same spin-or-sleep choice as the CLI (rankbench.openmp).
+from rankbench.openmp import choose_wait_policy  # noqa: E402
+
+choose_wait_policy()  # as the CLI does, before torch starts its pool
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

@@ -162,6 +162,11 @@ def test_numbers_recheck_from_the_files(world):
     assert doc["config_metadata"]["config_hash"] == _sha_of_resolved(doc)
     assert doc["env"]["validation_classification"]["level"] in ("screening", "certifiable")
     assert doc["timings"]["probe_train"] > 0
+    threads = doc["env"]["threads"]  # the OpenMP wait the CLI chose, and why, travel with the numbers
+    assert threads["OMP_NUM_THREADS"] == "1" and threads["openmp_wait"]
+    if "kept the user's" not in threads["openmp_wait"]:
+        assert threads["OMP_WAIT_POLICY"] == "PASSIVE"
+        assert (threads["GOMP_SPINCOUNT"] is not None) == threads["openmp_wait"].endswith("then sleep")
 
 
 def _sha_of_resolved(doc: dict) -> str:
@@ -245,6 +250,7 @@ def test_a_failed_gate_stops_before_variants(tmp_path, monkeypatch):
     assert main(["run", "--config", str(config), "--output", str(tmp_path / "run"), "--quiet"]) == 1
     doc = json.loads((tmp_path / "run" / "bench.json").read_text())
     assert doc["probe_quality_gate"]["passed"] is False
+    assert doc["probe_quality_gate"]["min_value_source"] == "config: task.probe_gate.min_value"
     assert doc["protocol_invariants"]["probe_quality_gate"]["status"] == "FAILED"
     assert doc["compressed"] == {}
     assert not (tmp_path / "run" / "variants").exists()

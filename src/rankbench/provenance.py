@@ -117,5 +117,9 @@ def environment() -> dict[str, Any]:
     env["environment_variables"] = {k: os.environ.get(k) for k in RECORDED_VARS}  # null: unset
     env["threads"] = {var: os.environ.get(var) for var in THREAD_VARS}
     env["threads"]["torch_num_threads"] = env.pop("torch_num_threads")
+    # how idle OpenMP workers waited, and why (rankbench.openmp): it moves CPU step times by 1.5x
+    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        env["threads"][var] = os.environ.get(var)
+    env["threads"]["openmp_wait"] = os.environ.get("RANKBENCH_OPENMP_WAIT")
     env.update(git_info())
     return env

@@ -21,7 +21,9 @@ from rankbench.errors import RankbenchError
 
 _THREAD_ENV = (
     "OMP_NUM_THREADS",
-    "OMP_WAIT_POLICY",  # PASSIVE stops idle OpenMP threads spinning: much faster on a busy machine
+    "OMP_WAIT_POLICY",  # how idle OpenMP workers wait: see rankbench.openmp
+    "GOMP_SPINCOUNT",
+    "RANKBENCH_OPENMP_WAIT",  # why rankbench chose those two
     "MKL_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "TOKENIZERS_PARALLELISM",

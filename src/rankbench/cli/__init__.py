@@ -15,9 +15,11 @@ import warnings
 
 from rankbench import __version__
 from rankbench.errors import EXIT_INTERRUPTED, RankbenchError, RankbenchWarning
+from rankbench.openmp import choose_wait_policy
 
 # Subcommand modules, in the order `--help` lists them. A module that is not written yet is skipped.
 SUBCOMMANDS = ("audit", "suggest", "compress", "run", "init_config", "aggregate", "report")
+TORCH_COMMANDS = ("run",)  # the ones that train or evaluate; the rest never start an OpenMP pool
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
@@ -47,11 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # spinning OpenMP workers made 2-thread torch steps 3-10x slower on a busy 2-core machine
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in TORCH_COMMANDS:
+        choose_wait_policy()  # before torch loads libgomp: spin briefly when idle, sleep when busy
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
