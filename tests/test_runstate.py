@@ -55,3 +55,42 @@ def test_read_only_output_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(RankbenchError, match="cannot write here") as info:
         RunDir(tmp_path / "out").claim({}, "h")
     assert str(tmp_path / "out") in info.value.render()
+
+
+def test_a_stage_being_run_is_refused_to_a_second_process(tmp_path):
+    first, second = RunDir(tmp_path), RunDir(tmp_path)  # two openers: flock treats them as two processes
+    first.claim({}, "h")
+    assert second.claim({}, "h") is True
+    d = first.begin("probe")
+    (d / "partial").write_text("still training")
+    with pytest.raises(RankbenchError, match="another rankbench process is running the stage 'probe'"):
+        second.begin("probe")
+    assert (d / "partial").read_text() == "still training"  # the refusal wiped nothing
+    second.begin("variants/uniform_median")  # another stage of the same run may go on (Ray's variants)
+    first.finish("probe", {}, time.perf_counter())
+    assert second.is_done("probe")
+    second.begin("probe")  # released at finish
+
+
+def test_a_killed_process_leaves_no_stale_lock(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from rankbench.bench.runstate import RunDir\n"
+        "RunDir(sys.argv[1]).begin('probe')\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    RunDir(tmp_path).claim({}, "h")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(RankbenchError, match="another rankbench process"):
+            RunDir(tmp_path).begin("probe")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    RunDir(tmp_path).begin("probe")  # the kernel dropped the dead process's lock

@@ -7,10 +7,16 @@ results as an uninterrupted one.
 
 ``run_config.json`` locks the folder to one resolved config: a run with another config is refused, and
 the refusal names the keys that differ.
+
+A stage being run holds an exclusive lock (``flock`` on ``.locks/<stage>``) until its marker is
+written, so a second process started on the same folder is refused instead of wiping a stage that
+is still running. The kernel drops the lock when the process dies, SIGKILL included, so a resume
+never finds a stale one. Different stages of one run (Ray's variant jobs) lock separately.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -19,8 +25,14 @@ from typing import Any
 from rankbench.errors import RankbenchError
 from rankbench.io import atomic_write_json, ensure_dir, friendly_os_errors, read_json
 
+try:
+    import fcntl
+except ImportError:  # not on POSIX: stages run unlocked
+    fcntl = None
+
 MARKER = "stage.json"
 LOCK = "run_config.json"
+STAGE_LOCKS = ".locks"
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -45,6 +57,7 @@ def config_diff(old: dict, new: dict) -> list[str]:
 class RunDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._held: dict[str, int] = {}  # stage name -> fd of its lock file
 
     # -- the config lock --------------------------------------------------------------------------
     def claim(self, resolved: dict, config_hash: str, meta: dict | None = None) -> bool:
@@ -64,7 +77,7 @@ class RunDir:
                     hint="use another --output folder, or the same config to resume",
                 )
             return True
-        if any(p.name != LOCK for p in self.root.iterdir()):
+        if any(p.name not in (LOCK, STAGE_LOCKS) for p in self.root.iterdir()):
             raise RankbenchError(
                 "the output folder is not empty and holds no rankbench run",
                 path=self.root,
@@ -88,6 +101,7 @@ class RunDir:
 
     def begin(self, name: str) -> Path:
         """A clean folder for a stage that has not finished (wipes a killed run's leftovers)."""
+        self._lock_stage(name)
         d = self.stage_dir(name)
         with friendly_os_errors(d):
             if d.exists():
@@ -97,4 +111,28 @@ class RunDir:
     def finish(self, name: str, record: dict, started: float) -> dict:
         record = {**record, "stage": name, "seconds": round(time.perf_counter() - started, 3)}
         atomic_write_json(self.stage_dir(name) / MARKER, record)
+        self._unlock_stage(name)
         return record
+
+    def _lock_stage(self, name: str) -> None:
+        if fcntl is None or name in self._held:
+            return
+        folder = ensure_dir(self.root / STAGE_LOCKS)
+        path = folder / name.replace("/", "__")
+        with friendly_os_errors(path):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise RankbenchError(
+                f"another rankbench process is running the stage {name!r} in this folder",
+                path=self.root,
+                hint="wait for it to finish (or stop it), then run the same command again to resume",
+            ) from None
+        self._held[name] = fd
+
+    def _unlock_stage(self, name: str) -> None:
+        fd = self._held.pop(name, None)
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor releases the flock
