@@ -111,7 +111,7 @@ def assemble_bench(b, *, gate: dict) -> dict:
         "seed": b.seed,
         "smoke": b.smoke,
         "probe_quality_gate": {k: gate[k] for k in ("metric_key", "metric_value", "min_value", "passed")}
-        | {"status": gate["status"]},
+        | {"status": gate["status"], "min_value_source": gate["min_value_source"]},
         "probe": probe,
         "compressed": compressed,
         "summary": summarize(gate, probe, compressed, cfg),
@@ -182,7 +182,8 @@ def classify(b, gate: dict, compressed: dict) -> dict:
 
     - smoke: a --smoke run (tiny budgets): checks the plumbing, proves nothing.
     - certifiable: the gate passed and the run's smallest detectable effect (MDE at 80% power) is at
-      most the tolerance for every variant, so a PASS or FAIL here is informative on its own.
+      most the tolerance for every compression variant (controls aside), so a PASS or FAIL here is
+      informative on its own.
     - screening: anything else (gate failed, or too few eval items to resolve the tolerance). A single
       seed is never more than one draw of the training noise: a campaign over seeds is the next step.
     """
@@ -195,15 +196,20 @@ def classify(b, gate: dict, compressed: dict) -> dict:
         }
     if not gate["passed"]:
         return {"level": "screening", "confidence": "low", "rationale": "probe quality gate failed"}
-    mdes = [v["mde"] for v in compressed.values() if v.get("mde") is not None]
+    # controls are there to show the test can tell variants apart: their resolution is not the claim's
+    mdes = [v["mde"] for v in compressed.values() if v.get("mde") is not None and v["role"] == "compression"]
     if not mdes:
-        return {"level": "screening", "confidence": "low", "rationale": "no variant was evaluated"}
+        return {
+            "level": "screening",
+            "confidence": "low",
+            "rationale": "no compression variant was evaluated",
+        }
     worst = max(mdes)
     if worst <= tol:
         return {
             "level": "certifiable",
             "confidence": "medium",
-            "rationale": f"single seed; every variant's smallest detectable effect ({worst:.4f}) is within "
+            "rationale": f"single seed; every compression variant's smallest detectable effect ({worst:.4f}) is within "
             f"the tolerance {tol}; repeat over seeds for a claim about training noise",
         }
     return {

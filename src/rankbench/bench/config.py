@@ -37,7 +37,9 @@ class ModelConfig:
 @dataclass
 class GateConfig:
     metric: str | None = None  # None: the profile's primary metric
-    min_value: float = 0.0
+    # None: 20% of the way from the majority-class share of the eval items to 1 (0.6 on a balanced
+    # two-class task), or 0.0 where the items have no class labels (e.g. exact match)
+    min_value: float | None = None
 
 
 @dataclass

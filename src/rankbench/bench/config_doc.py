@@ -38,7 +38,8 @@ DOCS = {
     "task.stop": "causal LM: stop strings that end a generation",
     "task.probe_gate": "the probe must reach this before any variant is built",
     "task.probe_gate.metric": "metric name (null: the profile's primary metric)",
-    "task.probe_gate.min_value": "minimum value; below it the bench stops (exit 1), or, with --smoke, goes on",
+    "task.probe_gate.min_value": "minimum value; below it the bench stops (exit 1), or, with --smoke, goes on "
+    "(null: 20% of the way from the majority-class share of the eval items to 1; 0.0 without class labels)",
     "lora": "the probe adapter",
     "lora.probe_r": "rank of the probe adapter",
     "lora.alpha": "LoRA alpha (scale = alpha/r, or alpha/sqrt(r) with rsLoRA)",
