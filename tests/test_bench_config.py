@@ -97,3 +97,18 @@ def test_init_config_documents_every_key_and_loads_back_to_the_defaults(tmp_path
     assert main(["init-config", str(path)]) == 2
     assert "file exists" in capsys.readouterr().err
     assert commented_yaml() == path.read_text()
+
+
+def test_eval_batch_size_follows_the_device_unless_set():
+    import torch
+
+    from rankbench.bench.device import CPU_EVAL_BATCH, GPU_EVAL_BATCH, eval_batch_size
+
+    auto = load_config(None, {})
+    assert auto.eval.batch_size is None
+    assert eval_batch_size(auto, torch.device("cpu")) == CPU_EVAL_BATCH == 32
+    assert eval_batch_size(auto, torch.device("cuda", 0)) == GPU_EVAL_BATCH == 128
+    fixed = load_config(None, {"eval.batch_size": 7})
+    assert eval_batch_size(fixed, torch.device("cuda", 0)) == 7
+    with pytest.raises(RankbenchError, match="eval.batch_size"):
+        load_config(None, {"eval.batch_size": 0})

@@ -69,7 +69,7 @@ DOCS = {
     "eval": "the verdict",
     "eval.tolerance": "non-inferiority margin: PASS when the CI's lower end of Δ is above -tolerance",
     "eval.confidence": "confidence level of the paired interval",
-    "eval.batch_size": "examples per evaluation batch",
+    "eval.batch_size": "examples per evaluation batch (null: 32 on a CPU, 128 on a GPU)",
     "executor": "where campaign jobs run (not part of the experiment or its hash)",
     "executor.cpus_per_task": "torch threads and Ray CPUs per job (0: all cores)",
     "executor.gpus_per_task": "Ray GPUs per job",

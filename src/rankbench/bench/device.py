@@ -70,6 +70,17 @@ def pick_dtype(spec: str, device: torch.device) -> torch.dtype:
     raise RankbenchError(f"train.dtype: expected auto, float32 or bfloat16, got {spec!r}")
 
 
+CPU_EVAL_BATCH = 32  # 500 MiniLM items, 1 thread: 5.4 s at 32 vs 6.5 s at 128 (activations fit the cache)
+GPU_EVAL_BATCH = 128
+
+
+def eval_batch_size(cfg, device: torch.device) -> int:
+    """``eval.batch_size``, or when it is null the measured best for the device kind."""
+    if cfg.eval.batch_size is not None:
+        return int(cfg.eval.batch_size)
+    return GPU_EVAL_BATCH if device.type == "cuda" else CPU_EVAL_BATCH
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (every CUDA device too). Data order uses its own generators."""
     random.seed(seed)

@@ -208,7 +208,7 @@ class CausalLMExactMatchProfile:
         from peft import PeftModel
 
         from rankbench.bench.answers import score_answer
-        from rankbench.bench.device import pick_device, pick_dtype, pin_threads
+        from rankbench.bench.device import eval_batch_size, pick_device, pick_dtype, pin_threads
         from rankbench.bench.generation import generate_greedy
 
         t0 = time.perf_counter()
@@ -227,7 +227,7 @@ class CausalLMExactMatchProfile:
                 [e.prompt_ids for e in items],
                 max_new_tokens=cfg.task.max_new_tokens,
                 stop=cfg.task.stop,
-                batch_size=cfg.eval.batch_size,
+                batch_size=eval_batch_size(cfg, device),
                 progress=progress,
             )
         records = []

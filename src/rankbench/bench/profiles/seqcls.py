@@ -31,7 +31,7 @@ from rankbench.bench.data import (
     split_items,
     tokenizer_fingerprint,
 )
-from rankbench.bench.device import pick_device, pick_dtype, pin_threads, seed_everything
+from rankbench.bench.device import eval_batch_size, pick_device, pick_dtype, pin_threads, seed_everything
 from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainResult
 from rankbench.bench.sources import ModelSource, load_rows, resolve_model
 from rankbench.bench.train import run_training
@@ -216,7 +216,7 @@ class SeqClsProfile:
         # adapter's copy. Loading the snapshot afterwards makes the base pristine for the next adapter.
         merged = model.merge_and_unload().eval()
         pad = data.extra["pad_token_id"]
-        preds = predict(merged, data.eval, pad, cfg.eval.batch_size, device, cfg, progress)
+        preds = predict(merged, data.eval, pad, eval_batch_size(cfg, device), device, cfg, progress)
         merged.load_state_dict(pristine, strict=True)
         self._eval_base = (key, merged, pristine)
         labels = data.eval.labels
