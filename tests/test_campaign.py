@@ -203,7 +203,9 @@ def test_a_policy_file_changes_the_outcome(campaign, tmp_path):
     assert doc["policy"]["name"] == "impossible"
     assert all(not v["policy_result"]["passed"] for v in doc["compressed"].values())
     assert all("min_seeds" in v["policy_result"]["failed"] for v in doc["compressed"].values())
-    assert doc["summary"]["best_compression"] is None
+    best = doc["summary"]["best_compression"]  # same keys, all null: the seed format's type is kept
+    assert best["variant"] is None and best["param_reduction_mean"] is None
+    assert best["reason"] == "no compression variant meets the policy"
     assert doc["summary"]["defensible_claims"] is False
 
 

@@ -271,13 +271,23 @@ def summarize(gate: dict, probe: dict, compressed: dict, cfg) -> dict:
         notes.append("No compression variant passed the non-inferiority test")
     return {
         "recommendations_validated": bool(passing),
-        "best_compression": best,
+        # an object either way (the seed format's type); every field null when nothing passed
+        "best_compression": best
+        or no_best_compression(
+            ("variant", "param_reduction", "accuracy_retention", "delta_vs_probe", "ci_low", "method"),
+            "no compression variant passed the non-inferiority test",
+        ),
         "total_variants": len(compressed),
         "passing_variants": sum(v["verdict"] == "PASS" for v in compressed.values()),
         "compress_or_retrain": compress_or_retrain,
         "tolerance": cfg.eval.tolerance,
         "notes": notes,
     }
+
+
+def no_best_compression(keys, reason: str) -> dict:
+    """``summary.best_compression`` when nothing passed: the same keys, all null, and why."""
+    return {k: None for k in keys} | {"reason": reason}
 
 
 def embedded_config(resolved: dict, b, probe_rec: dict) -> dict:

@@ -12,11 +12,22 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from rankbench.bench.assemble import item_scores
+from rankbench.bench.assemble import item_scores, no_best_compression
 from rankbench.bench.config import BENCH_VERSION, canonical_json
 from rankbench.bench.runstate import config_diff
 from rankbench.errors import RankbenchError
 from rankbench.io import read_json
+
+BEST_KEYS = (
+    "variant",
+    "param_reduction_mean",
+    "param_reduction_std",
+    "delta_vs_probe_mean",
+    "delta_vs_probe_std",
+    "pass_rate",
+    "pooled_ci_low",
+    "method",
+)
 
 SCHEMA_VERSION = "1.0"
 ENV_KEYS = (
@@ -210,7 +221,7 @@ def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str]) -> d
 
     comp = {k: v for k, v in compressed.items() if v["role"] == "compression"}
     recommended = {k: v for k, v in comp.items() if v["recommended"]}
-    best = None
+    best = None  # set below when some compression meets the policy
     if recommended:
         k, v = max(
             recommended.items(),
@@ -258,7 +269,8 @@ def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str]) -> d
         "is not shown to be better than the probe, only not worse by more than the tolerance."
     )
     return {
-        "best_compression": best,
+        # an object either way (the seed format's type); every field null when nothing passed
+        "best_compression": best or no_best_compression(BEST_KEYS, "no compression variant meets the policy"),
         "total_variants": len(compressed),
         "passing_variants": sum(v["policy_result"]["passed"] for v in compressed.values()),
         "defensible_claims": defensible,

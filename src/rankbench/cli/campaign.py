@@ -63,7 +63,7 @@ def run_campaign(args) -> int:
     best = doc["summary"]["best_compression"]
     print(
         f"aggregate over seeds {doc['seeds']}: power {doc['summary']['statistical_power']}, "
-        f"best {best['variant'] if best else 'none'}; wrote {args.output / 'bench_aggregate.json'}",
+        f"best {best.get('variant') or 'none'}; wrote {args.output / 'bench_aggregate.json'}",
         file=sys.stderr,
     )
     if failed:

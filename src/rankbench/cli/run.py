@@ -100,9 +100,9 @@ def print_summary(doc: dict, out: Path) -> None:
             f"{v['verdict']}",
             file=sys.stderr,
         )
-    if best:
+    if best.get("variant"):
         print(
-            f"best passing compression: {best['variant']} (-{best['param_reduction']:.1%} LoRA params)",
+            f"best passing compression: {best['variant']} ({best['param_reduction']:.1%} fewer LoRA parameters)",
             file=sys.stderr,
         )
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}", file=sys.stderr)

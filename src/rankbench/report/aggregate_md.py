@@ -47,7 +47,7 @@ def render_aggregate(doc: dict) -> str:
         )
     best = s.get("best_compression")
     lines += ["", "## Verdict", ""]
-    if best:
+    if best and best.get("variant"):
         lines.append(
             f"**Recommended:** {best['variant']} ({best['method']}): "
             f"{best['param_reduction_mean']:.1%} fewer LoRA parameters, "

@@ -77,7 +77,7 @@ def render_bench(doc: dict) -> str:
         lines.append("")
     best = summary.get("best_compression")
     lines += ["## Summary", ""]
-    if best:
+    if best and best.get("variant"):
         lines.append(
             f"- **Best passing compression:** {best['variant']} ({best['method']}): "
             f"{_pct(best['param_reduction'])} fewer LoRA parameters, Δ = {best['delta_vs_probe']:+.4f}"
