@@ -64,7 +64,13 @@ def main() -> int:
         # warm the token cache so that no protocol pays for tokenisation
         run(
             args.config,
-            {**base, "compression.variants": ["uniform_median"], "compression.methods": {}, "train.steps": 1},
+            {
+                **base,
+                "compression.variants": ["uniform_median"],
+                "compression.methods": {},
+                "train.steps": 1,
+                "task.probe_gate.min_value": 0.0,  # a 1-step probe only warms the cache
+            },
             tmp / "warm",
             cache,
         )
