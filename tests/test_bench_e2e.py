@@ -74,6 +74,8 @@ def test_artifacts_and_stage_folders(world):
     assert (out / "probe" / "adapter" / "adapter_model.safetensors").is_file()
     n = doc["probe"]["n_eval_items"]
     assert n == 300
+    assert doc["probe"]["eval_forward"]["path"] == "first_token"
+    assert {v["eval_forward"]["path"] for v in doc["compressed"].values()} == {"first_token"}
     for key in EXPECTED_KEYS:
         rows = (out / "variants" / key / "predictions.jsonl").read_text().splitlines()
         assert len(rows) == n

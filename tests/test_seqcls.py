@@ -121,6 +121,7 @@ def test_evaluate_records_one_per_item_in_order_and_learns(setup):
     assert all(r["score"] == float(r["pred"] == r["label"]) for r in result.records)
     assert result.value == pytest.approx(np.mean([r["score"] for r in result.records]))
     assert result.value > 0.8  # the sentiment word decides the label
+    assert result.forward == {"path": "first_token", "reason": None}  # BERT: last layer at [CLS] only
 
 
 def test_reused_eval_base_gives_the_same_records_as_a_fresh_process(setup):

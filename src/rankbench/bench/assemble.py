@@ -67,6 +67,7 @@ def assemble_bench(b, *, gate: dict) -> dict:
         "accuracy": probe_eval["value"],
         "metric_key": probe_eval["metric_key"],
         "n_eval_items": probe_eval["n_items"],
+        "eval_forward": probe_eval.get("forward"),
         "utilization_mean": None,
         "energy_rank_90_p50": None,
         "energy_rank_90_p90": None,
@@ -174,6 +175,7 @@ def variant_entry(b, job: VariantJob, plans: dict, probe_ids, probe_scores, prob
         "accuracy_retention": float(value / probe["accuracy"]) if probe["accuracy"] else None,
         "build": {k: v for k, v in rec["build"].items() if k != "compression"},
         "eval_seconds": rec["eval"]["eval_seconds"],
+        "eval_forward": rec["eval"].get("forward"),
     }
 
 

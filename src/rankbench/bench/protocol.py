@@ -153,6 +153,8 @@ def evaluate_into(b: BenchRun, out: Path, adapter_dir: Path, label: str) -> dict
         "n_items": len(res.records),
         "eval_seconds": round(res.seconds, 3),
     }
+    if res.forward is not None:
+        record["forward"] = res.forward
     atomic_write_jsonl(out / "predictions.jsonl", res.records)
     atomic_write_json(out / "eval.json", record)
     return record

@@ -47,6 +47,7 @@ class EvalResult:
     value: float  # the primary metric over all eval items
     records: list[dict]  # one per eval item: item_id, score, and profile-specific fields
     seconds: float
+    forward: dict | None = None  # how the logits were computed, where a profile has a choice
 
 
 @dataclass

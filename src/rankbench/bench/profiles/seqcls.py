@@ -33,6 +33,7 @@ from rankbench.bench.data import (
 )
 from rankbench.bench.device import eval_batch_size, pick_device, pick_dtype, pin_threads, seed_everything
 from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainResult
+from rankbench.bench.profiles.first_token import FirstTokenEval
 from rankbench.bench.sources import ModelSource, load_rows, resolve_model
 from rankbench.bench.train import run_training
 from rankbench.errors import RankbenchError
@@ -216,7 +217,7 @@ class SeqClsProfile:
         # adapter's copy. Loading the snapshot afterwards makes the base pristine for the next adapter.
         merged = model.merge_and_unload().eval()
         pad = data.extra["pad_token_id"]
-        preds = predict(merged, data.eval, pad, eval_batch_size(cfg, device), device, cfg, progress)
+        preds, forward = predict(merged, data.eval, pad, eval_batch_size(cfg, device), device, cfg, progress)
         merged.load_state_dict(pristine, strict=True)
         self._eval_base = (key, merged, pristine)
         labels = data.eval.labels
@@ -225,7 +226,7 @@ class SeqClsProfile:
             for iid, p, y in zip(data.eval.item_ids, preds.tolist(), labels.tolist(), strict=True)
         ]
         value = float(np.mean(preds == labels)) if len(labels) else 0.0
-        return EvalResult(self.primary_metric_key, value, records, time.perf_counter() - start)
+        return EvalResult(self.primary_metric_key, value, records, time.perf_counter() - start, forward)
 
     def _base_for_eval(self, cfg, data: PreparedData, device: torch.device):
         source = self.source(cfg)
@@ -406,21 +407,25 @@ def save_adapter(model, out_dir: Path) -> None:
 
 
 @torch.inference_mode()
-def predict(model, split: SeqClsSplit, pad: int, batch_size: int, device, cfg, progress=None) -> np.ndarray:
-    """Argmax class per item, in ``split`` order; batches sorted by length so padding stays small."""
+def predict(model, split: SeqClsSplit, pad: int, batch_size: int, device, cfg, progress=None):
+    """(argmax class per item in ``split`` order, how the logits were computed).
+
+    Batches are sorted by length so padding stays small; the last layer runs for the first token only
+    where the head reads nothing else (``first_token``)."""
     amp = _amp_dtype(cfg, device)
     autocast = torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
     non_blocking = device.type == "cuda"
     preds = torch.empty(len(split.ids), dtype=torch.int64, device=device)
     batches = eval_order(split.lengths, batch_size)
+    forward = FirstTokenEval(model)
     for done, idx in enumerate(batches, 1):
         input_ids, mask = pad_batch([split.ids[i] for i in idx], pad)
-        with autocast:
-            logits = model(
-                input_ids=input_ids.to(device, non_blocking=non_blocking),
-                attention_mask=mask.to(device, non_blocking=non_blocking),
-            ).logits
+        logits = forward.logits(
+            input_ids.to(device, non_blocking=non_blocking),
+            mask.to(device, non_blocking=non_blocking),
+            autocast,
+        )
         preds[torch.from_numpy(idx).to(device)] = logits.argmax(-1)
         if progress is not None:
             progress("eval", done, len(batches), {})
-    return preds.cpu().numpy()
+    return preds.cpu().numpy(), {"path": forward.path, "reason": forward.reason}
