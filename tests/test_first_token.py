@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import pytest
 import torch
 
 from rankbench.bench.profiles import first_token
 from rankbench.bench.profiles.first_token import FirstTokenEval
+
+
+def _logits(ev: FirstTokenEval, ids, mask):
+    """What predict does: check on the first batch, then run with the layer installed."""
+    with torch.inference_mode():
+        ev.check(ids, mask)
+        with ev.installed() as model:
+            return model(input_ids=ids, attention_mask=mask).logits
 
 
 def _batch(vocab: int, lengths=(9, 5, 7, 2), pad: int = 0, seed: int = 0):
@@ -60,9 +66,9 @@ def test_first_token_logits_equal_the_full_forward_with_padding(kind, attn):
     last = model.base_model.encoder.layer[-1]
     with torch.inference_mode():
         full = model(input_ids=ids, attention_mask=mask).logits
-        ev = FirstTokenEval(model)
-        fast = ev.logits(ids, mask, nullcontext())
-        again = ev.logits(ids, mask, nullcontext())
+    ev = FirstTokenEval(model)
+    fast = _logits(ev, ids, mask)
+    again = _logits(ev, ids, mask)
     assert ev.path == "first_token" and ev.reason is None
     torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(again, fast)
@@ -81,8 +87,7 @@ def test_first_token_layer_really_runs_one_position(monkeypatch):
 
     monkeypatch.setattr(first_token._FirstTokenLayer, "forward", spy)
     ids, mask = _batch(50)
-    with torch.inference_mode():
-        FirstTokenEval(model).logits(ids, mask, nullcontext())
+    _logits(FirstTokenEval(model), ids, mask)
     assert seen and all(out_len == 1 and in_len == ids.shape[1] for in_len, out_len in seen)
 
 
@@ -90,8 +95,8 @@ def test_other_architectures_use_the_full_forward():
     model = _model("distilbert")
     ids, mask = _batch(50)
     ev = FirstTokenEval(model)
+    out = _logits(ev, ids, mask)
     with torch.inference_mode():
-        out = ev.logits(ids, mask, nullcontext())
         ref = model(input_ids=ids, attention_mask=mask).logits
     assert ev.path == "full" and "DistilBertForSequenceClassification" in ev.reason
     torch.testing.assert_close(out, ref)
@@ -111,8 +116,8 @@ def test_a_failed_self_check_falls_back_to_the_full_forward(monkeypatch, fault, 
     ids, mask = _batch(50)
     last = model.bert.encoder.layer[-1]
     ev = FirstTokenEval(model)
+    out = _logits(ev, ids, mask)
     with torch.inference_mode():
-        out = ev.logits(ids, mask, nullcontext())
         ref = model(input_ids=ids, attention_mask=mask).logits
     assert ev.path == "full"
     assert ("unexpected layout" if fault == "raises" else "logits differ") in ev.reason
@@ -125,3 +130,12 @@ def test_decoder_configs_are_not_touched():
     model = _model("bert")
     model.config.is_decoder = True
     assert FirstTokenEval(model).path == "full"
+
+
+def test_the_caller_can_turn_it_off():
+    model = _model("bert")
+    ev = FirstTokenEval(model, enabled=False)
+    last = model.bert.encoder.layer[-1]
+    with ev.installed() as m:
+        assert m.bert.encoder.layer[-1] is last
+    assert ev.path == "full" and ev.reason == "turned off by the caller"

@@ -124,6 +124,28 @@ def test_evaluate_records_one_per_item_in_order_and_learns(setup):
     assert result.forward == {"path": "first_token", "reason": None}  # BERT: last layer at [CLS] only
 
 
+def test_predict_ways_agree_with_the_plain_forward(setup):
+    """Side-by-side workers and the [CLS]-only last layer change the order of additions, not answers."""
+    from peft import PeftModel
+
+    from rankbench.bench.profiles.seqcls import load_base, predict
+
+    s = setup
+    data, cfg = s["data"], s["cfg"]
+    base, _ = load_base(s["profile"].source(cfg), cfg, data.extra["num_labels"], data.extra["pad_token_id"])
+    model = PeftModel.from_pretrained(base, str(s["adapter"])).merge_and_unload().eval()
+    cpu, pad = torch.device("cpu"), data.extra["pad_token_id"]
+    with torch.inference_mode():
+        ids = [torch.as_tensor(x, dtype=torch.int64)[None] for x in data.eval.ids]
+        plain = np.array([int(model(input_ids=i).logits.argmax(-1)) for i in ids])
+    for workers in (1, 2, 3):
+        for first in (True, False):
+            preds, forward = predict(model, data.eval, pad, 16, cpu, cfg, workers=workers, first_token=first)
+            assert (preds == plain).all(), (workers, first)
+            assert forward["path"] == ("first_token" if first else "full")
+    assert torch.get_num_threads() == 1
+
+
 def test_reused_eval_base_gives_the_same_records_as_a_fresh_process(setup):
     s = setup
     other = (

@@ -16,6 +16,7 @@ evaluation goes on with the full forward.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -78,45 +79,47 @@ def _last_layers(model) -> torch.nn.ModuleList | None:
 
 
 class FirstTokenEval:
-    """Logits through the first-token last layer where it applies and passes its check, else the full forward.
+    """Installs the first-token last layer where it applies and passes its check.
 
-    ``path`` says which one ran: "first_token" or "full" (with ``reason`` when the fast one was refused).
+    Call :meth:`check` with the first batch, then run the model inside :meth:`installed`. ``path`` says
+    which forward ran: "first_token" or "full" (with ``reason`` when the fast one was refused).
     """
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, enabled: bool = True) -> None:
         self.model = model
-        self.layers = _last_layers(model)
-        self.checked = False
+        self.layers = _last_layers(model) if enabled else None
         self.path = "full" if self.layers is None else "first_token"
-        self.reason = None if self.layers is not None else f"{type(model).__name__}: not a supported layout"
+        if not enabled:
+            self.reason = "turned off by the caller"
+        elif self.layers is None:
+            self.reason = f"{type(model).__name__}: not a supported layout"
+        else:
+            self.reason = None
 
-    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, autocast) -> torch.Tensor:
-        if self.layers is not None and not self.checked:
-            self._check(input_ids, attention_mask)
+    @contextmanager
+    def installed(self):
+        """The model with the first-token last layer (if kept) for the duration of the block."""
         if self.layers is None:
-            with autocast:
-                return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+            yield self.model
+            return
         original = self.layers[-1]
         self.layers[-1] = _FirstTokenLayer(original)
         try:
-            with autocast:
-                return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+            yield self.model
         finally:
             self.layers[-1] = original
 
-    def _check(self, input_ids, attention_mask) -> None:
-        """Both paths in float32 on a few rows of the first batch; the fast one stays only if they agree."""
-        self.checked = True
+    def check(self, input_ids, attention_mask) -> None:
+        """Both paths in float32 on a few rows; the fast one stays only if they agree."""
+        if self.layers is None:
+            return
         input_ids, attention_mask = input_ids[:CHECK_ROWS], attention_mask[:CHECK_ROWS]
         full = self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
-        original = self.layers[-1]
-        self.layers[-1] = _FirstTokenLayer(original)
         try:
-            fast = self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+            with self.installed() as model:
+                fast = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
         except Exception as exc:  # an unexpected layout: fall back, never fail the evaluation
             fast, error = None, f"{type(exc).__name__}: {exc}"
-        finally:
-            self.layers[-1] = original
         if fast is not None and fast.shape == full.shape:
             gap = float((fast - full).abs().max())
             scale = float(full.abs().max()) + 1.0
