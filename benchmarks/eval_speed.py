@@ -42,7 +42,9 @@ def main() -> int:
 
     from rankbench.bench.config import load_config
     from rankbench.bench.device import pin_threads as pin_torch
-    from rankbench.bench.profiles.seqcls import SeqClsProfile, load_base, predict
+    from rankbench.bench.profiles.seqcls import SeqClsProfile
+    from rankbench.bench.profiles.seqcls_eval import predict
+    from rankbench.bench.profiles.seqcls_model import load_base
 
     pin_torch()
     cfg = load_config(None, {})

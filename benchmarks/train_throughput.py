@@ -35,7 +35,9 @@ import torch  # noqa: E402
 from rankbench.bench.config import load_config  # noqa: E402
 from rankbench.bench.data import bucketed_order, pad_batch  # noqa: E402
 from rankbench.bench.device import pin_threads  # noqa: E402
-from rankbench.bench.profiles.seqcls import SeqClsProfile, load_base, predict  # noqa: E402
+from rankbench.bench.profiles.seqcls import SeqClsProfile  # noqa: E402
+from rankbench.bench.profiles.seqcls_eval import predict  # noqa: E402
+from rankbench.bench.profiles.seqcls_model import load_base  # noqa: E402
 from rankbench.bench.train import run_training  # noqa: E402
 
 CPU = torch.device("cpu")

@@ -128,7 +128,8 @@ def test_predict_ways_agree_with_the_plain_forward(setup):
     """Side-by-side workers and the [CLS]-only last layer change the order of additions, not answers."""
     from peft import PeftModel
 
-    from rankbench.bench.profiles.seqcls import load_base, predict
+    from rankbench.bench.profiles.seqcls_eval import predict
+    from rankbench.bench.profiles.seqcls_model import load_base
 
     s = setup
     data, cfg = s["data"], s["cfg"]

@@ -12,29 +12,32 @@ reusing a modified one.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from rankbench.bench.batch_workers import eval_workers, map_batches
 from rankbench.bench.data import (
     BucketedBatches,
     cached_tokenize,
-    eval_order,
     pad_batch,
     sample_items,
     split_items,
-    tokenizer_fingerprint,
 )
-from rankbench.bench.device import eval_batch_size, pick_device, pick_dtype, pin_threads, seed_everything
+from rankbench.bench.device import eval_batch_size, pick_device, pin_threads, seed_everything
 from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainResult
-from rankbench.bench.profiles.first_token import FirstTokenEval
+from rankbench.bench.profiles.seqcls_eval import amp_dtype, predict
+from rankbench.bench.profiles.seqcls_model import (
+    extra_head_modules,
+    linear_targets,
+    load_base,
+    load_tokenizer,
+    pad_id,
+    tokenizer_key,
+)
 from rankbench.bench.sources import ModelSource, load_rows, resolve_model
 from rankbench.bench.train import run_training
 from rankbench.errors import RankbenchError
@@ -96,7 +99,7 @@ class SeqClsProfile:
         tok = cached_tokenize(
             lambda xs: tokenizer(xs, truncation=True, max_length=cfg.model.max_length)["input_ids"],
             texts,
-            fingerprint=_tokenizer_key(source),
+            fingerprint=tokenizer_key(source),
             max_length=cfg.model.max_length,
             cache_dir=cache_dir,
             extra=f"seqcls:{type(tokenizer).__name__}",
@@ -142,7 +145,7 @@ class SeqClsProfile:
 
         pin_threads()
         device = pick_device(cfg.train.device)
-        amp = _amp_dtype(cfg, device)
+        amp = amp_dtype(cfg, device)
         seed_everything(seed)  # the head's initial weights come from this
         base, missing = load_base(self.source(cfg), cfg, data.extra["num_labels"], data.extra["pad_token_id"])
         if init_adapter is not None:
@@ -158,7 +161,7 @@ class SeqClsProfile:
                 alpha_pattern=dict(lora.alpha_pattern),
                 use_rslora=lora.use_rslora,
                 lora_dropout=lora.dropout,
-                modules_to_save=_extra_head_modules(missing) or None,
+                modules_to_save=extra_head_modules(missing) or None,
             )
             model = get_peft_model(base, config)
         model.to(device)
@@ -286,102 +289,6 @@ def label_vocab(values: list, column: str, where) -> tuple[list, dict]:
     return names, {v: i for i, v in enumerate(names)}
 
 
-@contextmanager
-def _quiet_transformers():
-    """transformers logs 'newly initialized' warnings for the head we are about to train: expected."""
-    log = logging.getLogger("transformers")
-    old = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(old)
-
-
-def load_tokenizer(source: ModelSource, cfg):
-    from transformers import AutoTokenizer
-
-    kw = {"gguf_file": source.gguf_file} if source.gguf_file else {}
-    with _quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(
-            str(source.path), trust_remote_code=cfg.model.trust_remote_code, **kw
-        )
-    return tokenizer
-
-
-def _tokenizer_key(source: ModelSource) -> str:
-    """The token cache key: the tokenizer files' hash (new weights keep the cache), else the revision."""
-    try:
-        return tokenizer_fingerprint(source.path)
-    except RankbenchError:  # e.g. a tokenizer inside a GGUF file
-        return source.revision
-
-
-def pad_id(tokenizer) -> int:
-    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
-        if candidate is not None:
-            return int(candidate)
-    return 0
-
-
-def load_base(source: ModelSource, cfg, num_labels: int, pad_token_id: int):
-    """(model, missing_keys): the base with a fresh ``num_labels`` head, frozen except what PEFT trains."""
-    from transformers import AutoModelForSequenceClassification
-
-    kw = {"gguf_file": source.gguf_file} if source.gguf_file else {"use_safetensors": True}
-    with _quiet_transformers():
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            str(source.path),
-            num_labels=num_labels,
-            dtype=torch.float32,  # master weights; bf16 compute comes from autocast
-            trust_remote_code=cfg.model.trust_remote_code,
-            output_loading_info=True,
-            **kw,
-        )
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = pad_token_id  # decoder heads find the last token through it
-    return model, list(info.get("missing_keys", []))
-
-
-def _extra_head_modules(missing: list[str]) -> list[str]:
-    """Modules the checkpoint lacks besides the head PEFT saves anyway: save them in the adapter too."""
-    modules = {k.rsplit(".", 1)[0] for k in missing}
-    return sorted(m for m in modules if m.split(".")[0] not in ("classifier", "score"))
-
-
-def linear_targets(source: ModelSource, cfg) -> list[str]:
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-    from transformers.pytorch_utils import Conv1D
-
-    config = AutoConfig.from_pretrained(str(source.path), trust_remote_code=cfg.model.trust_remote_code)
-    with torch.device("meta"), _quiet_transformers():
-        model = AutoModelForSequenceClassification.from_config(config)
-    prefix = model.base_model_prefix + "."
-    body, head = [], set()
-    for path, module in model.named_modules():
-        if isinstance(module, (torch.nn.Linear, Conv1D)):
-            if path.startswith(prefix):
-                body.append(path)
-            else:
-                head.add(path.rsplit(".", 1)[-1])
-    names: list[str] = []
-    for path in body:
-        leaf = path.rsplit(".", 1)[-1]
-        target = path if leaf in head else leaf  # a leaf name the head shares must not match the head
-        if target not in names:
-            names.append(target)
-    if not names:
-        raise RankbenchError(
-            "found no Linear layers to put LoRA on", path=source.path, hint="set lora.target_modules"
-        )
-    return names
-
-
-def _amp_dtype(cfg, device: torch.device):
-    dtype = pick_dtype(cfg.train.dtype, device)
-    return None if dtype == torch.float32 else dtype
-
-
 def _check_adapter_dir(path: Path) -> None:
     if not (path / "adapter_config.json").is_file():
         raise RankbenchError("not an adapter folder: no adapter_config.json", path=path)
@@ -405,47 +312,3 @@ def save_adapter(model, out_dir: Path) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
-
-
-def predict(
-    model,
-    split: SeqClsSplit,
-    pad: int,
-    batch_size: int,
-    device,
-    cfg,
-    progress=None,
-    *,
-    workers=None,
-    first_token=True,
-):
-    """(argmax class per item in ``split`` order, how the logits were computed).
-
-    Batches are sorted by length so padding stays small; on a CPU they run side by side, one per core
-    (``batch_workers``); the last layer runs for the first token only where the head reads nothing else
-    (``first_token``).
-    """
-    amp = _amp_dtype(cfg, device)
-    non_blocking = device.type == "cuda"
-    preds = torch.empty(len(split.ids), dtype=torch.int64, device=device)
-    batches = eval_order(split.lengths, batch_size)
-
-    def tensors(idx):
-        input_ids, mask = pad_batch([split.ids[i] for i in idx], pad)
-        return input_ids.to(device, non_blocking=non_blocking), mask.to(device, non_blocking=non_blocking)
-
-    forward = FirstTokenEval(model, enabled=first_token)
-    if batches:
-        with torch.inference_mode():
-            forward.check(*tensors(batches[0]))
-
-    def run(idx) -> None:
-        input_ids, mask = tensors(idx)
-        autocast = torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
-        with torch.inference_mode(), autocast:  # both are per thread
-            logits = live(input_ids=input_ids, attention_mask=mask).logits
-        preds[torch.from_numpy(idx).to(device)] = logits.argmax(-1)
-
-    with forward.installed() as live:
-        map_batches(batches, run, eval_workers(device) if workers is None else workers, progress)
-    return preds.cpu().numpy(), {"path": forward.path, "reason": forward.reason}
