@@ -40,20 +40,12 @@ def _model(kind: str, attn: str = "sdpa"):
 
     torch.manual_seed(0)
     common = dict(vocab_size=50, num_labels=3, attn_implementation=attn)
+    encoder = dict(hidden_size=32, intermediate_size=40, **common)
     if kind == "bert":
-        cfg = BertConfig(
-            hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=40, **common
-        )
+        cfg = BertConfig(num_hidden_layers=3, num_attention_heads=4, **encoder)
         return BertForSequenceClassification(cfg).eval()
     if kind == "roberta":
-        cfg = RobertaConfig(
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=40,
-            pad_token_id=1,
-            **common,
-        )
+        cfg = RobertaConfig(num_hidden_layers=2, num_attention_heads=2, pad_token_id=1, **encoder)
         return RobertaForSequenceClassification(cfg).eval()
     cfg = DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=40, **common)
     return DistilBertForSequenceClassification(cfg).eval()
