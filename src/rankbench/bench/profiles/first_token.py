@@ -3,9 +3,10 @@
 A BERT-style classifier reads one position of the last layer: the pooler (or RoBERTa's head) takes
 ``hidden[:, 0]``. Every other row of that layer is computed and thrown away. Here the last layer's
 keys and values still come from all tokens, but its query, attention output and feed-forward run on
-the first token alone. On MiniLM-L6 that removes about 14% of an evaluation's multiply-adds, and an
-evaluation is almost all multiply-adds (matmul runs at the CPU's peak already), so it is the one
-saving left that keeps the function exact.
+the first token alone. On MiniLM-L6 that removes about 14% of an evaluation's multiply-adds. An
+evaluation is almost all multiply-adds and its matmuls already run at the CPU's peak, so doing fewer
+of them is one of the two savings that keep the function exact (the other, in ``batch_workers``,
+keeps every core busy).
 
 It is the same function: only the order of the additions changes. It applies to the model classes in
 ``SUPPORTED`` whose layers have the BERT layout, and :class:`FirstTokenEval` checks it on the first
