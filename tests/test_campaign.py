@@ -27,6 +27,7 @@ def _numbers(doc: dict) -> dict:
             v["accuracy"]["values"],
             v["delta_vs_probe"]["values"],
             v["delta_ci_pooled"]["ci_low"],
+            v["decision_ci"]["low"],
             v["pass_rate"],
             v["policy_result"]["passed"],
         )
@@ -71,6 +72,10 @@ def test_campaign_layout_and_seed_format(campaign):
     assert doc["policy"]["name"] == "rankbench-default"
     assert doc["summary"]["statistical_power"] in ("sufficient", "marginal", "insufficient")
     assert doc["summary"]["power_rule"]
+    assert doc["summary"]["confidence_level"] in ("low", "medium", "high")
+    assert doc["summary"]["tolerance"] == doc["compressed"]["uniform_median"]["tolerance"]
+    md = (out / "bench_aggregate.md").read_text()
+    assert "Decision CI" in md and "Only variant / only probe" in md and "Decision interval: t-interval" in md
 
 
 def test_aggregate_numbers_follow_from_the_seed_runs(campaign):
@@ -87,6 +92,16 @@ def test_aggregate_numbers_follow_from_the_seed_runs(campaign):
         assert block["accuracy"]["std"] == pytest.approx(np.std(accs, ddof=1))
         assert block["worst_seed_delta"] == pytest.approx(min(v["delta_vs_probe"] for v in per_seed))
         assert block["pass_rate"] == sum(v["verdict"] == "PASS" for v in per_seed) / 3
+        # the decision interval: t across the per-seed Δ with S − 1 df (the seeds' eval items are their
+        # own draws; shared ones widen it), never narrower than the plain t-interval
+        d = block["decision_ci"]
+        assert {"low", "high", "confidence", "method", "df"} <= set(d)
+        assert d["df"] >= 2 and d["method"].startswith("t-interval across per-seed Δ")
+        assert d["low"] <= block["delta_ci_t"]["ci_low"] + 1e-12
+        assert block["delta_ci_t"]["mean"] == pytest.approx(np.mean([v["delta_vs_probe"] for v in per_seed]))
+        assert block["discordant"]["variant_only_correct"] == [v["ci"]["variant_only_correct"] for v in per_seed]
+        assert (block["decision_verdict"]["verdict"] == "PASS") == (d["low"] > -block["tolerance"])
+        assert 0.0 <= block["policy_pass_probability"]["probability"] <= 1.0
 
 
 def test_finished_seeds_are_skipped_on_a_rerun(campaign, capsys):

@@ -19,20 +19,23 @@ tolerance: 0.02
 clauses:
   min_seeds: 5
   min_pass_rate: 1.0
-  worst_seed_delta_min: -0.03
-  pooled_ci_lower_gt: -tolerance
+  decision_ci_lower_gt: -tolerance
   min_power: null
+  worst_seed_delta_min: -0.03
 """
 
 
 def _stats(**overrides):
-    """A variant block with only what the policy reads; se 0.003 → power Φ(0.01/0.003 − 1.959964) = 0.915181."""
+    """A variant block with only what the policy reads.
+
+    decision se 0.003, df 4 → power T₄(0.01/0.003 − 2.776445) = T₄(0.556888) = 0.696355 (mpmath)."""
     stats = {
         "n_seeds": 3,
         "pass_rate": 2 / 3,
         "worst_seed_delta": -0.008,
         "tolerance": 0.01,
-        "delta_ci_pooled": {"ci_low": -0.009, "se": 0.003, "confidence": 0.95},
+        "decision_ci": {"low": -0.009, "se": 0.003, "df": 4.0, "confidence": 0.95},
+        "delta_ci_pooled": {"ci_low": -0.009},
     }
     stats.update(overrides)
     return stats
@@ -46,13 +49,14 @@ def _write(tmp_path, text, name="policy.yaml"):
 
 def test_shipped_policy_is_read_from_the_package():
     policy = load_policy()
-    assert (policy.name, policy.version, policy.tolerance) == ("rankbench-default", "1", None)
+    assert (policy.name, policy.version, policy.tolerance) == ("rankbench-default", "2", None)
     assert policy.clauses == {
         "min_seeds": 3,
-        "min_pass_rate": 0.66,
-        "worst_seed_delta_min": "-tolerance",
-        "pooled_ci_lower_gt": "-tolerance",
-        "min_power": 0.8,
+        "min_pass_rate": "majority",
+        "decision_ci_lower_gt": "-tolerance",
+        "min_power": None,
+        "worst_seed_delta_min": None,
+        "pooled_ci_lower_gt": None,
     }
     assert policy.sha256 == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     assert policy.source.endswith("policy_default.yaml")
@@ -72,48 +76,35 @@ def test_user_file_is_actually_read(tmp_path):
     policy = load_policy(path)
     assert (policy.name, policy.version, policy.tolerance, policy.source) == ("strict", "2", 0.02, str(path))
     assert policy.clauses["min_seeds"] == 5 and policy.clauses["min_power"] is None
+    assert policy.clauses["worst_seed_delta_min"] == -0.03 and policy.clauses["pooled_ci_lower_gt"] is None
     assert policy.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_default_policy_passes_a_good_variant_hand_worked():
-    # n_seeds 3 ≥ 3; pass_rate 0.667 ≥ 0.66; worst −0.008 ≥ −0.01; ci_low −0.009 > −0.01; power 0.915 ≥ 0.8
+    # n_seeds 3 ≥ 3; pass_rate 0.667 > 0.5 (a majority); decision low −0.009 > −0.01
     result = evaluate_policy(load_policy(), _stats())
     assert result.passed and result.failed == ()
-    assert (result.tolerance, result.tolerance_source, result.policy) == (
-        0.01,
-        "bench",
-        "rankbench-default v1",
-    )
-    power = next(c for c in result.clauses if c.clause == "min_power")
-    assert power.observed == pytest.approx(0.915181, abs=1e-6)
+    assert (result.tolerance, result.tolerance_source, result.policy) == (0.01, "bench", "rankbench-default v2")
     texts = [c.text for c in result.clauses]
-    assert texts[1] == "pass_rate = 0.666667 ≥ 0.66: held"
-    assert texts[3] == "delta_ci_pooled.ci_low = -0.009 > -0.01: held"
+    assert texts == [
+        "n_seeds = 3 ≥ 3: held",
+        "pass_rate = 0.666667 > 0.5: held",
+        "decision_ci.low = -0.009 > -0.01: held",
+    ]
 
 
-def test_two_of_three_seeds_meet_the_default_pass_rate():
-    # 2/3 = 0.6667 would fail a threshold of 0.667; the shipped 0.66 is "2 of 3".
-    clause = evaluate_policy(load_policy(), _stats(pass_rate=2 / 3)).clauses[1]
-    assert clause.clause == "min_pass_rate" and clause.held
+@pytest.mark.parametrize(("passed", "seeds", "held"), [(2, 3, True), (1, 3, False), (3, 5, True), (2, 4, False), (2, 5, False)])
+def test_the_pass_rate_rule_is_a_majority_of_seeds(passed, seeds, held):
+    clause = evaluate_policy(load_policy(), _stats(n_seeds=seeds, pass_rate=passed / seeds)).clauses[1]
+    assert clause.clause == "min_pass_rate" and clause.held is held
 
 
 def test_each_failing_clause_is_named():
-    stats = _stats(
-        n_seeds=2,
-        pass_rate=1 / 3,
-        worst_seed_delta=-0.02,
-        delta_ci_pooled={"ci_low": -0.011, "se": 0.01, "confidence": 0.95},
-    )
+    stats = _stats(n_seeds=2, pass_rate=1 / 2, decision_ci={"low": -0.011, "se": 0.01, "df": 1.0})
     result = evaluate_policy(load_policy(), stats)
     assert not result.passed
-    assert result.failed == (
-        "min_seeds",
-        "min_pass_rate",
-        "worst_seed_delta_min",
-        "pooled_ci_lower_gt",
-        "min_power",
-    )
-    assert result.clauses[2].text == "worst_seed_delta = -0.02 ≥ -0.01: FAILED"
+    assert result.failed == ("min_seeds", "min_pass_rate", "decision_ci_lower_gt")
+    assert result.clauses[2].text == "decision_ci.low = -0.011 > -0.01: FAILED"
     assert result.to_dict()["clauses"][0] == {
         "clause": "min_seeds",
         "quantity": "n_seeds",
@@ -125,38 +116,43 @@ def test_each_failing_clause_is_named():
     }
 
 
-def test_boundaries_rounding_and_strictness():
+def test_boundaries_rounding_and_strictness(tmp_path):
+    # The decision clause is strict: low = −0.01 exactly is not > −0.01.
+    stats = _stats(decision_ci={"low": -0.01, "se": 0.003, "df": 4.0})
+    assert evaluate_policy(load_policy(), stats).failed == ("decision_ci_lower_gt",)
     # Δ = 0.82 − 0.83 = −0.010000000000000009 in floating point: "≥ −0.01" holds within 1e-12.
-    ok = evaluate_policy(load_policy(), _stats(worst_seed_delta=0.82 - 0.83))
-    assert ok.clauses[2].held
-    # The pooled clause is strict: ci_low = −0.01 exactly is not > −0.01.
-    stats = _stats(delta_ci_pooled={"ci_low": -0.01, "se": 0.003, "confidence": 0.95})
-    assert evaluate_policy(load_policy(), stats).failed == ("pooled_ci_lower_gt",)
+    old = load_policy(_write(tmp_path, VALID.replace("-0.03", "-tolerance").replace("tolerance: 0.02", "tolerance: 0.01")))
+    clause = evaluate_policy(old, _stats(worst_seed_delta=0.82 - 0.83)).clauses[-1]
+    assert clause.clause == "worst_seed_delta_min" and clause.held
 
 
 def test_policy_tolerance_overrides_the_bench_and_power_is_recomputed(tmp_path):
-    # tolerance 0.02 from the policy: ci_low −0.009 > −0.02; worst −0.008 ≥ −0.03; power clause is off.
+    # tolerance 0.02 from the policy: decision low −0.009 > −0.02; worst −0.008 ≥ −0.03; power off.
     policy = load_policy(_write(tmp_path, VALID))
     result = evaluate_policy(policy, _stats(n_seeds=5, pass_rate=1.0))
     assert result.passed and (result.tolerance, result.tolerance_source) == (0.02, "policy")
     assert [c.clause for c in result.clauses] == [
         "min_seeds",
         "min_pass_rate",
+        "decision_ci_lower_gt",
         "worst_seed_delta_min",
-        "pooled_ci_lower_gt",
     ]
-    # With the power clause on, power is at the policy's tolerance, not the bench's 0.01 (which gives 0.915):
-    # Φ(0.02/0.003 − 1.959964) = Φ(4.706703) = 1 − 1.2588e-6 = 0.9999987
+    # With the power clause on, power is at the policy's tolerance with the decision interval's t:
+    # T₄(0.02/0.003 − 2.776445) = T₄(3.890222) = 0.991156 (mpmath); at the bench's 0.01 it is 0.696355
     on = load_policy(_write(tmp_path, VALID.replace("min_power: null", "min_power: 0.8"), "on.yaml"))
-    clause = evaluate_policy(on, _stats(n_seeds=5, pass_rate=1.0)).clauses[-1]
-    assert clause.observed == pytest.approx(0.9999987, abs=1e-7) and clause.held
+    clause = next(c for c in evaluate_policy(on, _stats(n_seeds=5, pass_rate=1.0)).clauses if c.clause == "min_power")
+    assert clause.observed == pytest.approx(0.991156, abs=1e-6) and clause.held
+    bench_tol = on.__class__(**{**on.__dict__, "tolerance": None})
+    clause = next(c for c in evaluate_policy(bench_tol, _stats(n_seeds=5, pass_rate=1.0)).clauses if c.clause == "min_power")
+    assert clause.observed == pytest.approx(0.696355, abs=1e-6) and not clause.held
 
 
-def test_unavailable_observations_do_not_hold():
-    stats = _stats(delta_ci_pooled={"ci_low": None, "se": None, "confidence": 0.95})
-    result = evaluate_policy(load_policy(), stats)
-    assert result.failed == ("pooled_ci_lower_gt", "min_power")
-    assert result.clauses[-1].text == "power = unavailable ≥ 0.8: FAILED"
+def test_unavailable_observations_do_not_hold(tmp_path):
+    on = load_policy(_write(tmp_path, VALID.replace("min_power: null", "min_power: 0.8")))
+    stats = _stats(decision_ci={"low": None, "se": None, "df": None}, n_seeds=5, pass_rate=1.0)
+    result = evaluate_policy(on, stats)
+    assert result.failed == ("decision_ci_lower_gt", "min_power")
+    assert result.clauses[3].text == "power = unavailable ≥ 0.8: FAILED"
 
 
 def test_evaluates_a_real_aggregate_block():
@@ -182,8 +178,8 @@ def test_evaluates_a_real_aggregate_block():
 
 def test_missing_statistics_are_named():
     stats = _stats()
-    del stats["delta_ci_pooled"]
-    with pytest.raises(RankbenchError, match=r"variant statistics lack 'delta_ci_pooled.ci_low'"):
+    del stats["decision_ci"]
+    with pytest.raises(RankbenchError, match=r"variant statistics lack 'decision_ci.low'"):
         evaluate_policy(load_policy(), stats)
 
 
@@ -224,6 +220,10 @@ def test_malformed_yaml_names_the_file(tmp_path):
             r"clauses.min_pass_rate must be a number in \[0, 1\] or null, got 1.5",
         ),
         (
+            VALID.replace("min_pass_rate: 1.0", "min_pass_rate: most"),
+            r"clauses.min_pass_rate must be a number in \[0, 1\], 'majority' or null, got 'most'",
+        ),
+        (
             VALID.replace("-0.03", "tolerance"),
             r"clauses.worst_seed_delta_min must be a number, '-tolerance' or null, got 'tolerance'",
         ),
@@ -251,6 +251,6 @@ def test_all_problems_are_reported_at_once():
         "clauses.min_seeds must be",
         "clauses.min_power must be",
         "missing key 'clauses.min_pass_rate'",
-        "missing key 'clauses.pooled_ci_lower_gt'",
+        "missing key 'clauses.decision_ci_lower_gt'",
     ):
         assert part in message

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from rankbench.errors import RankbenchError
-from rankbench.stats import aggregate_variant, hierarchical_bootstrap_delta, statistical_power
+from rankbench.stats import (
+    aggregate_variant,
+    hierarchical_bootstrap_delta,
+    load_policy,
+    paired_delta,
+    statistical_power,
+)
 
 TOL = 0.05
 
@@ -67,7 +73,15 @@ def test_hand_worked_block():
     # t-interval of Δ: se = 0.0608276/√3 = 0.0351188, t_{0.975,2} = 4.302653, half 0.1511040
     assert block["delta_ci_t"]["ci_low"] == pytest.approx(-0.1811040, abs=1e-6)
     assert block["delta_ci_t"]["ci_high"] == pytest.approx(0.1211040, abs=1e-6)
-    assert block["notes"] == []  # the recorded verdicts are what the scores give
+    # the recorded verdicts are what the scores give; no item ids were given, and the seeds' Δ spread
+    # less than their own item-level uncertainty, so the decision interval uses that instead
+    assert block["notes"][0] == "item ids unknown: seeds treated as evaluated on disjoint items"
+    assert "item-level uncertainty" in block["notes"][1] and len(block["notes"]) == 2
+    # per seed: Tango intervals; discordant counts b (only variant) and c (only probe)
+    assert block["discordant"]["variant_only_correct"] == [0, 1, 0]
+    assert block["discordant"]["probe_only_correct"] == [0, 0, 1]
+    assert (block["discordant"]["variant_only_total"], block["discordant"]["probe_only_total"]) == (1, 1)
+    assert block["per_seed_verdicts"] == ["FAIL", "PASS", "FAIL"]
 
 
 def test_pooled_parts_are_the_library_functions():
@@ -81,7 +95,13 @@ def test_pooled_parts_are_the_library_functions():
     # P(all three picks are seed 44) = 1/27 > 2.5%, so the lower bound sits near −0.1: FAIL at −0.05
     assert block["pooled_verdict"]["verdict"] == "FAIL"
     assert block["pooled_verdict"]["rule"] == "PASS iff lower bound of 95% CI of Δ > −0.05"
-    assert block["power"] == statistical_power(direct.se, TOL, n_seeds=3).to_dict()
+    # power comes from the decision interval (its se and df), not from the bootstrap
+    d = block["decision_ci"]
+    assert block["power"] == statistical_power(d["se"], TOL, n_seeds=3, df=d["df"]).to_dict()
+    per_seed = [paired_delta(r["probe_scores"], r["variant_scores"]) for r in records]
+    assert d["se"] == pytest.approx(np.sqrt(sum(p.se**2 for p in per_seed)) / 3)  # the floor binds
+    assert d["df"] == 2 and d["floor_binds"] and d["item_sharing"] == "unknown"
+    assert block["decision_verdict"]["verdict"] == "FAIL" and d["low"] < -TOL
 
 
 def test_block_is_a_json_ready_superset_of_the_seed_format():
@@ -113,7 +133,8 @@ def test_numpy_seeds_and_reproducibility():
 def test_single_seed_is_reported_as_weak():
     block = aggregate_variant(_records()[1:2], tolerance=TOL, n_boot=200)
     assert block["delta_ci_t"]["ci_low"] is None and block["delta_vs_probe"]["std"] is None
-    assert block["power"]["confidence_level"] == "low"
+    assert block["decision_ci"]["low"] is None and block["power"]["power"] is None
+    assert block["decision_verdict"]["verdict"] == "FAIL"
     assert block["delta_ci_pooled"]["notes"][0].startswith("1 seed")
 
 
@@ -121,8 +142,25 @@ def test_a_recorded_verdict_the_scores_do_not_reproduce_is_noted():
     records = _records()
     records[2]["verdict"] = "PASS"
     block = aggregate_variant(records, tolerance=TOL, n_boot=200)
-    assert block["notes"] == ["seed 44: recorded verdict PASS, but its scores give FAIL"]
-    assert block["pass_rate"] == pytest.approx(2 / 3)  # the records are what the campaign reported
+    assert block["notes"][0] == "seed 44: recorded verdict PASS, but its scores give FAIL at tolerance 0.05"
+    assert block["pass_rate"] == pytest.approx(1 / 3)  # verdicts are recomputed at the tolerance in force
+
+
+def test_a_tolerance_other_than_the_recorded_one_redecides_every_seed():
+    block = aggregate_variant(_records(), tolerance=0.5, n_boot=200)
+    # at 0.5 every seed passes: Tango lower bounds −0.278 (seed 42), > −0.04 (43), about −0.4 (44)
+    assert block["per_seed_verdicts"] == ["PASS", "PASS", "PASS"] and block["tolerance"] == 0.5
+    assert sum("recorded verdict FAIL" in n for n in block["notes"]) == 2
+
+
+def test_item_ids_are_used_and_the_policy_probability_is_reported():
+    records = _records()
+    for r in records:
+        r["item_ids"] = [f"{r['seed']}-{i}" for i in range(len(r["probe_scores"]))]
+    block = aggregate_variant(records, tolerance=TOL, n_boot=200, policy=load_policy())
+    assert block["decision_ci"]["item_sharing"] == "independent"
+    sim = block["policy_pass_probability"]
+    assert 0.0 <= sim["probability"] <= 1.0 and sim["n_sim"] == 2000 and sim["mc_se"] is not None
 
 
 def test_records_without_rank_or_with_mixed_ranks_have_no_rank():

@@ -1,8 +1,10 @@
-"""Single-seed paired Δ, its t-interval, the non-inferiority verdict and the MDE, with hand-worked numbers."""
+"""Single-seed paired Δ: Tango's interval for 1/0 scores, the paired t-interval for graded scores,
+the non-inferiority verdict and the resolvable margin, against published and hand-worked numbers."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -11,129 +13,136 @@ from hypothesis import strategies as st
 
 from rankbench.errors import RankbenchError
 from rankbench.stats import PairedDelta, Verdict, minimum_detectable_effect, noninferiority, paired_delta
-from rankbench.stats.paired import NO_DISCORDANCE_METHOD, PAIRED_METHOD
+from rankbench.stats.paired import PAIRED_METHOD
+from rankbench.stats.tango import TANGO_METHOD, restricted_mle, score_statistic, tango_interval
+
+Z95 = 1.959963984540054
 
 # 8 items.  probe   = 1 1 1 0 0 1 0 1   (5/8 = 0.625)
 #           variant = 1 0 1 1 0 1 1 1   (6/8 = 0.750)
-#           d       = 0 -1 0 1 0 0 1 0  Σd = 1, Σd² = 3
-# Δ = 1/8 = 0.125;  s² = (Σd² − nΔ²)/(n−1) = (3 − 0.125)/7 = 0.4107143;  s = 0.6408699
-# se = s/√8 = 0.2265817;  t_{0.975,7} = 2.364624;  half-width = 0.5357807
-# CI = [0.125 − 0.5357807, 0.125 + 0.5357807] = [−0.4107807, 0.6607807]
-# discordant: variant right/probe wrong at items 4 and 7 (2); probe right/variant wrong at item 2 (1)
+# discordant: variant right/probe wrong at items 4 and 7 (b = 2); probe right/variant wrong at item 2 (c = 1)
 PROBE8 = [1, 1, 1, 0, 0, 1, 0, 1]
 VARIANT8 = [1, 0, 1, 1, 0, 1, 1, 1]
 
-
-def test_hand_worked_paired_t_interval():
-    pd = paired_delta(PROBE8, VARIANT8)
-    assert pd.n == 8
-    assert pd.probe_mean == 0.625 and pd.variant_mean == 0.75 and pd.delta == 0.125
-    assert pd.std == pytest.approx(0.6408699, abs=1e-7)
-    assert pd.se == pytest.approx(0.2265817, abs=1e-7)
-    assert pd.ci_low == pytest.approx(-0.4107807, abs=1e-7)
-    assert pd.ci_high == pytest.approx(0.6607807, abs=1e-7)
-    assert pd.binary and pd.variant_only_correct == 2 and pd.probe_only_correct == 1
-    assert pd.degenerate is None and pd.notes == ()
-    assert pd.method.startswith("paired t-interval")
+# The same items with graded scores: every 0 becomes 0.5, so d is half the 1/0 example's.
+#           d = 0 -.5 0 .5 0 0 .5 0   Σd = 0.5, Σd² = 0.75
+# Δ = 0.0625;  s² = (0.75 − 8·0.0625²)/7 = 0.71875/7 = 0.1026786;  s = 0.3204350
+# se = s/√8 = 0.1132909;  t_{0.975,7} = 2.364624;  half-width = 0.2678904
+# CI = [0.0625 − 0.2678904, 0.0625 + 0.2678904] = [−0.2053904, 0.3303904]
+PROBE8G = [1, 1, 1, 0.5, 0.5, 1, 0.5, 1]
+VARIANT8G = [1, 0.5, 1, 1, 0.5, 1, 1, 1]
 
 
-def test_hand_worked_verdict_fails_on_the_interval_but_passes_the_point_rule():
-    # ci_low −0.411 ≤ −0.01 → FAIL; Δ = 0.125 ≥ −0.01 → point rule PASS.
-    # MDE = (z_0.975 + z_0.8)·se = (1.959964 + 0.841621)·0.2265817 = 2.801585·0.2265817 = 0.634788
-    v = noninferiority(paired_delta(PROBE8, VARIANT8), 0.01)
+def _table(a: int, b: int, c: int, d: int) -> tuple[list[float], list[float]]:
+    """Per-item scores for a 2x2 table: a both right, b only variant, c only probe, d both wrong."""
+    variant = [1.0] * a + [1.0] * b + [0.0] * c + [0.0] * d
+    probe = [1.0] * a + [0.0] * b + [1.0] * c + [0.0] * d
+    return probe, variant
+
+
+def test_tango_matches_the_published_example():
+    # Tango (1998), Table I: a = 59, b = 6, c = 16, d = 80, n = 161: 95% interval (−0.1240, −0.0054)
+    pd = paired_delta(*_table(59, 6, 16, 80))
+    assert pd.delta == pytest.approx(-10 / 161)
+    assert (round(pd.ci_low, 4), round(pd.ci_high, 4)) == (-0.1240, -0.0054)
+    assert pd.method == TANGO_METHOD and pd.df is None
+    assert (pd.variant_only_correct, pd.probe_only_correct) == (6, 16)
+
+
+@pytest.mark.parametrize(("b", "c", "n", "delta"), [(6, 16, 161, -0.1), (6, 16, 161, 0.03), (0, 3, 50, -0.2), (4, 0, 30, 0.05), (0, 0, 20, 0.1)])
+def test_restricted_mle_is_the_constrained_maximum(b, c, n, delta):
+    # maximise (n − b − c)·log(1 − 2q − δ) + b·log(q + δ) + c·log(q) over q on a fine grid, where q is
+    # P(only probe right) and P(only variant right) = q + δ
+    q = np.linspace(max(0.0, -delta), (1.0 - delta) / 2.0, 400_001)[1:-1]
+    with np.errstate(divide="ignore"):
+        loglik = (n - b - c) * np.log(1 - 2 * q - delta) + b * np.log(q + delta) + c * np.log(q)
+    best = q[np.argmax(loglik)]
+    assert float(restricted_mle(b, c, n, delta)) == pytest.approx(best, abs=5e-5)
+
+
+@pytest.mark.parametrize(("b", "c", "n"), [(6, 16, 161), (1, 0, 200), (30, 45, 2000), (0, 0, 200)])
+def test_tango_bounds_invert_the_score_test(b, c, n):
+    low, high = (float(x) for x in tango_interval(b, c, n, Z95))
+    assert float(score_statistic(b, c, n, low)) == pytest.approx(Z95, abs=1e-7)
+    assert float(score_statistic(b, c, n, high)) == pytest.approx(-Z95, abs=1e-7)
+    grid = np.linspace(-0.5, 0.5, 200_001)
+    inside = grid[np.abs(score_statistic(b, c, n, grid)) <= Z95]
+    assert inside.min() == pytest.approx(low, abs=1e-5) and inside.max() == pytest.approx(high, abs=1e-5)
+
+
+def test_no_discordance_gives_a_closed_form_interval():
+    # b = c = 0: T(δ) = −nδ/√(n|δ|(1 − |δ|)), so |T| = z at |δ| = z²/(n + z²)
+    # n = 200: 3.841459/203.841459 = 0.0188453
+    probe = [1.0] * 120 + [0.0] * 80
+    pd = paired_delta(probe, probe)
+    assert pd.ci_low == pytest.approx(-0.0188453, abs=1e-7) and pd.ci_high == pytest.approx(0.0188453, abs=1e-7)
+    assert "agree on all 200 items" in pd.notes[0]
+    v = noninferiority(pd, 0.01)
+    assert v.verdict == "FAIL" and v.mde > 0.0  # 200 agreeing items cannot show a 1-point margin
+    big = paired_delta([1.0] * 1500 + [0.0] * 500, [1.0] * 1500 + [0.0] * 500)
+    assert noninferiority(big, 0.01).verdict == "PASS"  # 3.841459/2003.841459 = 0.001917 < 0.01
+
+
+def test_the_verdict_is_monotone_in_the_evidence():
+    # n = 200, tolerance 0.01: no discordant item and one item only the variant got right must agree
+    # (the t-interval gave FAIL for the first and PASS, [−0.0049, +0.0149], for the second)
+    none = noninferiority(paired_delta(*_table(120, 0, 0, 80)), 0.01)
+    one = noninferiority(paired_delta(*_table(120, 1, 0, 79)), 0.01)
+    assert none.verdict == one.verdict == "FAIL"
+    assert one.ci_low > none.ci_low
+
+
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(0, 300))
+def test_lower_bound_rises_with_variant_wins_and_falls_with_probe_wins(b, c, rest):
+    n = b + c + rest + 1
+    low = float(tango_interval(b, c, n, Z95)[0])
+    assert float(tango_interval(b + 1, c, n, Z95)[0]) >= low - 1e-12
+    assert float(tango_interval(b, c + 1, n, Z95)[0]) <= low + 1e-12
+
+
+def test_hand_worked_graded_scores_use_the_paired_t_interval():
+    pd = paired_delta(PROBE8G, VARIANT8G)
+    assert pd.delta == pytest.approx(0.0625) and not pd.binary
+    assert pd.std == pytest.approx(0.3204350, abs=1e-7)
+    assert pd.se == pytest.approx(0.1132909, abs=1e-7) and pd.df == 7
+    assert pd.ci_low == pytest.approx(-0.2053904, abs=1e-7)
+    assert pd.ci_high == pytest.approx(0.3303904, abs=1e-7)
+    assert pd.method == PAIRED_METHOD and pd.variant_only_correct is None
+    # resolvable margin with t quantiles: (t_{0.975,7} + t_{0.8,7})·se = (2.364624 + 0.896030)·0.1132909
+    # = 3.260654·0.1132909 = 0.3694025
+    v = noninferiority(pd, 0.01)
+    assert v.mde == pytest.approx(0.3694025, abs=1e-6) and "t_{7}" in v.mde_rule
     assert v.verdict == "FAIL" and v.point_rule_verdict == "PASS"
-    assert v.rule == "PASS iff lower bound of 95% CI of Δ > −0.01"
-    assert v.point_rule == "PASS iff Δ ≥ −0.01"
-    assert v.mde == pytest.approx(0.634788, abs=1e-6)
-    assert v.tolerance == 0.01 and v.confidence == 0.95 and v.ci_low == paired_delta(PROBE8, VARIANT8).ci_low
 
 
-def test_hand_worked_pass_on_many_items():
-    # 1000 items, identical except 2 items the variant fixes: Σd = 2, Σd² = 2, Δ = 0.002
-    # s = √((2 − 1000·0.002²)/999) = 0.04469897;  se = s/√1000 = 0.00141351
-    # t_{0.975,999} = 1.962341;  half-width = 0.00277378;  ci_low = 0.002 − 0.00277378 = −0.00077378
-    probe = np.zeros(1000)
-    probe[:800] = 1
-    variant = probe.copy()
-    variant[[900, 950]] = 1
-    pd = paired_delta(probe, variant)
-    assert pd.delta == pytest.approx(0.002, abs=1e-15)
-    assert pd.se == pytest.approx(0.00141351, abs=1e-8)
-    assert pd.ci_low == pytest.approx(-0.00077378, abs=1e-8)
-    assert noninferiority(pd, 0.01).verdict == "PASS"  # −0.00077 > −0.01
-    assert noninferiority(pd, 0.0005).verdict == "FAIL"  # −0.00077 ≤ −0.0005
-    assert noninferiority(pd, 0.0005).point_rule_verdict == "PASS"
-
-
-def test_single_item_has_no_interval_and_fails():
-    pd = paired_delta([1], [1])
-    assert pd.n == 1 and pd.delta == 0.0
-    assert pd.std is None and pd.se is None and pd.ci_low is None and pd.ci_high is None
-    assert pd.degenerate == "single_item" and "no interval" in pd.notes[0]
+def test_binary_se_is_the_one_the_lower_half_width_implies():
+    pd = paired_delta(PROBE8, VARIANT8)
+    assert pd.se == pytest.approx((pd.delta - pd.ci_low) / Z95)
     v = noninferiority(pd, 0.01)
-    assert v.verdict == "FAIL" and v.mde is None and v.point_rule_verdict == "PASS"
-    assert "cannot be shown" in v.notes[0]
+    assert v.mde == pytest.approx((Z95 + 0.8416212335729143) * pd.se)
 
 
-def test_identical_predictions_use_the_exact_no_discordance_bound():
-    scores = [1, 0, 1, 1, 0]
-    pd = paired_delta(scores, scores)
-    assert (pd.delta, pd.std, pd.se) == (0.0, 0.0, 0.0)
-    # u = 1 − 0.025^(1/5) = 1 − exp(0.2·ln 0.025) = 1 − exp(−0.7377759) = 1 − 0.4781762 = 0.5218238
-    assert pd.ci_low == pytest.approx(-0.5218238, abs=1e-7) and pd.ci_high == pytest.approx(
-        0.5218238, abs=1e-7
-    )
-    assert pd.degenerate == "zero_variance" and "agree on all 5 items" in pd.notes[0]
-    assert pd.method == NO_DISCORDANCE_METHOD
-    assert pd.variant_only_correct == 0 and pd.probe_only_correct == 0
-    v = noninferiority(pd, 0.01)
-    assert v.verdict == "FAIL"  # five agreeing items cannot show a 1-point margin
-    assert v.point_rule_verdict == "PASS"
-    assert v.mde == pytest.approx(0.5218238, abs=1e-7) and "half-width" in v.mde_rule
-    assert noninferiority(pd, 0.6).verdict == "PASS"  # −0.522 > −0.6
+def test_single_item():
+    graded = paired_delta([0.5], [0.5])
+    assert graded.ci_low is None and graded.degenerate == "single_item" and "no interval" in graded.notes[0]
+    v = noninferiority(graded, 0.01)
+    assert v.verdict == "FAIL" and v.mde is None and "cannot be shown" in v.notes[0]
+    binary = paired_delta([1], [1])  # Tango still bounds it: ±z²/(1 + z²) = ±0.7934
+    assert binary.ci_low == pytest.approx(-(Z95**2) / (1 + Z95**2))
 
 
-@pytest.mark.parametrize(
-    "n, u, verdict",
-    [
-        # u = 1 − exp(ln 0.025 / n), ln 0.025 = −3.6888795
-        (100, 0.0362167, "FAIL"),  # 1 − exp(−0.0368888) = 1 − 0.9637833 = 0.0362167 > 0.01
-        (2000, 0.0018427, "PASS"),  # 1 − exp(−0.0018444) = 1 − 0.9981573 = 0.0018427 < 0.01
-    ],
-)
-def test_agreement_on_many_items_is_evidence_and_on_few_is_not(n, u, verdict):
-    scores = np.zeros(n)
-    scores[: n // 3] = 1.0
-    pd = paired_delta(scores, scores)
-    assert pd.ci_low == pytest.approx(-u, abs=1e-7)
-    assert noninferiority(pd, 0.01).verdict == verdict
-
-
-def test_constant_discordance_keeps_the_zero_width_interval_and_says_so():
-    pd = paired_delta([1, 1, 1], [0, 0, 0])  # d = −1 on every item
-    assert pd.degenerate == "zero_variance" and pd.ci_low == pd.ci_high == -1.0
-    assert "zero width" in pd.notes[0] and pd.method == PAIRED_METHOD
-    assert noninferiority(pd, 0.01).verdict == "FAIL"
-
-
-def test_constant_nonzero_difference_is_also_zero_variance():
+def test_constant_graded_difference_keeps_the_zero_width_interval_and_says_so():
     pd = paired_delta([0.5, 0.25], [0.75, 0.5])  # d = 0.25, 0.25
     assert pd.degenerate == "zero_variance" and pd.ci_low == pd.ci_high == 0.25
-    assert not pd.binary and pd.variant_only_correct is None and pd.probe_only_correct is None
-
-
-def test_graded_scores_are_allowed_and_not_counted_as_discordant():
-    # d = 0.5, −0.25, 0.25: Δ = 0.5/3 = 0.1666667
-    pd = paired_delta([0.5, 0.75, 0.0], [1.0, 0.5, 0.25])
-    assert pd.delta == pytest.approx(1 / 6)
-    assert not pd.binary and pd.variant_only_correct is None
+    assert "zero width" in pd.notes[0] and pd.method == PAIRED_METHOD
 
 
 def test_confidence_level_changes_width_and_rule_text():
-    # 99%: t_{0.995,7} = 3.499483, half-width = 3.499483·0.2265817 = 0.792919
-    pd = paired_delta(PROBE8, VARIANT8, confidence=0.99)
-    assert pd.ci_high - pd.delta == pytest.approx(0.792919, abs=1e-6)
-    assert noninferiority(pd, 0.02).rule == "PASS iff lower bound of 99% CI of Δ > −0.02"
+    pd95, pd99 = paired_delta(PROBE8G, VARIANT8G), paired_delta(PROBE8G, VARIANT8G, confidence=0.99)
+    # t_{0.995,7} = 3.499483: half-width 3.499483·0.1132909 = 0.3964596
+    assert pd99.ci_high - pd99.delta == pytest.approx(0.3964596, abs=1e-6)
+    assert pd99.ci_low < pd95.ci_low
+    assert noninferiority(pd99, 0.02).rule == "PASS iff lower bound of 99% CI of Δ > −0.02"
 
 
 def test_minimum_detectable_effect_hand_worked():
@@ -141,6 +150,8 @@ def test_minimum_detectable_effect_hand_worked():
     assert minimum_detectable_effect(0.01) == pytest.approx(0.02801585, abs=1e-8)
     assert minimum_detectable_effect(0.01, alpha=0.10) == pytest.approx(0.02486475, abs=1e-8)
     assert minimum_detectable_effect(0.0) == 0.0
+    # df = 4: (t_{0.975,4} + t_{0.8,4})·0.01 = (2.776445 + 0.940965)·0.01 = 0.03717410
+    assert minimum_detectable_effect(0.01, df=4) == pytest.approx(0.0371741, abs=1e-7)
     with pytest.raises(ValueError, match="se must be a finite number"):
         minimum_detectable_effect(-1.0)
 
@@ -209,6 +220,7 @@ def test_properties_of_the_paired_interval(pair):
     assert pd.delta == pytest.approx(pd.variant_mean - pd.probe_mean, abs=1e-12)
     assert pd.delta == pytest.approx((pd.variant_only_correct - pd.probe_only_correct) / n, abs=1e-12)
     assert pd.ci_low <= pd.delta <= pd.ci_high
+    assert pd.ci_high - pd.ci_low > 0.0 and math.isfinite(pd.se) and pd.se > 0.0
     wider = paired_delta(probe, variant, confidence=0.99)
     assert wider.ci_low <= pd.ci_low + 1e-12 and wider.ci_high >= pd.ci_high - 1e-12
     # The verdict is exactly the stated rule.

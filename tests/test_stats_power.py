@@ -1,4 +1,4 @@
-"""Power to declare non-inferiority when the true Δ is 0, its label and the confidence level."""
+"""Power to declare non-inferiority when the true Δ is 0 (normal and t), its label and the claim strength."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rankbench.errors import RankbenchError
 from rankbench.stats import (
     PowerResult,
-    confidence_level,
+    claim_strength,
     minimum_detectable_effect,
     power_label,
     statistical_power,
@@ -22,24 +22,30 @@ def test_power_hand_worked_marginal():
     # se = 0.004, tolerance = 0.01: Φ(0.01/0.004 − 1.959964) = Φ(0.540036) = 0.705414
     r = statistical_power(0.004, 0.01, n_seeds=3)
     assert r.power == pytest.approx(0.705414, abs=1e-6)
-    assert (r.label, r.confidence_level) == ("marginal", "medium")
+    assert r.label == "marginal"
     # MDE at 80%: 2.801585·0.004 = 0.0112063
     assert r.mde == pytest.approx(0.0112063, abs=1e-7)
-    assert r.rule.startswith("power = Φ(tolerance/se − z_{1−α/2}), α = 0.05:")
+    assert r.rule.startswith("power = F(tolerance/se − z_{1−α/2}), α = 0.05, F normal:")
     assert "exceeds −0.01 when the true Δ is 0" in r.rule
+
+
+def test_power_with_t_quantiles_hand_worked():
+    # se = 0.004, tolerance = 0.01, df = 4: T₄(2.5 − 2.776445) = T₄(−0.276445) = 0.397951 (mpmath)
+    r = statistical_power(0.004, 0.01, n_seeds=5, df=4)
+    assert r.power == pytest.approx(0.397951, abs=1e-6) and r.df == 4
+    assert r.mde == pytest.approx(minimum_detectable_effect(0.004, df=4))
+    assert "Student t, df = 4" in r.rule
 
 
 def test_power_hand_worked_sufficient_and_insufficient():
     # se = 0.002: Φ(5 − 1.959964) = Φ(3.040036) = 0.998817 → sufficient
     high = statistical_power(0.002, 0.01, n_seeds=3)
     assert high.power == pytest.approx(0.998817, abs=1e-6)
-    assert (high.label, high.confidence_level) == ("sufficient", "high")
-    assert statistical_power(0.002, 0.01, n_seeds=2).confidence_level == "medium"
-    assert statistical_power(0.002, 0.01, n_seeds=1).confidence_level == "low"
+    assert high.label == "sufficient"
     # se = 0.01: Φ(1 − 1.959964) = Φ(−0.959964) = 0.168537 → insufficient, low
     low = statistical_power(0.01, 0.01, n_seeds=5)
     assert low.power == pytest.approx(0.168537, abs=1e-6)
-    assert (low.label, low.confidence_level) == ("insufficient", "low")
+    assert low.label == "insufficient"
 
 
 def test_other_confidence_levels():
@@ -71,7 +77,7 @@ def test_power_label_boundaries(power, label):
 
 
 @pytest.mark.parametrize(
-    ("n_seeds", "power", "level"),
+    ("n_seeds", "probability", "level"),
     [
         (3, 0.8, "high"),
         (10, 0.99, "high"),
@@ -83,18 +89,16 @@ def test_power_label_boundaries(power, label):
         (5, None, "low"),
     ],
 )
-def test_confidence_level_rule(n_seeds, power, level):
-    assert confidence_level(n_seeds, power) == level
+def test_claim_strength_rule(n_seeds, probability, level):
+    assert claim_strength(n_seeds, probability) == level
 
 
 def test_degenerate_standard_errors():
-    none = statistical_power(None, 0.01, n_seeds=3)
-    assert (none.power, none.mde, none.label, none.confidence_level) == (None, None, "insufficient", "low")
-    assert "cannot be computed" in none.notes[0]
-    zero = statistical_power(0.0, 0.01, n_seeds=3)
-    assert (zero.power, zero.mde, zero.label) == (1.0, 0.0, "sufficient")
-    assert "degenerate" in zero.notes[0]
-    assert statistical_power(0.0, 0.0, n_seeds=3).power == 0.0  # ci_low > 0 = Δ never holds
+    # no spread: no power is stated, never a degenerate 1 with a zero margin
+    for se in (None, 0.0):
+        r = statistical_power(se, 0.01, n_seeds=3)
+        assert (r.power, r.mde, r.label) == (None, None, "insufficient")
+        assert "cannot be stated" in r.notes[0]
 
 
 def test_round_trip_and_errors():

@@ -167,11 +167,14 @@ def variant_entry(b, job: VariantJob, plans: dict, probe_ids, probe_scores, prob
             "method": pdd.get("method"),
             "se": pdd.get("se"),
             "n": pdd.get("n"),
+            "variant_only_correct": pdd.get("variant_only_correct"),
+            "probe_only_correct": pdd.get("probe_only_correct"),
         },
         "paired": pdd,
         "verdict_rule": vd.get("rule"),
         "point_rule_verdict": vd.get("point_rule_verdict"),
         "mde": vd.get("mde"),
+        "mde_rule": vd.get("mde_rule"),
         "accuracy_retention": float(value / probe["accuracy"]) if probe["accuracy"] else None,
         "build": {k: v for k, v in rec["build"].items() if k != "compression"},
         "eval_seconds": rec["eval"]["eval_seconds"],
@@ -180,14 +183,16 @@ def variant_entry(b, job: VariantJob, plans: dict, probe_ids, probe_scores, prob
 
 
 def classify(b, gate: dict, compressed: dict) -> dict:
-    """smoke / screening / certifiable, with the reason.
+    """The validation level of one run, with the reason; ``confidence`` is the claim strength
+    (:data:`rankbench.stats.power.CLAIM_STRENGTH_RULE`: one seed is at most medium).
 
     - smoke: a --smoke run (tiny budgets): checks the plumbing, proves nothing.
-    - certifiable: the gate passed and the run's smallest detectable effect (MDE at 80% power) is at
-      most the tolerance for every compression variant (controls aside), so a PASS or FAIL here is
-      informative on its own.
-    - screening: anything else (gate failed, or too few eval items to resolve the tolerance). A single
-      seed is never more than one draw of the training noise: a campaign over seeds is the next step.
+    - gate_failed: the probe failed its quality gate, so no variant verdict means anything.
+    - underpowered: some compression variant's smallest resolvable margin (80% power at Δ = 0)
+      exceeds the tolerance: more eval items are needed to resolve it.
+    - resolves_tolerance: the gate passed and every compression variant's resolvable margin is within
+      the tolerance, so each PASS or FAIL is informative for this seed. Training noise is not
+      addressed: a campaign over seeds is the next step.
     """
     tol = b.cfg.eval.tolerance
     if b.smoke:
@@ -197,27 +202,27 @@ def classify(b, gate: dict, compressed: dict) -> dict:
             "rationale": "smoke run: reduced steps and items check the pipeline, not the claim",
         }
     if not gate["passed"]:
-        return {"level": "screening", "confidence": "low", "rationale": "probe quality gate failed"}
+        return {"level": "gate_failed", "confidence": "low", "rationale": "probe quality gate failed"}
     # controls are there to show the test can tell variants apart: their resolution is not the claim's
     mdes = [v["mde"] for v in compressed.values() if v.get("mde") is not None and v["role"] == "compression"]
     if not mdes:
         return {
-            "level": "screening",
+            "level": "underpowered",
             "confidence": "low",
             "rationale": "no compression variant was evaluated",
         }
     worst = max(mdes)
     if worst <= tol:
         return {
-            "level": "certifiable",
+            "level": "resolves_tolerance",
             "confidence": "medium",
-            "rationale": f"single seed; every compression variant's smallest detectable effect ({worst:.4f}) is within "
-            f"the tolerance {tol}; repeat over seeds for a claim about training noise",
+            "rationale": f"single seed; every compression variant's smallest resolvable margin ({worst:.4f}) "
+            f"is within the tolerance {tol}; repeat over seeds for a claim about training noise",
         }
     return {
-        "level": "screening",
+        "level": "underpowered",
         "confidence": "low",
-        "rationale": f"single seed; the smallest detectable effect ({worst:.4f}) exceeds the tolerance "
+        "rationale": f"single seed; the smallest resolvable margin ({worst:.4f}) exceeds the tolerance "
         f"{tol}: more eval items are needed to resolve it",
     }
 

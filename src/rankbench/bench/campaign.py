@@ -25,7 +25,7 @@ BEST_KEYS = (
     "delta_vs_probe_mean",
     "delta_vs_probe_std",
     "pass_rate",
-    "pooled_ci_low",
+    "decision_ci_low",
     "method",
 )
 
@@ -103,6 +103,7 @@ def per_seed_records(run: dict, key: str, probe_scores) -> dict:
         "verdict": v["verdict"],
         "probe_scores": probe_scores,
         "variant_scores": scores,
+        "item_ids": ids,
     }
 
 
@@ -137,7 +138,9 @@ def aggregate_runs(paths: list[Path], *, include_smoke: bool = False, policy=Non
             hint="aggregate only runs whose probe passed",
         )
     cfg = runs[0]["lock"]["config"]
-    tol, conf = cfg["eval"]["tolerance"], cfg["eval"]["confidence"]
+    # one tolerance throughout: the policy's when it sets one, else the bench's
+    tol = policy.tolerance if policy.tolerance is not None else cfg["eval"]["tolerance"]
+    conf = cfg["eval"]["confidence"]
     probe_scores = {
         r["doc"]["seed"]: item_scores(r["path"] / "probe_eval" / "predictions.jsonl")[1] for r in runs
     }
@@ -145,7 +148,7 @@ def aggregate_runs(paths: list[Path], *, include_smoke: bool = False, policy=Non
     compressed = {}
     for key in keys:
         recs = [per_seed_records(r, key, probe_scores[r["doc"]["seed"]]) for r in runs]
-        block = aggregate_variant(recs, tolerance=tol, confidence=conf)
+        block = aggregate_variant(recs, tolerance=tol, confidence=conf, policy=policy)
         first = runs[0]["doc"]["compressed"][key]
         block.update(
             variant=first["variant"],
@@ -180,7 +183,7 @@ def aggregate_runs(paths: list[Path], *, include_smoke: bool = False, policy=Non
         "git_commit": first.get("git_commit"),
         "probe": probe_block(runs),
         "compressed": compressed,
-        "summary": summary_block(compressed, policy, len(runs), notes),
+        "summary": summary_block(compressed, policy, len(runs), notes, tol),
         "policy": policy.to_dict(),
         "runs": [
             {
@@ -216,8 +219,9 @@ def probe_block(runs: list[dict]) -> dict:
     }
 
 
-def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str]) -> dict:
-    from rankbench.stats import confidence_level, power_label
+def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str], tolerance: float) -> dict:
+    from rankbench.stats import claim_strength, power_label
+    from rankbench.stats.power import CLAIM_STRENGTH_RULE
 
     comp = {k: v for k, v in compressed.items() if v["role"] == "compression"}
     recommended = {k: v for k, v in comp.items() if v["recommended"]}
@@ -234,33 +238,32 @@ def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str]) -> d
             "delta_vs_probe_mean": v["delta_vs_probe"]["mean"],
             "delta_vs_probe_std": v["delta_vs_probe"]["std"],
             "pass_rate": v["pass_rate"],
-            "pooled_ci_low": v["delta_ci_pooled"].get("ci_low"),
+            "decision_ci_low": v["decision_ci"].get("low"),
             "method": v["method"],
         }
-    # power and confidence describe the claim we make: the best compression's, else the weakest variant's
+    # power and claim strength describe the claim we make: the best compression's, else the weakest
     ref = (
         compressed[best["variant"]]
         if best
         else (min(comp.values(), key=lambda v: v["power"].get("power") or 0.0) if comp else None)
     )
     power = ref["power"].get("power") if ref else None
-    label = power_label(power)
-    level = confidence_level(n_seeds, power)
-    min_power = policy.clauses.get("min_power")
-    defensible = bool(best) and power is not None and (min_power is None or power >= min_power)
+    p_policy = (ref.get("policy_pass_probability") or {}).get("probability") if ref else None
+    defensible = bool(best)
     for k, v in compressed.items():
-        pr = v["policy_result"]
+        pr, ci = v["policy_result"], v["decision_ci"]
         state = "meets" if pr["passed"] else "does not meet"
         failed = f" (failed: {', '.join(pr['failed'])})" if pr["failed"] else ""
+        shown = "none" if ci["low"] is None else f"[{ci['low']:+.4f}, {ci['high']:+.4f}]"
         notes.append(
             f"{k} ({v['method']}, {v['role']}) {state} policy {policy.name} v{policy.version}{failed}; "
-            f"pooled Δ CI [{v['delta_ci_pooled']['ci_low']:+.4f}, {v['delta_ci_pooled']['ci_high']:+.4f}]"
+            f"decision Δ CI {shown}"
         )
     if best:
         notes.append(
-            f"May claim: {best['variant']} is non-inferior to the probe within the tolerance, "
-            f"with {best['param_reduction_mean']:.1%} fewer LoRA parameters, on this model, task and "
-            f"budget, across {n_seeds} seeds."
+            f"May claim: {best['variant']} is non-inferior to the probe within the tolerance "
+            f"{tolerance:g}, with {best['param_reduction_mean']:.1%} fewer LoRA parameters, on this "
+            f"model, task and budget, across {n_seeds} seeds."
         )
     else:
         notes.append("May not claim that any compression is as good as the probe under this policy.")
@@ -274,12 +277,16 @@ def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str]) -> d
         "total_variants": len(compressed),
         "passing_variants": sum(v["policy_result"]["passed"] for v in compressed.values()),
         "defensible_claims": defensible,
-        "statistical_power": label,
+        "tolerance": tolerance,
+        "statistical_power": power_label(power),
         "power": power,
-        "confidence_level": level,
+        "policy_pass_probability": p_policy,
+        "confidence_level": claim_strength(n_seeds, p_policy),
         "power_rule": ref["power"].get("rule") if ref else None,
-        "confidence_rule": ref["power"].get("confidence_rule") if ref else None,
+        "confidence_rule": CLAIM_STRENGTH_RULE,
         "smallest_detectable_delta": ref["power"].get("mde") if ref else None,
+        "smallest_detectable_delta_rule": "smallest margin resolvable with 80% power when Δ = 0, "
+        "from the decision interval's se and df",
         "policy": f"{policy.name} v{policy.version}",
         "notes": notes,
     }

@@ -10,6 +10,20 @@ def _ms(block: dict | None, fmt: str = ".4f") -> str:
     return f"{block['mean']:{fmt}} ± {std:{fmt}}" if std is not None else f"{block['mean']:{fmt}}"
 
 
+def _ci(low, high) -> str:
+    return "n/a" if low is None else f"[{low:+.4f}, {high:+.4f}]"
+
+
+def _fmt(x, fmt: str) -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _counts(v: dict) -> str:
+    d = v.get("discordant") or {}
+    b, c = d.get("variant_only_total"), d.get("probe_only_total")
+    return "n/a" if b is None else f"{b} / {c}"
+
+
 def render_aggregate(doc: dict) -> str:
     s = doc["summary"]
     pol = doc["policy"]
@@ -21,30 +35,36 @@ def render_aggregate(doc: dict) -> str:
         f"- **Model:** {doc['model']}",
         f"- **Task:** {doc['task']}",
         f"- **Seeds:** {', '.join(map(str, doc['seeds']))}",
-        f"- **Policy:** {pol['name']} v{pol['version']} ({pol['source']})",
-        f"- **Statistical power:** {s['statistical_power']} "
-        f"({'n/a' if s['power'] is None else format(s['power'], '.3f')}); "
-        f"**confidence:** {s['confidence_level']}; **defensible claims:** {'yes' if s['defensible_claims'] else 'no'}",
-        f"- **Smallest detectable Δ (80% power):** "
-        f"{'n/a' if s['smallest_detectable_delta'] is None else format(s['smallest_detectable_delta'], '.4f')}",
+        f"- **Policy:** {pol['name']} v{pol['version']} ({pol['source']}); tolerance {s.get('tolerance')}",
+        f"- **Statistical power:** {s['statistical_power']} ({_fmt(s['power'], '.3f')}); "
+        f"**P(policy passes | Δ = 0):** {_fmt(s.get('policy_pass_probability'), '.3f')}; "
+        f"**claim strength:** {s['confidence_level']}; "
+        f"**defensible claims:** {'yes' if s['defensible_claims'] else 'no'}",
+        f"- **Smallest margin resolvable (80% power at Δ = 0):** {_fmt(s['smallest_detectable_delta'], '.4f')}",
         "",
         f"Probe {metric}: {_ms(probe['accuracy'])} (r={probe['rank']}).",
         "",
         "## Variants",
         "",
-        f"| Variant | Method | Role | Reduction | {metric} | Δ (mean ± std) | worst-seed Δ | Δ CI (t) | "
-        "Δ CI (pooled) | Pass rate | Policy |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "*Decision CI*: the interval the verdict and the policy use (per-seed Δ, S − 1 df; see its "
+        "method below). *Only variant / only probe*: discordant items summed over seeds. *Pooled "
+        "bootstrap*: descriptive only.",
+        "",
+        f"| Variant | Method | Role | Reduction | {metric} | Δ (mean ± std) | Decision CI | df | "
+        "Only variant / only probe | Pooled bootstrap | Seeds passing | Policy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, v in doc["compressed"].items():
-        t, p = v["delta_ci_t"], v["delta_ci_pooled"]
-        t_txt = "n/a" if t.get("ci_low") is None else f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]"
+        d, p = v["decision_ci"], v["delta_ci_pooled"]
+        n_pass = v["verdict_distribution"]["PASS"]
         lines.append(
             f"| {key} | {v['method']} | {v['role']} | {_ms(v['param_reduction'], '.1%')} | "
-            f"{_ms(v['accuracy'])} | {_ms(v['delta_vs_probe'], '+.4f')} | {v['worst_seed_delta']:+.4f} | {t_txt} | "
-            f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}] | {v['pass_rate']:.2f} | "
-            f"**{'PASS' if v['policy_result']['passed'] else 'FAIL'}** |"
+            f"{_ms(v['accuracy'])} | {_ms(v['delta_vs_probe'], '+.4f')} | {_ci(d['low'], d['high'])} | "
+            f"{_fmt(d.get('df'), '.3g')} | {_counts(v)} | {_ci(p['ci_low'], p['ci_high'])} | "
+            f"{n_pass}/{v['n_seeds']} | **{'PASS' if v['policy_result']['passed'] else 'FAIL'}** |"
         )
+    methods = sorted({v["decision_ci"]["method"] for v in doc["compressed"].values()})
+    lines += [""] + [f"Decision interval: {m}." for m in methods]
     best = s.get("best_compression")
     lines += ["", "## Verdict", ""]
     if best and best.get("variant"):
@@ -58,12 +78,12 @@ def render_aggregate(doc: dict) -> str:
     lines += ["", "### What may and may not be claimed", ""] + [f"- {n}" for n in s["notes"]]
     lines += ["", "### Policy clauses", ""]
     clauses = pol.get("clauses", {})
-    lines += [f"- `{k}`: {v}" for k, v in clauses.items()]
+    lines += [f"- `{k}`: {v}" for k, v in clauses.items() if v is not None]
     lines += [
         "",
         f"Power rule: {s.get('power_rule')}",
         "",
-        f"Confidence rule: {s.get('confidence_rule')}",
+        f"Claim strength rule: {s.get('confidence_rule')}",
         "",
     ]
     return "\n".join(lines)

@@ -13,8 +13,9 @@ def _num(x, fmt: str = ".4f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
-def _ok(flag: bool) -> str:
-    return "PASS" if flag else "FAIL"
+def _counts(ci: dict) -> str:
+    b, c = ci.get("variant_only_correct"), ci.get("probe_only_correct")
+    return "n/a" if b is None or c is None else f"{b} / {c}"
 
 
 def render_bench(doc: dict) -> str:
@@ -32,7 +33,7 @@ def render_bench(doc: dict) -> str:
         f"- **Task:** {doc['task']} (seed {doc.get('seed')})",
         f"- **Date:** {doc['timestamp'][:19].replace('T', ' ')} UTC",
         f"- **Git:** {git}",
-        f"- **Validation level:** {vc.get('level')} ({vc.get('confidence')} confidence): {vc.get('rationale')}",
+        f"- **Validation level:** {vc.get('level')} (claim strength {vc.get('confidence')}): {vc.get('rationale')}",
         "",
         "## Probe quality gate",
         "",
@@ -59,11 +60,13 @@ def render_bench(doc: dict) -> str:
             "## Variants",
             "",
             f"Δ = variant − probe on the same items; PASS when the lower end of the {conf}% paired "
-            f"interval is above −{tol}.",
+            f"interval is above −{tol}. *Only variant / only probe*: items that one of the two got "
+            "right and the other wrong, the only items that move Δ. *Resolvable*: the smallest margin "
+            "this run resolves with 80% power when Δ = 0.",
             "",
-            f"| Variant | Method | Role | Rank | LoRA params | Reduction | {metric} | Δ | {conf}% CI | MDE "
-            "| Verdict |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| Variant | Method | Role | Rank | LoRA params | Reduction | {metric} | Δ | {conf}% CI | "
+            "Only variant / only probe | Resolvable | Verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for key, v in comp.items():
             rank = v["rank"] if v["rank"] is not None else f"{v['rank_mean']:.1f} (mean)"
@@ -71,10 +74,11 @@ def render_bench(doc: dict) -> str:
             lines.append(
                 f"| {key} | {v['method']} | {v['role']} | {rank} | {_num(v['params'], ',')} | "
                 f"{_pct(v['param_reduction'])} | {v['accuracy']:.4f} | {v['delta_vs_probe']:+.4f} | "
-                f"[{_num(ci['low'], '+.4f')}, {_num(ci['high'], '+.4f')}] | {_num(v['mde'])} | "
-                f"**{v['verdict']}** |"
+                f"[{_num(ci['low'], '+.4f')}, {_num(ci['high'], '+.4f')}] | {_counts(ci)} | "
+                f"{_num(v['mde'])} | **{v['verdict']}** |"
             )
-        lines.append("")
+        methods = sorted({v["ci"].get("method") for v in comp.values() if v["ci"].get("method")})
+        lines += [""] + [f"Interval: {m}." for m in methods] + [""]
     best = summary.get("best_compression")
     lines += ["## Summary", ""]
     if best and best.get("variant"):

@@ -1,16 +1,20 @@
 """Statistics for claims about compressed adapters: pure numpy, no torch, no file I/O but the policy loader.
 
-Single seed: :func:`paired_delta` (paired t-interval of Δ = variant − probe) and :func:`noninferiority`
-(PASS iff the interval's lower bound > −tolerance). Many seeds: :func:`summarize`, :func:`t_interval`,
-:func:`hierarchical_bootstrap_delta` (seeds, then items), :func:`statistical_power`, and
-:func:`aggregate_variant`, which assembles one variant's block of bench_aggregate.json. The claim policy
-(:func:`load_policy`, :func:`evaluate_policy`) says which of those numbers a claim needs.
+Single seed: :func:`paired_delta` (Δ = variant − probe with Tango's score interval for 1/0 scores, a
+paired t-interval for graded ones) and :func:`noninferiority` (PASS iff the interval's lower bound >
+−tolerance). Many seeds: :func:`decision_interval` (t across per-seed Δ, widened for shared items) is
+what verdicts and the policy use; :func:`summarize`, :func:`t_interval` and
+:func:`hierarchical_bootstrap_delta` are descriptive. :func:`statistical_power` comes from the interval
+used, and :func:`aggregate_variant` assembles one variant's block of bench_aggregate.json. The claim
+policy (:func:`load_policy`, :func:`evaluate_policy`) says which of those numbers a claim needs, and
+:func:`policy_pass_probability` how often it would pass at Δ = 0.
 """
 
 from __future__ import annotations
 
 from rankbench.stats.aggregate import aggregate_variant
 from rankbench.stats.bootstrap import BootstrapCI, hierarchical_bootstrap_delta
+from rankbench.stats.decision import DecisionInterval, SeedDiffs, decision_interval
 from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
 from rankbench.stats.paired import (
     PairedDelta,
@@ -27,8 +31,9 @@ from rankbench.stats.policy import (
     load_policy,
     parse_policy,
 )
-from rankbench.stats.power import PowerResult, confidence_level, power_label, statistical_power
+from rankbench.stats.power import PowerResult, claim_strength, power_label, statistical_power
 from rankbench.stats.seeds import TInterval, summarize, t_interval
+from rankbench.stats.tango import tango_interval
 
 __all__ = [
     "BootstrapCI",
@@ -40,7 +45,11 @@ __all__ = [
     "TInterval",
     "Verdict",
     "aggregate_variant",
-    "confidence_level",
+    "claim_strength",
+    "DecisionInterval",
+    "SeedDiffs",
+    "decision_interval",
+    "tango_interval",
     "evaluate_policy",
     "hierarchical_bootstrap_delta",
     "load_policy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from rankbench.errors import RankbenchError
 from rankbench.stats._validate import check_confidence, check_tolerance, paired_differences
 from rankbench.stats.bootstrap import hierarchical_bootstrap_delta
+from rankbench.stats.decision import SeedDiffs, decision_interval
 from rankbench.stats.paired import noninferiority, paired_delta
 from rankbench.stats.power import statistical_power
 from rankbench.stats.seeds import summarize, t_interval
@@ -58,38 +60,57 @@ def _check_records(per_seed: list[dict[str, Any]]) -> None:
             )
 
 
+def _seed_results(per_seed, tolerance, confidence):
+    """Per seed: its PairedDelta (Tango / paired t), verdict at ``tolerance``, and SeedDiffs."""
+    out = []
+    for rec in per_seed:
+        pd = paired_delta(rec["probe_scores"], rec["variant_scores"], confidence=confidence)
+        _, _, d = paired_differences(rec["probe_scores"], rec["variant_scores"])
+        ids = rec.get("item_ids")
+        diffs = SeedDiffs(d, None if ids is None else tuple(map(str, ids)), float(pd.se or 0.0))
+        out.append((pd, noninferiority(pd, tolerance).verdict, diffs))
+    return out
+
+
 def aggregate_variant(
     per_seed: list[dict[str, Any]],
     *,
     tolerance: float,
     confidence: float = 0.95,
+    policy=None,
     n_boot: int = 2000,
     boot_seed: int = 0,
 ) -> dict[str, Any]:
     """The variant block of bench_aggregate.json from records like
-    {"seed", "accuracy", "delta_vs_probe", "param_reduction", "verdict", "probe_scores", "variant_scores"}.
+    {"seed", "accuracy", "delta_vs_probe", "param_reduction", "verdict", "probe_scores",
+    "variant_scores"} and optionally "item_ids" (the eval items, to detect items shared by seeds).
 
-    Returns (seed-format keys first): ``rank`` (only when every record has the same one),
-    ``accuracy`` / ``delta_vs_probe`` / ``param_reduction`` as :func:`summarize` dicts, ``pass_rate``
-    (#PASS / n), ``verdict_distribution`` {"PASS", "FAIL"}; then ``n_seeds``, ``seeds``, ``tolerance``,
-    ``confidence``, ``worst_seed_delta`` (min Δ) with its ``worst_seed``, ``delta_ci_t``
-    (:func:`t_interval` of the per-seed Δ), ``delta_ci_pooled`` (:func:`hierarchical_bootstrap_delta`),
-    ``pooled_verdict`` (:func:`noninferiority` on the pooled interval), ``power``
-    (:func:`statistical_power` from the pooled se) and ``notes`` (e.g. a recorded per-seed verdict that
-    the scores do not reproduce).
+    ``tolerance`` is the one in force (the policy's when it sets one): every per-seed verdict is
+    recomputed at it from the scores (Tango for 1/0 scores). Returns (seed-format keys first):
+    ``rank`` (only when every record has the same one), ``accuracy`` / ``delta_vs_probe`` /
+    ``param_reduction`` as :func:`summarize` dicts, ``pass_rate`` (#PASS / n), ``verdict_distribution``;
+    then ``decision_ci`` (:func:`~rankbench.stats.decision.decision_interval`, the interval the verdict
+    and the policy use) with its ``decision_verdict``, ``discordant`` (per seed: items only the variant
+    got right, only the probe, and n), ``power`` (from the decision interval), ``per_seed_verdicts``,
+    ``worst_seed_delta`` / ``worst_seed``, the descriptive ``delta_ci_t`` and ``delta_ci_pooled``
+    (hierarchical bootstrap) with ``pooled_verdict``, ``policy_pass_probability`` (when a policy is
+    given) and ``notes``.
     """
     tolerance = check_tolerance(tolerance)
     confidence = check_confidence(confidence)
     _check_records(per_seed)
     seeds = [_plain(rec["seed"]) for rec in per_seed]
     deltas = [float(rec["delta_vs_probe"]) for rec in per_seed]
-    verdicts = [rec["verdict"] for rec in per_seed]
+    results = _seed_results(per_seed, tolerance, confidence)
+    verdicts = [v for _, v, _ in results]
+    notes = [
+        f"seed {seed}: recorded verdict {rec['verdict']}, but its scores give {v} at tolerance {tolerance:g}"
+        for seed, rec, v in zip(seeds, per_seed, verdicts, strict=True)
+        if rec["verdict"] != v
+    ]
+    decision = decision_interval([diffs for _, _, diffs in results], confidence)
+    notes += list(decision.notes)
     pairs = [(rec["probe_scores"], rec["variant_scores"]) for rec in per_seed]
-    notes = []
-    for seed, verdict, (probe, variant) in zip(seeds, verdicts, pairs, strict=True):
-        redone = noninferiority(paired_delta(probe, variant, confidence=confidence), tolerance).verdict
-        if redone != verdict:
-            notes.append(f"seed {seed}: recorded verdict {verdict}, but its scores give {redone}")
     pooled = hierarchical_bootstrap_delta(pairs, n_boot=n_boot, confidence=confidence, seed=boot_seed)
     worst = int(np.argmin(deltas))
     n_pass = verdicts.count("PASS")
@@ -108,15 +129,55 @@ def aggregate_variant(
             "seeds": seeds,
             "tolerance": tolerance,
             "confidence": confidence,
+            "decision_ci": decision.ci(),
+            "decision_verdict": _decision_verdict(decision, tolerance),
+            "discordant": _discordant(results),
+            "power": statistical_power(
+                decision.se, tolerance, n_seeds=len(per_seed), confidence=confidence, df=decision.df
+            ).to_dict(),
+            "per_seed_verdicts": verdicts,
             "worst_seed_delta": deltas[worst],
             "worst_seed": seeds[worst],
             "delta_ci_t": t_interval(deltas, confidence).to_dict(),
             "delta_ci_pooled": pooled.to_dict(),
             "pooled_verdict": noninferiority(pooled, tolerance).to_dict(),
-            "power": statistical_power(
-                pooled.se, tolerance, n_seeds=len(per_seed), confidence=confidence
-            ).to_dict(),
             "notes": notes,
         }
     )
+    if policy is not None:
+        block["policy_pass_probability"] = _pass_probability(policy, results, decision, tolerance, confidence)
     return block
+
+
+def _decision_verdict(decision, tolerance: float) -> dict[str, Any]:
+    """The non-inferiority verdict read off the decision interval (FAIL when there is none)."""
+    view = SimpleNamespace(
+        delta=decision.delta, ci_low=decision.low, se=decision.se, confidence=decision.confidence,
+        df=decision.df,
+    )  # fmt: skip
+    return noninferiority(view, tolerance).to_dict()
+
+
+def _discordant(results) -> dict[str, Any]:
+    """Per seed and in total: items only the variant got right, only the probe, and n (1/0 scores)."""
+    b = [pd.variant_only_correct for pd, _, _ in results]
+    c = [pd.probe_only_correct for pd, _, _ in results]
+    binary = all(x is not None for x in b + c)
+    return {
+        "variant_only_correct": b,
+        "probe_only_correct": c,
+        "n_items": [pd.n for pd, _, _ in results],
+        "variant_only_total": sum(b) if binary else None,
+        "probe_only_total": sum(c) if binary else None,
+    }
+
+
+def _pass_probability(policy, results, decision, tolerance, confidence) -> dict[str, Any]:
+    from rankbench.stats.policy_sim import policy_pass_probability
+
+    if not all(pd.binary for pd, _, _ in results):
+        return {"probability": None, "notes": ["graded scores: no discordance model to simulate"]}
+    counts = [(pd.variant_only_correct, pd.probe_only_correct, pd.n) for pd, _, _ in results]
+    return policy_pass_probability(
+        policy, counts, tolerance=tolerance, confidence=confidence, cov_term=decision.cov_term
+    ).to_dict()

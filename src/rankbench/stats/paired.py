@@ -1,18 +1,21 @@
-"""Single-seed paired comparison: Δ = variant − probe on the same items, its t-interval, the verdict.
+"""Single-seed paired comparison: Δ = variant − probe on the same items, its interval, the verdict.
 
-Every variant is evaluated on exactly the probe's items, so the comparison uses the per-item
-differences dᵢ = variantᵢ − probeᵢ (i = 1..n) rather than two independent accuracies:
+Every variant is evaluated on exactly the probe's items, so the comparison is paired: per item,
+dᵢ = variantᵢ − probeᵢ (i = 1..n), and Δ = mean(d).
 
-    Δ = mean(d)                     s = std(d, ddof=1)                se = s / √n
-    CI = Δ ± t_{1−α/2, n−1} · se    with α = 1 − confidence           (paired t-interval)
+- **1/0 scores** (correct or not): only the discordant items move Δ, b = items only the variant got
+  right and c = items only the probe got right, Δ = (b − c)/n. The interval is Tango's score interval
+  (:mod:`rankbench.stats.tango`). A paired t- or Wald interval runs at 1.3–1.8× its nominal one-sided
+  error when only 1–2% of items are discordant, which is where good compressions sit, and collapses to
+  zero width when none are; Tango's holds its level there and is monotone in the evidence.
+- **Graded scores** in [0, 1] (F1, partial credit, a probability): the paired t-interval
+  Δ ± t_{1−α/2, n−1}·s/√n with s = std(d, ddof=1). The differences are bounded, so their mean is close
+  to normal at the item counts a bench uses, and the t quantile pays for estimating s. A constant d
+  gives a zero-width interval, and a note says it reflects no item-level variation, not certainty.
 
-With 1/0 scores, d ∈ {−1, 0, 1}; only the discordant items (one right, the other wrong) move Δ.
-
-When 1/0 scores agree on every item, s = 0 and the t-interval collapses to [0, 0], which would let
-any tolerance pass on a handful of items. The interval then comes from the discordance rate instead:
-|Δ_true| ≤ p_disc (the chance that the two disagree on an item), and with 0 disagreements in n
-items the exact one-sided (Clopper–Pearson) upper bound at level 1 − α/2 is u = 1 − (α/2)^(1/n).
-The interval is [−u, +u]: e.g. n = 100 gives u = 0.0362 and n = 2000 gives u = 0.00184.
+``se`` is the standard error the interval implies: s/√n for the t-interval, and for Tango the lower
+half-width over z_{1−α/2} (the score interval has no se of its own; this is the one a normal-theory
+interval of the same lower width would have). Power and the resolvable margin are computed from it.
 """
 
 from __future__ import annotations
@@ -31,12 +34,10 @@ from rankbench.stats._validate import (
     to_dict,
 )
 from rankbench.stats.distributions import normal_ppf, t_ppf
+from rankbench.stats.tango import TANGO_METHOD, tango_interval
 
-PAIRED_METHOD = "paired t-interval on per-item differences (df = n - 1)"
-NO_DISCORDANCE_METHOD = (
-    "no discordant items: ±u, u = exact (Clopper-Pearson) upper bound on the discordance rate, "
-    "1 - (alpha/2)^(1/n)"
-)
+PAIRED_METHOD = "paired t-interval on per-item differences (df = n - 1; graded scores)"
+MARGIN_POWER = 0.8  # the resolvable margin is the one reached with this power when Δ = 0
 
 
 def no_discordance_bound(n: int, confidence: float) -> float:
@@ -47,13 +48,13 @@ def no_discordance_bound(n: int, confidence: float) -> float:
 
 @dataclass(frozen=True)
 class PairedDelta:
-    """Paired Δ = variant − probe over n items, with its t-interval and (for 1/0 scores) discordant counts.
+    """Paired Δ = variant − probe over n items, its interval and, for 1/0 scores, the discordant counts.
 
-    ``std``, ``se``, ``ci_low``, ``ci_high`` are None when n < 2 (no spread can be estimated);
-    ``degenerate`` is then "single_item", or "zero_variance" when every dᵢ is equal (the interval has
-    zero width: it reflects no item-level variation, not certainty). ``variant_only_correct`` counts
-    items the variant got right and the probe wrong, ``probe_only_correct`` the reverse; both are None
-    unless every score is 0 or 1.
+    ``method`` names the interval (Tango for 1/0 scores, paired t for graded ones); ``df`` is n − 1 for
+    the t-interval and None for Tango (normal critical value). ``std`` is std(d, ddof=1). For graded
+    scores with n < 2 there is no interval (``degenerate`` = "single_item"); "zero_variance" marks
+    graded scores whose differences are all equal. ``variant_only_correct`` (b) counts items the variant
+    got right and the probe wrong, ``probe_only_correct`` (c) the reverse; both None for graded scores.
     """
 
     n: int
@@ -62,6 +63,7 @@ class PairedDelta:
     delta: float
     std: float | None
     se: float | None
+    df: int | None
     ci_low: float | None
     ci_high: float | None
     confidence: float
@@ -81,7 +83,7 @@ class PairedDelta:
 
 
 def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 0.95) -> PairedDelta:
-    """Paired Δ = mean(variant − probe) with a t-interval: Δ ± t_{1−α/2, n−1}·s/√n, s = std(d, ddof=1).
+    """Paired Δ = mean(variant − probe) with Tango's interval (1/0 scores) or a paired t-interval.
 
     Raises RankbenchError when the two score arrays differ in length, are empty, or hold scores
     outside [0, 1].
@@ -89,69 +91,101 @@ def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 
     confidence = check_confidence(confidence)
     probe, variant, d = paired_differences(probe_scores, variant_scores)  # all (n,)
     n = int(d.size)
-    delta = float(d.mean())
     binary = bool(np.isin(probe, (0.0, 1.0)).all() and np.isin(variant, (0.0, 1.0)).all())
-    variant_only = int(np.sum((variant == 1.0) & (probe == 0.0))) if binary else None
-    probe_only = int(np.sum((probe == 1.0) & (variant == 0.0))) if binary else None
-    std = se = ci_low = ci_high = None
-    degenerate, notes, method = None, [], PAIRED_METHOD
-    if n < 2:
-        degenerate = "single_item"
-        notes.append("only 1 item: no spread can be estimated, so there is no interval")
-    else:
-        std = float(d.std(ddof=1))
-        se = std / math.sqrt(n)
-        half = t_ppf(0.5 + confidence / 2.0, n - 1) * se
-        ci_low, ci_high = delta - half, delta + half
-        if std == 0.0:
-            degenerate = "zero_variance"
-            if binary and delta == 0.0:
-                u = no_discordance_bound(n, confidence)
-                ci_low, ci_high, method = -u, u, NO_DISCORDANCE_METHOD
-                notes.append(
-                    f"the two agree on all {n} items: the t-interval would have zero width, so the "
-                    f"interval is ±{u:.4g}, the exact bound on how often they could disagree"
-                )
-            else:
-                notes.append(
-                    f"all {n} per-item differences equal {delta:g}: the interval has zero width; "
-                    "it shows no item-level variation, not certainty"
-                )
+    std = float(d.std(ddof=1)) if n > 1 else None
+    common = {
+        "n": n,
+        "probe_mean": float(probe.mean()),
+        "variant_mean": float(variant.mean()),
+        "delta": float(d.mean()),
+        "std": std,
+        "confidence": confidence,
+        "binary": binary,
+    }
+    if binary:
+        b = int(np.sum((variant == 1.0) & (probe == 0.0)))
+        c = int(np.sum((probe == 1.0) & (variant == 0.0)))
+        return _tango(common, b, c)
+    return _paired_t(common)
+
+
+def _tango(common: dict, b: int, c: int) -> PairedDelta:
+    n, confidence = common["n"], common["confidence"]
+    z = normal_ppf(0.5 + confidence / 2.0)
+    low, high = (float(x) for x in tango_interval(b, c, n, z))
+    notes = []
+    if b + c == 0:
+        notes.append(
+            f"the two agree on all {n} items; Tango's interval still has width ±{high:.4g}, the "
+            "disagreement the run could have missed"
+        )
     return PairedDelta(
-        n=n,
-        probe_mean=float(probe.mean()),
-        variant_mean=float(variant.mean()),
-        delta=delta,
-        std=std,
-        se=se,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        confidence=confidence,
-        method=method,
-        binary=binary,
-        variant_only_correct=variant_only,
-        probe_only_correct=probe_only,
-        degenerate=degenerate,
+        **common,
+        se=(common["delta"] - low) / z,
+        df=None,
+        ci_low=low,
+        ci_high=high,
+        method=TANGO_METHOD,
+        variant_only_correct=b,
+        probe_only_correct=c,
+        degenerate=None,
         notes=tuple(notes),
     )
 
 
-def minimum_detectable_effect(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest margin the test can detect: MDE = (z_{1−α/2} + z_{power}) · se.
+def _paired_t(common: dict) -> PairedDelta:
+    n, std, delta = common["n"], common["std"], common["delta"]
+    fields = {"variant_only_correct": None, "probe_only_correct": None, "method": PAIRED_METHOD}
+    if n < 2:
+        note = "only 1 item: no spread can be estimated, so there is no interval"
+        return PairedDelta(
+            **common, **fields, se=None, df=None, ci_low=None, ci_high=None,
+            degenerate="single_item", notes=(note,),
+        )  # fmt: skip
+    se = std / math.sqrt(n)
+    half = t_ppf(0.5 + common["confidence"] / 2.0, n - 1) * se
+    degenerate, notes = None, ()
+    if std == 0.0:
+        degenerate = "zero_variance"
+        notes = (
+            f"all {n} per-item differences equal {delta:g}: the interval has zero width; "
+            "it shows no item-level variation, not certainty",
+        )
+    return PairedDelta(
+        **common, **fields, se=se, df=n - 1, ci_low=delta - half, ci_high=delta + half,
+        degenerate=degenerate, notes=notes,
+    )  # fmt: skip
 
-    α is the two-sided level of the interval whose lower bound decides the verdict (α = 1 − confidence),
-    so the non-inferiority test is one-sided at α/2 = 0.025 for a 95% interval. If the true Δ is 0 and
-    the tolerance equals the MDE, the verdict is PASS with probability ``power`` (normal approximation).
-    E.g. se = 0.01, α = 0.05, power = 0.8: (1.959964 + 0.841621)·0.01 = 0.028016.
+
+def minimum_detectable_effect(
+    se: float, alpha: float = 0.05, power: float = MARGIN_POWER, df: float | None = None
+) -> float:
+    """The smallest margin resolvable with ``power`` when Δ = 0: (q_{1−α/2} + q_{power})·se.
+
+    q is the standard normal quantile, or Student's t with ``df`` degrees of freedom when the interval
+    uses t. α is the two-sided level of the interval whose lower bound decides the verdict, so the
+    non-inferiority test is one-sided at α/2. With the tolerance equal to this margin and the true Δ
+    equal to 0, the verdict is PASS with probability ``power``. E.g. se = 0.01, α = 0.05, power 0.8,
+    normal: (1.959964 + 0.841621)·0.01 = 0.028016; with df = 4: (2.776445 + 0.940965)·0.01 = 0.037174.
     """
     se = float(se)
     if not (se >= 0.0 and math.isfinite(se)):
         raise ValueError(f"se must be a finite number ≥ 0, got {se}")
-    return (normal_ppf(1.0 - alpha / 2.0) + normal_ppf(power)) * se
+    if df is None:
+        return (normal_ppf(1.0 - alpha / 2.0) + normal_ppf(power)) * se
+    return (t_ppf(1.0 - alpha / 2.0, df) + t_ppf(power, df)) * se
+
+
+def margin_rule(alpha: float, df: float | None) -> str:
+    q = "z" if df is None else f"t_{{{df:g}}}"
+    return (
+        f"smallest margin resolvable with {MARGIN_POWER:.0%} power when Δ = 0: "
+        f"({q}_{{1−α/2}} + {q}_{{{MARGIN_POWER:g}}})·se, α = {alpha:g}, se implied by the interval used"
+    )
 
 
 class IntervalEstimate(Protocol):
-    """What a verdict needs: a point estimate Δ, the lower bound of its interval, its se, the level."""
+    """What a verdict needs: Δ, the lower bound of its interval, the se it implies, the level, its df."""
 
     delta: float
     ci_low: float | None
@@ -161,7 +195,8 @@ class IntervalEstimate(Protocol):
 
 @dataclass(frozen=True)
 class Verdict:
-    """A non-inferiority verdict with the rule that produced it, the point-estimate rule and the MDE."""
+    """A non-inferiority verdict with the rule that produced it, the point-estimate rule and the
+    smallest resolvable margin (``mde``: resolvable with 80% power when Δ = 0)."""
 
     verdict: str
     rule: str
@@ -186,13 +221,13 @@ class Verdict:
 def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
     """Non-inferiority at margin −tolerance: PASS iff ci_low > −tolerance, else FAIL.
 
-    Also reports the point-estimate rule (PASS iff Δ ≥ −tolerance) and the MDE at 80% power,
-    (z_{1−α/2} + z_0.8)·se with α = 1 − confidence. Works for a :class:`PairedDelta` and for a pooled
-    :class:`~rankbench.stats.bootstrap.BootstrapCI`. Without an interval (n < 2) the verdict is FAIL.
+    Also reports the point-estimate rule (PASS iff Δ ≥ −tolerance) and the smallest margin resolvable
+    with 80% power when Δ = 0, from the se the interval implies (t quantiles when it has ``df``).
+    Works for a :class:`PairedDelta` and for any interval with those fields. Without an interval
+    (graded scores, n < 2) the verdict is FAIL.
     """
     tolerance = check_tolerance(tolerance)
     level = f"{pd.confidence * 100:g}%"
-    rule = f"PASS iff lower bound of {level} CI of Δ > −{tolerance:g}"
     notes = []
     if pd.ci_low is None:
         verdict = "FAIL"
@@ -200,15 +235,11 @@ def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
     else:
         verdict = "PASS" if pd.ci_low > -tolerance else "FAIL"
     alpha = round(1.0 - pd.confidence, 12)
-    mde = None if pd.se is None else minimum_detectable_effect(pd.se, alpha=alpha, power=0.8)
-    mde_rule = f"MDE = (z_{{1−α/2}} + z_0.8)·se with α = {alpha:g} (normal approximation)"
-    if getattr(pd, "method", None) == NO_DISCORDANCE_METHOD:
-        # se = 0 says nothing here: the interval's half-width is what the run cannot resolve
-        mde = pd.ci_high - pd.delta
-        mde_rule = "MDE = half-width of the exact no-discordance interval (se is 0)"
+    df = getattr(pd, "df", None)
+    mde = None if pd.se is None else minimum_detectable_effect(pd.se, alpha=alpha, df=df)
     return Verdict(
         verdict=verdict,
-        rule=rule,
+        rule=f"PASS iff lower bound of {level} CI of Δ > −{tolerance:g}",
         tolerance=tolerance,
         confidence=pd.confidence,
         delta=pd.delta,
@@ -216,6 +247,6 @@ def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
         point_rule=f"PASS iff Δ ≥ −{tolerance:g}",
         point_rule_verdict="PASS" if pd.delta >= -tolerance else "FAIL",
         mde=mde,
-        mde_rule=mde_rule,
+        mde_rule=margin_rule(alpha, df),
         notes=tuple(notes),
     )

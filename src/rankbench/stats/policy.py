@@ -4,13 +4,18 @@ The shipped policy is ``rankbench/data/policy_default.yaml``; a user file replac
 (each may be null = switched off):
 
     min_seeds              n_seeds ≥ value
-    min_pass_rate          pass_rate ≥ value
-    worst_seed_delta_min   worst_seed_delta ≥ value             (value: number or "-tolerance")
-    pooled_ci_lower_gt     delta_ci_pooled.ci_low > value       (value: number or "-tolerance")
-    min_power              Φ(tolerance/se − z_{1−α/2}) ≥ value  (se, α from delta_ci_pooled)
+    min_pass_rate          pass_rate ≥ value, or "majority": more than half of the seeds PASS alone
+    decision_ci_lower_gt   decision_ci.low > value               (value: number or "-tolerance")
+    min_power              power of the decision interval ≥ value (see rankbench.stats.power)
 
-The tolerance in force is the policy's ``tolerance`` when it is a number, else the bench's (the
-``tolerance`` recorded in the variant block). "≥" comparisons allow 1e-12 of floating-point rounding.
+Two older clauses are still read, so that existing policy files keep working, but the shipped policy
+leaves them out: ``worst_seed_delta_min`` (the worst seed's Δ; a minimum, so it gets harder to meet
+with every seed added) and ``pooled_ci_lower_gt`` (the hierarchical bootstrap interval, which
+under-covers with few seeds). They are optional keys; the four above are required.
+
+The tolerance in force is the policy's ``tolerance`` when it is a number, else the bench's. The same
+tolerance decides the per-seed verdicts, the decision interval's clause and the power. "≥" comparisons
+allow 1e-12 of floating-point rounding.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from rankbench.stats._validate import to_dict
 from rankbench.stats.power import statistical_power
 
 USE_TOLERANCE = "-tolerance"
+MAJORITY = "majority"
 ROUNDING_SLACK = 1e-12
 TOP_KEYS = ("name", "version", "description", "tolerance", "clauses")
 REQUIRED_TOP_KEYS = ("name", "version", "clauses")
@@ -34,11 +40,12 @@ REQUIRED_TOP_KEYS = ("name", "version", "clauses")
 CLAUSES = {
     "min_seeds": ("n_seeds", "≥"),
     "min_pass_rate": ("pass_rate", "≥"),
+    "decision_ci_lower_gt": ("decision_ci.low", ">"),
+    "min_power": ("power", "≥"),
     "worst_seed_delta_min": ("worst_seed_delta", "≥"),
     "pooled_ci_lower_gt": ("delta_ci_pooled.ci_low", ">"),
-    "min_power": ("power", "≥"),
 }
-_DELTA_CLAUSES = ("worst_seed_delta_min", "pooled_ci_lower_gt")
+OPTIONAL_CLAUSES = ("worst_seed_delta_min", "pooled_ci_lower_gt")
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,12 @@ def _check_clause(key: str, value: Any) -> str | None:
     if key == "min_seeds":
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
         return None if ok else f"clauses.min_seeds must be an integer ≥ 1 or null, got {value!r}"
+    if key == "min_pass_rate" and value == MAJORITY:
+        return None
     if key in ("min_pass_rate", "min_power"):
         ok = _is_number(value) and 0.0 <= value <= 1.0
-        return None if ok else f"clauses.{key} must be a number in [0, 1] or null, got {value!r}"
+        also = f", '{MAJORITY}'" if key == "min_pass_rate" and isinstance(value, str) else ""
+        return None if ok else f"clauses.{key} must be a number in [0, 1]{also} or null, got {value!r}"
     ok = value == USE_TOLERANCE or _is_number(value)
     return None if ok else f"clauses.{key} must be a number, '{USE_TOLERANCE}' or null, got {value!r}"
 
@@ -110,6 +120,8 @@ def _validate(data: Any) -> list[str]:
         return [*errors, f"'clauses' must be a mapping of clause keys, got {type(clauses).__name__}"]
     errors += [_unknown(k, "clauses.", list(CLAUSES)) for k in clauses if k not in CLAUSES]
     for key in CLAUSES:
+        if key not in clauses and key in OPTIONAL_CLAUSES:
+            continue
         if key not in clauses:
             errors.append(f"missing key 'clauses.{key}' (write null to switch the clause off)")
         else:
@@ -132,7 +144,7 @@ def parse_policy(data: Any, *, source: str, sha256: str = "") -> Policy:
         version=str(data["version"]),
         description=data.get("description", "") or "",
         tolerance=None if tol is None else float(tol),
-        clauses={k: data["clauses"][k] for k in CLAUSES},
+        clauses={k: data["clauses"].get(k) for k in CLAUSES},
         source=source,
         sha256=sha256,
     )
@@ -208,19 +220,34 @@ def _lookup(stats: dict[str, Any], dotted: str) -> Any:
 
 
 def _observed(stats: dict[str, Any], clause: str, tolerance: float) -> float | None:
-    if clause == "min_power":  # recomputed: the policy may set a tolerance other than the bench's
-        pooled = _lookup(stats, "delta_ci_pooled")
-        se, conf = pooled.get("se"), pooled.get("confidence", 0.95)
-        return statistical_power(se, tolerance, n_seeds=_lookup(stats, "n_seeds"), confidence=conf).power
+    if clause == "min_power":  # recomputed: the policy may set a tolerance other than the block's
+        ci = _lookup(stats, "decision_ci")
+        conf = ci.get("confidence", 0.95)
+        n_seeds = _lookup(stats, "n_seeds")
+        return statistical_power(ci.get("se"), tolerance, n_seeds=n_seeds, confidence=conf, df=ci.get("df")).power
     value = _lookup(stats, CLAUSES[clause][0])
     return None if value is None else float(value)
+
+
+def clause_test(clause: str, threshold: float | str, tolerance: float) -> tuple[str, float]:
+    """(op, limit) of an active clause: "-tolerance" becomes −tolerance, "majority" becomes > 0.5."""
+    if clause == "min_pass_rate" and threshold == MAJORITY:
+        return ">", 0.5
+    limit = -tolerance if threshold == USE_TOLERANCE else float(threshold)
+    return CLAUSES[clause][1], limit
+
+
+def holds(observed: Any, op: str, limit: float) -> Any:
+    """observed op limit, with 1e-12 of rounding slack for ≥ (works on numpy arrays too)."""
+    return observed > limit if op == ">" else observed >= limit - ROUNDING_SLACK
 
 
 def evaluate_policy(policy: Policy, variant_stats: dict[str, Any]) -> PolicyResult:
     """Check each active clause of ``policy`` against one variant block from :func:`aggregate_variant`.
 
     passed = every active clause held. A clause holds iff ``observed ≥ threshold − 1e-12`` (or
-    ``observed > threshold`` for pooled_ci_lower_gt); an unavailable observation (None) does not hold.
+    ``observed > threshold`` for the interval clauses and the majority rule); an unavailable
+    observation (None) does not hold.
     """
     if policy.tolerance is not None:
         tolerance, tol_source = policy.tolerance, "policy"
@@ -230,13 +257,10 @@ def evaluate_policy(policy: Policy, variant_stats: dict[str, Any]) -> PolicyResu
     for clause, threshold in policy.clauses.items():
         if threshold is None:
             continue
-        quantity, op = CLAUSES[clause]
-        limit = -tolerance if threshold == USE_TOLERANCE else float(threshold)
+        quantity = CLAUSES[clause][0]
+        op, limit = clause_test(clause, threshold, tolerance)
         observed = _observed(variant_stats, clause, tolerance)
-        if observed is None:
-            held = False
-        else:
-            held = observed > limit if op == ">" else observed >= limit - ROUNDING_SLACK
+        held = False if observed is None else bool(holds(observed, op, limit))
         shown = "unavailable" if observed is None else f"{observed:.6g}"
         text = f"{quantity} = {shown} {op} {limit:.6g}: {'held' if held else 'FAILED'}"
         results.append(ClauseResult(clause, quantity, op, limit, observed, held, text))
