@@ -84,7 +84,11 @@ def test_default_policy_passes_a_good_variant_hand_worked():
     # n_seeds 3 ≥ 3; pass_rate 0.667 > 0.5 (a majority); decision low −0.009 > −0.01
     result = evaluate_policy(load_policy(), _stats())
     assert result.passed and result.failed == ()
-    assert (result.tolerance, result.tolerance_source, result.policy) == (0.01, "bench", "rankbench-default v2")
+    assert (result.tolerance, result.tolerance_source, result.policy) == (
+        0.01,
+        "bench",
+        "rankbench-default v2",
+    )
     texts = [c.text for c in result.clauses]
     assert texts == [
         "n_seeds = 3 ≥ 3: held",
@@ -93,7 +97,9 @@ def test_default_policy_passes_a_good_variant_hand_worked():
     ]
 
 
-@pytest.mark.parametrize(("passed", "seeds", "held"), [(2, 3, True), (1, 3, False), (3, 5, True), (2, 4, False), (2, 5, False)])
+@pytest.mark.parametrize(
+    ("passed", "seeds", "held"), [(2, 3, True), (1, 3, False), (3, 5, True), (2, 4, False), (2, 5, False)]
+)
 def test_the_pass_rate_rule_is_a_majority_of_seeds(passed, seeds, held):
     clause = evaluate_policy(load_policy(), _stats(n_seeds=seeds, pass_rate=passed / seeds)).clauses[1]
     assert clause.clause == "min_pass_rate" and clause.held is held
@@ -121,7 +127,9 @@ def test_boundaries_rounding_and_strictness(tmp_path):
     stats = _stats(decision_ci={"low": -0.01, "se": 0.003, "df": 4.0})
     assert evaluate_policy(load_policy(), stats).failed == ("decision_ci_lower_gt",)
     # Δ = 0.82 − 0.83 = −0.010000000000000009 in floating point: "≥ −0.01" holds within 1e-12.
-    old = load_policy(_write(tmp_path, VALID.replace("-0.03", "-tolerance").replace("tolerance: 0.02", "tolerance: 0.01")))
+    old = load_policy(
+        _write(tmp_path, VALID.replace("-0.03", "-tolerance").replace("tolerance: 0.02", "tolerance: 0.01"))
+    )
     clause = evaluate_policy(old, _stats(worst_seed_delta=0.82 - 0.83)).clauses[-1]
     assert clause.clause == "worst_seed_delta_min" and clause.held
 
@@ -140,10 +148,16 @@ def test_policy_tolerance_overrides_the_bench_and_power_is_recomputed(tmp_path):
     # With the power clause on, power is at the policy's tolerance with the decision interval's t:
     # T₄(0.02/0.003 − 2.776445) = T₄(3.890222) = 0.991156 (mpmath); at the bench's 0.01 it is 0.696355
     on = load_policy(_write(tmp_path, VALID.replace("min_power: null", "min_power: 0.8"), "on.yaml"))
-    clause = next(c for c in evaluate_policy(on, _stats(n_seeds=5, pass_rate=1.0)).clauses if c.clause == "min_power")
+    clause = next(
+        c for c in evaluate_policy(on, _stats(n_seeds=5, pass_rate=1.0)).clauses if c.clause == "min_power"
+    )
     assert clause.observed == pytest.approx(0.991156, abs=1e-6) and clause.held
     bench_tol = on.__class__(**{**on.__dict__, "tolerance": None})
-    clause = next(c for c in evaluate_policy(bench_tol, _stats(n_seeds=5, pass_rate=1.0)).clauses if c.clause == "min_power")
+    clause = next(
+        c
+        for c in evaluate_policy(bench_tol, _stats(n_seeds=5, pass_rate=1.0)).clauses
+        if c.clause == "min_power"
+    )
     assert clause.observed == pytest.approx(0.696355, abs=1e-6) and not clause.held
 
 

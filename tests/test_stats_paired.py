@@ -49,7 +49,10 @@ def test_tango_matches_the_published_example():
     assert (pd.variant_only_correct, pd.probe_only_correct) == (6, 16)
 
 
-@pytest.mark.parametrize(("b", "c", "n", "delta"), [(6, 16, 161, -0.1), (6, 16, 161, 0.03), (0, 3, 50, -0.2), (4, 0, 30, 0.05), (0, 0, 20, 0.1)])
+@pytest.mark.parametrize(
+    ("b", "c", "n", "delta"),
+    [(6, 16, 161, -0.1), (6, 16, 161, 0.03), (0, 3, 50, -0.2), (4, 0, 30, 0.05), (0, 0, 20, 0.1)],
+)
 def test_restricted_mle_is_the_constrained_maximum(b, c, n, delta):
     # maximise (n − b − c)·log(1 − 2q − δ) + b·log(q + δ) + c·log(q) over q on a fine grid, where q is
     # P(only probe right) and P(only variant right) = q + δ
@@ -75,7 +78,9 @@ def test_no_discordance_gives_a_closed_form_interval():
     # n = 200: 3.841459/203.841459 = 0.0188453
     probe = [1.0] * 120 + [0.0] * 80
     pd = paired_delta(probe, probe)
-    assert pd.ci_low == pytest.approx(-0.0188453, abs=1e-7) and pd.ci_high == pytest.approx(0.0188453, abs=1e-7)
+    assert pd.ci_low == pytest.approx(-0.0188453, abs=1e-7) and pd.ci_high == pytest.approx(
+        0.0188453, abs=1e-7
+    )
     assert "agree on all 200 items" in pd.notes[0]
     v = noninferiority(pd, 0.01)
     assert v.verdict == "FAIL" and v.mde > 0.0  # 200 agreeing items cannot show a 1-point margin

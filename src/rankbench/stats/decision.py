@@ -40,8 +40,7 @@ from rankbench.stats.distributions import t_ppf
 
 INDEPENDENT_METHOD = "t-interval across per-seed Δ (df = S - 1); seeds evaluated disjoint item sets"
 SHARED_METHOD = (
-    "t-interval across per-seed Δ plus the covariance of items shared between seeds "
-    "(Satterthwaite df)"
+    "t-interval across per-seed Δ plus the covariance of items shared between seeds (Satterthwaite df)"
 )
 MAX_DF = 1e6  # beyond this t is the normal to 7 digits
 UNKNOWN_ITEMS_NOTE = "item ids unknown: seeds treated as evaluated on disjoint items"
@@ -189,4 +188,6 @@ def decision_interval(seeds: list[SeedDiffs], confidence: float = 0.95) -> Decis
 def shared_covariance(cov_v: float, counts: list[int], sizes: list[int]) -> float:
     """Ĉ = mean over seed pairs of σ̂²ᵥ·mₛₜ/(nₛ·nₜ)."""
     pairs = combinations(range(len(sizes)), 2)
-    return float(np.mean([cov_v * m / (sizes[i] * sizes[j]) for (i, j), m in zip(pairs, counts, strict=True)]))
+    return float(
+        np.mean([cov_v * m / (sizes[i] * sizes[j]) for (i, j), m in zip(pairs, counts, strict=True)])
+    )

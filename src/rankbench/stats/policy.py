@@ -224,7 +224,9 @@ def _observed(stats: dict[str, Any], clause: str, tolerance: float) -> float | N
         ci = _lookup(stats, "decision_ci")
         conf = ci.get("confidence", 0.95)
         n_seeds = _lookup(stats, "n_seeds")
-        return statistical_power(ci.get("se"), tolerance, n_seeds=n_seeds, confidence=conf, df=ci.get("df")).power
+        return statistical_power(
+            ci.get("se"), tolerance, n_seeds=n_seeds, confidence=conf, df=ci.get("df")
+        ).power
     value = _lookup(stats, CLAUSES[clause][0])
     return None if value is None else float(value)
 
