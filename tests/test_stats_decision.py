@@ -55,12 +55,24 @@ def test_negative_item_covariance_is_floored_at_zero():
 
 
 def test_the_floor_keeps_total_agreement_from_collapsing():
-    # every seed agrees with its probe on every item: s² = 0, so V = Σ seₛ²/S² = 3·0.002²/9
+    # every seed agrees with its probe on every item: s² = 0, so the half-width is the item-level
+    # z·√(Σ seₛ²/S²) = 1.959964·√(3·0.002²)/3 = 1.959964·0.0011547 = 0.0022632, normal quantile
     seeds = [_seed(np.zeros(50), [f"{k}-{i}" for i in range(50)], se=0.002) for k in range(3)]
     d = decision_interval(seeds)
-    assert d.floor_binds and d.df == 2 and d.se == pytest.approx(0.002 / np.sqrt(3))
-    assert d.low == pytest.approx(-4.302653 * 0.002 / np.sqrt(3), abs=1e-8) and d.low < 0.0
+    assert d.floor_binds and d.df is None and d.se == pytest.approx(0.002 / np.sqrt(3))
+    assert d.low == pytest.approx(-0.0022632, abs=1e-7) and d.high == pytest.approx(0.0022632, abs=1e-7)
     assert "item-level uncertainty" in d.notes[0]
+
+
+def test_the_floor_binds_by_half_width_not_by_variance():
+    # s/√S = 0.0057735 with t_{0.975,2} = 4.302653 gives 0.0248414; an item-level se of 0.02 per seed
+    # gives z·0.02/√3 = 0.0226317 < 0.0248414: the t-interval still decides
+    seeds = [_seed([1.0] * k + [0.0] * (100 - k), [f"s{k}-{i}" for i in range(100)], se=0.02) for k in (1, 2, 3)]
+    d = decision_interval(seeds)
+    assert not d.floor_binds and d.df == 2 and d.high - d.delta == pytest.approx(0.0248414, abs=1e-6)
+    wider = [_seed(s.diffs, s.item_ids, se=0.03) for s in seeds]  # z·0.03/√3 = 0.0339476 > 0.0248414
+    d = decision_interval(wider)
+    assert d.floor_binds and d.df is None and d.high - d.delta == pytest.approx(0.0339476, abs=1e-6)
 
 
 def test_unknown_ids_and_a_single_seed():

@@ -16,13 +16,15 @@ S − 1 degrees of freedom, never the items alone.
   So Ĉ = mean over seed pairs of σ̂²ᵥ·mₛₜ/(nₛ·nₜ), with σ̂²ᵥ pooled over all pairs' shared items and
   floored at 0. Degrees of freedom: Satterthwaite, treating Ĉ (estimated from many items) as known:
   df = (S − 1)·V²/(s²/S)², at least S − 1.
-- **Floor**: V is never below the item-level variance alone, (1/S²)·Σ seₛ², with seₛ the standard
-  error each seed's own interval implies (Tango's for 1/0 scores). When every seed agrees with its
+- **Floor**: the half-width is never below z_{1−α/2}·√F with F = (1/S²)·Σ seₛ², the item-level
+  uncertainty alone (seₛ is the standard error each seed's own interval implies, Tango's for 1/0
+  scores; it rests on thousands of items, so the normal quantile). When every seed agrees with its
   probe on every item, s² = 0 but the run has not shown Δ = 0 exactly; the floor keeps the interval
-  from collapsing. When the floor binds, df = S − 1.
+  from collapsing. A false PASS then needs both the t-interval and the item-level interval to pass
+  falsely, so the floor can only lower the error rate. When it binds, ``se`` = √F and ``df`` is None.
 
-The interval is D̄ ± t_{1−α/2, df}·√V. ``benchmarks/verdict_calibration.py`` measures its false-PASS
-rate at Δ = −tolerance for 3 and 5 seeds, with and without shared items.
+The interval is D̄ ± max(t_{1−α/2, df}·√V, z_{1−α/2}·√F). ``benchmarks/verdict_calibration.py``
+measures its false-PASS rate at Δ = −tolerance for 3 and 5 seeds, with and without shared items.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 
 from rankbench.errors import RankbenchError
 from rankbench.stats._validate import check_confidence, to_dict
-from rankbench.stats.distributions import t_ppf
+from rankbench.stats.distributions import normal_ppf, t_ppf
 
 INDEPENDENT_METHOD = "t-interval across per-seed Δ (df = S - 1); seeds evaluated disjoint item sets"
 SHARED_METHOD = (
@@ -63,7 +65,7 @@ class DecisionInterval:
     low: float | None
     high: float | None
     se: float | None
-    df: float | None
+    df: float | None  # None: normal quantile (the item-level floor decided)
     confidence: float
     method: str
     item_sharing: str  # "independent" | "shared" | "unknown"
@@ -108,21 +110,27 @@ def _item_covariance(seeds: list[SeedDiffs]) -> tuple[float, list[int]]:
     return (max(num / den, 0.0) if den else 0.0), shared_counts
 
 
-def pooled_variance(means: np.ndarray, ses: np.ndarray, cov_term: float) -> tuple[np.ndarray, ...]:
-    """(V, df, floor_binds) over the last axis of ``means``/``ses`` (S ≥ 2 seeds); leading axes batch.
+def decision_spread(means: np.ndarray, ses: np.ndarray, cov_term, confidence: float) -> tuple:
+    """(half-width, se, df, floor_binds) over the last axis of ``means``/``ses`` (S ≥ 2 seeds).
 
-    V = s²/S + cov_term, floored at Σ seₛ²/S²; df = (S − 1)·V²/(s²/S)² (≤ MAX_DF), or S − 1 when the
-    floor binds. Used for one campaign and, batched, for the policy simulation.
+    Leading axes batch (the policy simulation and the calibration benchmark pass thousands of
+    campaigns); ``cov_term`` is a scalar or broadcasts against them. df is inf where the floor binds
+    (normal quantile); V = s²/S + Ĉ and df = (S − 1)·V²/(s²/S)² ≤ MAX_DF otherwise.
     """
     n_seeds = means.shape[-1]
+    p = 0.5 + confidence / 2.0
     seed_var = means.var(axis=-1, ddof=1) / n_seeds
     var = seed_var + cov_term
-    floor = np.square(ses).sum(axis=-1) / n_seeds**2
-    floor_binds = var < floor
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(seed_var > 0, np.minimum((n_seeds - 1) * var**2 / seed_var**2, MAX_DF), MAX_DF)
-    df = np.where(floor_binds, float(n_seeds - 1), df)
-    return np.where(floor_binds, floor, var), df, floor_binds
+    df = np.maximum(df, n_seeds - 1.0)
+    q = np.vectorize(lambda x: t_quantile(p, x), otypes=[float])(df)
+    floor = np.square(ses).sum(axis=-1) / n_seeds**2
+    t_half, z_half = q * np.sqrt(var), normal_ppf(p) * np.sqrt(floor)
+    floor_binds = z_half > t_half
+    half = np.where(floor_binds, z_half, t_half)
+    se = np.where(floor_binds, np.sqrt(floor), np.sqrt(var))
+    return half, se, np.where(floor_binds, np.inf, df), floor_binds
 
 
 _T_MEMO: dict[tuple[float, float], float] = {}
@@ -155,8 +163,8 @@ def decision_interval(seeds: list[SeedDiffs], confidence: float = 0.95) -> Decis
     n_pairs = n_seeds * (n_seeds - 1) // 2
     cov_v, counts = _item_covariance(seeds) if ids_known else (0.0, [0] * n_pairs)
     cov_term = shared_covariance(cov_v, counts, [s.diffs.size for s in seeds])
-    var, df, floor_binds = (
-        x.item() for x in pooled_variance(means, np.array([s.se for s in seeds]), cov_term)
+    half, se, df, floor_binds = (
+        x.item() for x in decision_spread(means, np.array([s.se for s in seeds]), cov_term, confidence)
     )
     shared_mean = float(np.mean(counts))
     sharing = "unknown" if not ids_known else ("shared" if shared_mean > 0 else "independent")
@@ -164,15 +172,14 @@ def decision_interval(seeds: list[SeedDiffs], confidence: float = 0.95) -> Decis
     if floor_binds:
         notes.append(
             "the seeds' Δ vary less than their own item-level uncertainty allows: the interval uses "
-            "that uncertainty instead"
+            "that uncertainty instead (normal quantile)"
         )
-    half = t_quantile(0.5 + confidence / 2.0, df) * math.sqrt(var)
     return DecisionInterval(
         delta=delta,
         low=delta - half,
         high=delta + half,
-        se=math.sqrt(var),
-        df=df,
+        se=se,
+        df=None if floor_binds else df,
         confidence=confidence,
         method=SHARED_METHOD if sharing == "shared" else INDEPENDENT_METHOD,
         item_sharing=sharing,

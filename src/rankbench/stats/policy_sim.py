@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from rankbench.stats.decision import pooled_variance, t_quantile
-from rankbench.stats.distributions import normal_ppf, t_cdf
+from rankbench.stats.decision import decision_spread
+from rankbench.stats.distributions import normal_ppf
+from rankbench.stats.power import power_at_zero
 from rankbench.stats.policy import OPTIONAL_CLAUSES, Policy, clause_test, holds
 from rankbench.stats.tango import tango_lower
 
@@ -109,14 +110,15 @@ def _required_clauses(policy, b, c, n, tolerance, confidence, cov_term) -> np.nd
     if need_ci and n_seeds < 2:
         return np.zeros(n_sim, dtype=bool)  # no decision interval with one seed
     if need_ci:
-        var, df, _ = pooled_variance(d, (d - low_seed) / z, cov_term)
-        se = np.sqrt(var)
-        q = np.array([t_quantile(0.5 + confidence / 2.0, x) for x in df])
+        half, se, df, _ = decision_spread(d, (d - low_seed) / z, cov_term, confidence)
         if clauses.get("decision_ci_lower_gt") is not None:
             op, limit = clause_test("decision_ci_lower_gt", clauses["decision_ci_lower_gt"], tolerance)
-            ok &= holds(d.mean(axis=1) - q * se, op, limit)
+            ok &= holds(d.mean(axis=1) - half, op, limit)
         if clauses.get("min_power") is not None:
-            power = np.array([t_cdf(tolerance / s - qq, x) for s, qq, x in zip(se, q, df, strict=True)])
+            alpha = 1.0 - confidence
+            power = np.array(
+                [power_at_zero(s, tolerance, alpha, None if np.isinf(x) else x) for s, x in zip(se, df, strict=True)]
+            )
             op, limit = clause_test("min_power", clauses["min_power"], tolerance)
             ok &= holds(power, op, limit)
     return ok
