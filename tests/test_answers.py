@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
+from helpers.gsm8k import FULL_DIR, FULL_SIZES, has_full_copy, read_split, row
 from rankbench.bench.answers import (
     extract_answer,
     gold_answer,
@@ -14,8 +12,6 @@ from rankbench.bench.answers import (
     normalize_text,
     score_answer,
 )
-
-GSM8K_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k"
 
 # (file, 0-based row, gold): thousands separators, big numbers, negative answers, a plain one
 REAL_ROWS = [
@@ -32,34 +28,25 @@ REAL_ROWS = [
 ]
 
 
-def _rows(split: str) -> list[dict]:
-    lines = (GSM8K_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def gsm8k():
-    if not GSM8K_DIR.is_dir():
-        pytest.skip(f"no GSM8K copy at {GSM8K_DIR}")
-    return {"train": _rows("train"), "test": _rows("test")}
-
-
-def test_real_gsm8k_gold_answers(gsm8k):
-    assert len(gsm8k["train"]) == 7473 and len(gsm8k["test"]) == 1319
+def test_real_gsm8k_gold_answers():
+    """The tricky rows, from the full copy or the shipped excerpt (which keeps their row numbers)."""
     checked = 0
-    for split, row, gold in REAL_ROWS:
-        answer = gsm8k[split][row]["answer"]
+    for split, index, gold in REAL_ROWS:
+        answer = row(split, index)["answer"]
         assert "####" in answer
-        assert gold_answer(answer) == gold, (split, row, answer[-40:])
+        assert gold_answer(answer) == gold, (split, index, answer[-40:])
         assert extract_answer(answer) == gold
         checked += 1
     assert checked == 10
 
 
-def test_every_gsm8k_gold_is_a_canonical_number(gsm8k):
+@pytest.mark.skipif(not has_full_copy(), reason=f"the full GSM8K copy is not at {FULL_DIR}")
+def test_every_gsm8k_gold_is_a_canonical_number():
     """All 8,792 answers: the gold after #### normalises to digits, with an optional minus sign."""
     n = 0
-    for rows in gsm8k.values():
+    for split, size in FULL_SIZES.items():
+        rows = read_split(split)
+        assert len(rows) == size
         for r in rows:
             gold = gold_answer(r["answer"])
             assert gold.lstrip("-").isdigit(), r["answer"][-40:]
@@ -67,10 +54,16 @@ def test_every_gsm8k_gold_is_a_canonical_number(gsm8k):
     assert n == 7473 + 1319
 
 
-def test_last_number_fallback_on_real_reasoning_without_the_marker(gsm8k):
+def test_every_excerpt_gold_is_a_canonical_number():
+    rows = read_split("train") + read_split("test")
+    assert len(rows) >= 64
+    assert all(gold_answer(r["answer"]).lstrip("-").isdigit() for r in rows)
+
+
+def test_last_number_fallback_on_real_reasoning_without_the_marker():
     """Drop the '#### N' line: the last number of the real reasoning is still the answer here."""
-    for split, row, gold in [("test", 0, "18"), ("test", 1, "3"), ("train", 345, "1080")]:
-        reasoning = gsm8k[split][row]["answer"].rsplit("####", 1)[0]
+    for split, index, gold in [("test", 0, "18"), ("test", 1, "3"), ("train", 345, "1080")]:
+        reasoning = row(split, index)["answer"].rsplit("####", 1)[0]
         assert "####" not in reasoning
         assert extract_answer(reasoning) == gold, reasoning[-80:]
 

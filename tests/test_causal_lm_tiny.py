@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers.gsm8k import gsm8k_dir
+
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-GSM8K_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k"
-if not GSM8K_DIR.is_dir():  # CI clones main into another folder with shared/ beside it
-    GSM8K_DIR = Path("/work/shared/data/gsm8k")
+GSM8K_DIR = gsm8k_dir()  # the full copy beside the checkout, else the excerpt in tests/data
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 CHAT_TEMPLATE = (
