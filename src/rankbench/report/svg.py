@@ -1,0 +1,99 @@
+"""matplotlib → inline SVG for the HTML report: deterministic, offline, one home for the plot style.
+
+matplotlib is an optional extra (``pip install 'rankbench[report]'``); :func:`pyplot` imports it
+lazily and turns its absence into a :class:`RankbenchError` with the install command (exit 2).
+
+Determinism: a fixed ``svg.hashsalt`` (clip-path ids), no ``Date`` in the metadata, glyphs written as
+paths (``svg.fonttype = 'path'``: no font files, no font lookup in the browser). Rendering the same
+numbers twice gives the same bytes. Every id in a figure is prefixed with the figure's own id, so
+several figures inlined in one page never share an id.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from html import escape
+
+from rankbench.errors import RankbenchError
+
+INSTALL_HINT = "pip install 'rankbench[report]'  (matplotlib; included in rankbench[bench])"
+STYLE = {
+    "svg.hashsalt": "rankbench",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+    "path.simplify": True,
+}
+# colour-blind safe (Okabe–Ito); meaning never rests on colour alone
+COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+INK, MUTED = "#222222", "#9a9a9a"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One rendered figure: the inline SVG, its words, and the numbers it was drawn from."""
+
+    key: str  # the figure's id in the page (letters, digits, dashes)
+    title: str
+    caption: str  # how to read it
+    alt: str  # the text alternative: what it shows, in words and numbers
+    svg: str
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple, ...] = field(default_factory=tuple)
+
+
+def pyplot():
+    """matplotlib.pyplot with the SVG backend and the report style, or a RankbenchError."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise RankbenchError(
+            "the HTML report needs matplotlib, which is not installed", hint=INSTALL_HINT
+        ) from None
+    matplotlib.use("svg", force=True)
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams.update(STYLE)
+    return plt
+
+
+def to_svg(fig, key: str, title: str, alt: str) -> str:
+    """The figure as an <svg> element (no XML prolog), titled and described for screen readers."""
+    plt = pyplot()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "rankbench"}, bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    text = text[text.index("<svg") :]
+    text = _prefix_ids(text, key)
+    head_end = text.index(">") + 1
+    head = text[:head_end]
+    head = head.replace("<svg", f'<svg role="img" aria-labelledby="{key}-title {key}-desc"', 1)
+    labels = f'<title id="{key}-title">{escape(title)}</title><desc id="{key}-desc">{escape(alt)}</desc>'
+    return head + labels + text[head_end:]
+
+
+def _prefix_ids(svg: str, key: str) -> str:
+    ids = set(re.findall(r'\sid="([^"]+)"', svg))
+    if not ids:
+        return svg
+
+    def fix(m: re.Match) -> str:
+        name = m.group(2)
+        return f"{m.group(1)}{key}-{name}{m.group(3)}" if name in ids else m.group(0)
+
+    svg = re.sub(r'(\sid=")([^"]+)(")', fix, svg)
+    svg = re.sub(r'(href="#)([^"]+)(")', fix, svg)
+    return re.sub(r"(url\(#)([^)]+)(\))", fix, svg)
