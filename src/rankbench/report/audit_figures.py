@@ -16,6 +16,7 @@ from rankbench.report.audit_table import layer_of
 from rankbench.report.svg import COLORS, INK, MUTED, Figure, pyplot, to_svg
 
 RULE_MARKERS = ("o", "s", "^", "D", "v")
+SPECTRUM_FLOOR = 1e-4  # σᵢ/σ₁ below this holds < 1e-8 of a direction's energy: the axis stops there
 
 
 def module_type(name: str) -> str:
@@ -58,7 +59,7 @@ def _ratios(mod: dict) -> np.ndarray:
 def spectra_figure(audit: dict, plans: dict) -> Figure:
     plt = pyplot()
     from matplotlib.collections import LineCollection
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator, NullLocator
 
     mods = [m for m in audit["modules"] if m["singular_values"] and m["singular_values"][0] > 0]
     groups = _groups(mods)
@@ -68,20 +69,23 @@ def spectra_figure(audit: dict, plans: dict) -> Figure:
     nrow = math.ceil(len(groups) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.9 * ncol, 2.4 * nrow), sharey=True, squeeze=False)
     rows, alt = [], []
-    for ax, (gname, gmods) in zip(axes.flat, groups.items()):
+    lowest = max(SPECTRUM_FLOOR, 0.7 * min(float(np.nanmin(_ratios(m))) for m in mods))
+    for ax, (gname, gmods) in zip(axes.flat, groups.items(), strict=False):
         lines = [np.column_stack([np.arange(1, len(m["singular_values"]) + 1), _ratios(m)]) for m in gmods]
         ax.add_collection(LineCollection(lines, colors=MUTED, linewidths=0.6, alpha=0.6))
         med, p90 = _highlights(gmods, first)
         for mod, color, tag in ((med, COLORS[0], "median"), (p90, COLORS[1], "p90")):
             ratio = _ratios(mod)
             ax.plot(np.arange(1, len(ratio) + 1), ratio, color=color, lw=1.6, label=f"{tag} module")
-            for (rule, ks), marker in zip(cuts.items(), RULE_MARKERS):
+            for (rule, ks), marker in zip(cuts.items(), RULE_MARKERS, strict=False):
                 k = ks.get(mod["name"])
                 if k:
                     ax.plot([k], [ratio[k - 1]], marker=marker, ms=6, mfc="white", mec=INK, ls="none")
                     rows.append((gname, tag, mod["name"], rule, k, float(ratio[k - 1])))
             alt.append(f"{gname}: {tag} module {mod['name']}")
         ax.set_yscale("log")
+        ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost a second on 224 modules
+        ax.set_ylim(lowest, 1.6)
         ax.set_xlim(0.5, max(len(m["singular_values"]) for m in gmods) + 0.5)
         ax.set_title(f"{gname} ({len(gmods)})", fontsize=9)
         ax.set_xlabel("i (singular value index)")
@@ -95,17 +99,20 @@ def spectra_figure(audit: dict, plans: dict) -> Figure:
     handles += [plt.Line2D([], [], color=COLORS[1], lw=1.6, label="p90 module")]
     handles += [
         plt.Line2D([], [], marker=mk, mfc="white", mec=INK, ls="none", label=f"cut of {rule}")
-        for rule, mk in zip(cuts, RULE_MARKERS)
+        for rule, mk in zip(cuts, RULE_MARKERS, strict=False)
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout()
+    fig.legend(
+        handles=handles, loc="lower center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.0)
+    )
+    fig.subplots_adjust(top=0.95, hspace=0.6, wspace=0.1)  # fixed margins: tight_layout costs ~1 s here
     title = "Spectra: σᵢ/σ₁ of every module, by module type"
     text = f"{len(mods)} modules in {len(groups)} types. " + "; ".join(alt) + "."
     caption = (
         "Each grey line is one module's singular values divided by its largest, on a log scale; a line "
         "that falls fast means the module uses few directions. In each panel the module at the median and "
         "at the 90th percentile of the rule's cut are drawn in colour, with the rank each rule keeps "
-        "marked on them (open markers). Modules whose ΔW is zero are left out."
+        "marked on them (open markers). The axis stops at 10⁻⁴ (a direction that small holds under 10⁻⁸ of "
+        "σ₁²); modules whose ΔW is zero are left out."
     )
     svg = to_svg(fig, "fig-spectra", title, text)
     cols = ("module type", "highlight", "module", "rule", "cut k", "σ_k/σ₁")
@@ -132,7 +139,13 @@ def _plan_points(plans: dict) -> list[tuple]:
             continue
         mean_rank = plan["uniform_rank"] if plan.get("uniform_rank") else float(np.mean(ranks))
         rows.append(
-            (name, mean_rank, 1.0 - plan["discarded_energy_fraction"], plan["lora_params"], plan["param_reduction"])
+            (
+                name,
+                mean_rank,
+                1.0 - plan["discarded_energy_fraction"],
+                plan["lora_params"],
+                plan["param_reduction"],
+            )
         )
     return rows
 
@@ -143,13 +156,24 @@ def energy_figure(audit: dict, plans: dict) -> Figure:
     r_max = max(len(m["singular_values"]) for m in mods)
     ks = np.arange(1, r_max + 1)
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    for (gname, gmods), color in zip(_groups(mods).items(), COLORS[1:] * 4):
+    for (gname, gmods), color in zip(_groups(mods).items(), COLORS[1:] * 4, strict=False):
         ax.plot(ks, _retained_curve(gmods, r_max), color=color, lw=0.8, alpha=0.7, label=gname)
     ax.plot(ks, _retained_curve(mods, r_max), color=INK, lw=2.2, label="whole adapter, same k everywhere")
     rows = _plan_points(plans)
-    for (name, k, kept, params, red), marker in zip(rows, ("o", "s", "D", "^", "v", "P", "X", "*")):
-        ax.plot([k], [kept], marker=marker, ms=8, mfc="white", mec=INK, mew=1.5, ls="none",
-                label=f"plan {name}: mean k {k:.3g}, {kept:.1%} kept, −{red:.0%} params")
+    for (name, k, kept, _params, red), marker in zip(
+        rows, ("o", "s", "D", "^", "v", "P", "X", "*"), strict=False
+    ):
+        ax.plot(
+            [k],
+            [kept],
+            marker=marker,
+            ms=8,
+            mfc="white",
+            mec=INK,
+            mew=1.5,
+            ls="none",
+            label=f"plan {name}: mean k {k:.3g}, {kept:.1%} kept, −{red:.0%} params",
+        )
     ax.set_xscale("log", base=2)
     ax.set_xticks([2**i for i in range(int(math.log2(r_max)) + 1)] + ([r_max] if r_max & (r_max - 1) else []))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -173,7 +197,9 @@ def energy_figure(audit: dict, plans: dict) -> Figure:
 
 def _grid(values: dict[str, float]) -> tuple[list[str], list[str], np.ndarray]:
     """{module: value} → (layers, types, (layers × types) array with NaN where no module)."""
-    layers = sorted({layer_of(n) for n in values}, key=lambda x: (not x.isdigit(), int(x) if x.isdigit() else 0))
+    layers = sorted(
+        {layer_of(n) for n in values}, key=lambda x: (not x.isdigit(), int(x) if x.isdigit() else 0)
+    )
     types = list(dict.fromkeys(module_type(n) for n in values))
     grid = np.full((len(layers), len(types)), np.nan)
     for name, v in values.items():
@@ -181,14 +207,15 @@ def _grid(values: dict[str, float]) -> tuple[list[str], list[str], np.ndarray]:
     return layers, types, grid
 
 
-def _heatmap(ax, grid, layers, types, *, cmap, vmax, fmt, title):
-    ax.imshow(grid, cmap=cmap, vmin=0, vmax=vmax, aspect="auto", interpolation="nearest")
+def _heatmap(ax, grid, layers, types, *, cmap, norm, fmt, title):
+    """A layers × types grid of cells, each with its value written in it (readable without colour)."""
+    ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
     ax.grid(False)
-    small = 6 if len(layers) > 16 else 8
+    small = 7 if len(layers) > 16 else 8
     for (i, j), v in np.ndenumerate(grid):
         if not np.isnan(v):
-            ax.text(j, i, fmt(v), ha="center", va="center", fontsize=small,
-                    color="white" if v > 0.6 * vmax else INK)
+            dark = float(norm(v)) > 0.6
+            ax.text(j, i, fmt(v), ha="center", va="center", fontsize=small, color="white" if dark else INK)
     ax.set_xticks(range(len(types)), types, rotation=30, ha="right")
     ax.set_yticks(range(len(layers)), layers)
     ax.tick_params(axis="y", labelsize=small)
@@ -214,15 +241,33 @@ def rank_map_figure(audit: dict, plans: dict) -> Figure | None:
     util = {m["name"]: m["utilization"] for m in audit["modules"] if m["name"] in ranks}
     layers, types, rgrid = _grid(ranks)
     _, _, ugrid = _grid({**{n: math.nan for n in ranks}, **util})
-    height = max(2.8, 0.2 * len(layers) + 1.4)
+    from matplotlib.colors import LogNorm, Normalize
+
+    height = max(2.8, 0.24 * len(layers) + 1.4)
     fig, (ax_r, ax_u) = plt.subplots(1, 2, figsize=(max(7.5, 1.3 * len(types) + 2), height), sharey=True)
     r_max = max(plan.get("source_ranks", {}).values() or ranks.values())
-    _heatmap(ax_r, rgrid, layers, types, cmap="Blues", vmax=r_max, fmt=lambda v: f"{v:.0f}",
-             title=f"rank in plan {name} (of r = {r_max:g})")
-    _heatmap(ax_u, ugrid, layers, types, cmap="Oranges", vmax=1.0, fmt=lambda v: f"{v:.0%}",
-             title="utilization (effective rank / r)")
+    _heatmap(
+        ax_r,
+        rgrid,
+        layers,
+        types,
+        cmap="Blues",
+        norm=LogNorm(vmin=1, vmax=max(2, r_max)),
+        fmt=lambda v: f"{v:.0f}",
+        title=f"rank in plan {name} (of r = {r_max:g})",
+    )
+    _heatmap(
+        ax_u,
+        ugrid,
+        layers,
+        types,
+        cmap="Oranges",
+        norm=Normalize(vmin=0, vmax=1),
+        fmt=lambda v: f"{v:.0%}",
+        title="utilization (effective rank / r)",
+    )
     ax_r.set_ylabel("layer")
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.06)
     title = f"Rank map: plan {name} by layer and module type, with utilization"
     rows = tuple((n, layer_of(n), module_type(n), int(k), util.get(n)) for n, k in plan["ranks"].items())
     text = (
@@ -235,4 +280,6 @@ def rank_map_figure(audit: dict, plans: dict) -> Figure | None:
         "on the left and right together mean a module that uses its rank."
     )
     svg = to_svg(fig, "fig-rankmap", title, text)
-    return Figure("fig-rankmap", title, caption, text, svg, ("module", "layer", "type", "rank", "utilization"), rows)
+    return Figure(
+        "fig-rankmap", title, caption, text, svg, ("module", "layer", "type", "rank", "utilization"), rows
+    )

@@ -35,15 +35,29 @@ def _draw_rows(ax, rows: list[Row], tol: float | None, campaign: bool) -> None:
         y = -i
         color = CONTROL_COLOR if r.role == "control" else INK
         if r.low is not None and r.high is not None:
-            ax.plot([r.low, r.high], [y, y], color=color, lw=5 if campaign else 1.8,
-                    alpha=0.3 if campaign else 1.0, solid_capstyle="butt")
+            ax.plot(
+                [r.low, r.high],
+                [y, y],
+                color=color,
+                lw=5 if campaign else 1.8,
+                alpha=0.3 if campaign else 1.0,
+                solid_capstyle="butt",
+            )
             if not campaign:
                 ax.plot([r.low, r.high], [y, y], ls="none", marker="|", ms=9, color=color)
         for j, d in enumerate(r.seed_deltas):
             ax.plot([d], [y + 0.2 * ((j % 3) - 1)], marker="o", ms=3.5, color=color, ls="none")
         ax.plot([r.delta], [y], ls="none", ms=8, mew=1.5, **_style(r))
-        ax.annotate(r.verdict, (1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0),
-                    textcoords="offset points", va="center", fontsize=8, fontweight="bold")
+        ax.annotate(
+            r.verdict,
+            (1.0, y),
+            xycoords=("axes fraction", "data"),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            fontweight="bold",
+        )
     if tol is not None:
         ax.axvline(-tol, color=COLORS[1], ls="--", lw=1.2)
     ax.axvline(0, color=MUTED, lw=0.8)
@@ -58,9 +72,14 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
     ctrls = [r for r in rows if r.role == "control"]
     panels = [(p, name) for p, name in ((comps, "compressions"), (ctrls, "controls")) if p]
     per_row = 0.5 if campaign else 0.36
-    fig, axes = plt.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": [len(p) for p, _ in panels]},
-                             figsize=(8.0, per_row * len(rows) + 0.9 * len(panels) + 0.6))
-    for ax, (part, name) in zip(axes[:, 0], panels):
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [len(p) for p, _ in panels]},
+        figsize=(8.0, per_row * len(rows) + 0.9 * len(panels) + 0.6),
+    )
+    for ax, (part, name) in zip(axes[:, 0], panels, strict=False):
         _draw_rows(ax, part, tol, campaign)
         ax.set_title(name, loc="left", fontsize=9, color=CONTROL_COLOR if name == "controls" else INK)
     axes[-1, 0].set_xlabel("Δ = variant − probe (metric units)")
@@ -72,13 +91,15 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
         handles.append(plt.Line2D([], [], ls="none", marker="o", ms=3.5, color=INK, label="one seed's Δ"))
     if tol is not None:
         handles.append(plt.Line2D([], [], color=COLORS[1], ls="--", label=f"margin −tolerance = −{tol:g}"))
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False)
+    fig.legend(
+        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False
+    )
     fig.tight_layout()
     placed = [(0, r) for r in comps + ctrls]
     conf = next((r.confidence for r in rows if r.confidence), None)
     level = f"{conf:.0%}" if conf else "the"
     key = "fig-campaign" if campaign else "fig-forest"
-    title = ("Campaign: per-seed Δ over the decision interval" if campaign else "Δ with intervals")
+    title = "Campaign: per-seed Δ over the decision interval" if campaign else "Δ with intervals"
     text = "; ".join(
         f"{r.label} ({r.role}): Δ {r.delta:+.4f}, {level} interval "
         + ("n/a" if r.low is None else f"[{r.low:+.4f}, {r.high:+.4f}]")
@@ -88,16 +109,42 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
     )
     caption = (
         f"Each row is a variant: the marker is Δ, the bar its {level} interval "
-        + ("across seeds (the interval the policy decided on), the small dots the Δ of each seed. "
-           if campaign else "of the paired difference on the same items. ")
+        + (
+            "across seeds (the interval the policy decided on), the small dots the Δ of each seed. "
+            if campaign
+            else "of the paired difference on the same items. "
+        )
         + "A variant passes when the whole interval lies right of the dashed −tolerance line; PASS is a "
         "filled circle, FAIL an open square, and the verdict is written at the right. Controls are in "
         "their own panel (with their own scale), in grey."
     )
-    cols = ("variant", "label", "role", "delta", "ci_low", "ci_high", "confidence", "interval method",
-            "verdict", "seed deltas")
-    data = tuple((r.key, r.label, r.role, r.delta, r.low, r.high, r.confidence, r.method, r.verdict,
-                  " ".join(repr(d) for d in r.seed_deltas)) for _, r in placed)
+    cols = (
+        "variant",
+        "label",
+        "role",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "confidence",
+        "interval method",
+        "verdict",
+        "seed deltas",
+    )
+    data = tuple(
+        (
+            r.key,
+            r.label,
+            r.role,
+            r.delta,
+            r.low,
+            r.high,
+            r.confidence,
+            r.method,
+            r.verdict,
+            " ".join(repr(d) for d in r.seed_deltas),
+        )
+        for _, r in placed
+    )
     return Figure(key, title, caption, text, to_svg(fig, key, title, text), cols, data)
 
 
@@ -126,7 +173,11 @@ def _label_slots(ys: list[float], lo: float, hi: float, gap: float) -> list[floa
 def _y_window(rows: list[Row], tol: float | None) -> tuple[float, float]:
     """The Δ range that holds every compression's interval, 0 and −tolerance; controls may fall off it."""
     comps = [r for r in rows if r.role != "control"] or rows
-    vals = [0.0] + ([-tol] if tol else []) + [x for r in comps for x in (r.low, r.high, r.delta) if x is not None]
+    vals = (
+        [0.0]
+        + ([-tol] if tol else [])
+        + [x for r in comps for x in (r.low, r.high, r.delta) if x is not None]
+    )
     pad = 0.12 * (max(vals) - min(vals) or 1e-3)
     return min(vals) - pad, max(vals) + pad
 
@@ -138,25 +189,54 @@ def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, camp
     y_lo, y_hi = _y_window(rows, tol)
     shown = [min(max(r.delta, y_lo), y_hi) for r in rows]  # off-scale points sit on the edge, marked
     slots = _label_slots(shown, y_lo, y_hi, 0.075 * (y_hi - y_lo))
-    for r, y, slot in zip(rows, shown, slots):
+    for r, y, slot in zip(rows, shown, slots, strict=False):
         color = CONTROL_COLOR if r.role == "control" else INK
         if r.low is not None and y == r.delta:
-            ax.errorbar([r.params], [r.delta], yerr=[[r.delta - r.low], [r.high - r.delta]], fmt="none",
-                        ecolor=color, elinewidth=1.2, capsize=3)
+            ax.errorbar(
+                [r.params],
+                [r.delta],
+                yerr=[[r.delta - r.low], [r.high - r.delta]],
+                fmt="none",
+                ecolor=color,
+                elinewidth=1.2,
+                capsize=3,
+            )
         off = "" if y == r.delta else f" (Δ {r.delta:+.3f}, off scale)"
         ax.plot([r.params], [y], ls="none", ms=8, mew=1.5, **_style(r))
-        ax.annotate(r.label + off, (r.params, y), xytext=(1.02, slot), textcoords=("axes fraction", "data"),
-                    va="center", fontsize=7.5, color=color, annotation_clip=False,
-                    arrowprops={"arrowstyle": "-", "color": MUTED, "lw": 0.6, "shrinkA": 0, "shrinkB": 5})
+        ax.annotate(
+            r.label + off,
+            (r.params, y),
+            xytext=(1.02, slot),
+            textcoords=("axes fraction", "data"),
+            va="center",
+            fontsize=7.5,
+            color=color,
+            annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": MUTED, "lw": 0.6, "shrinkA": 0, "shrinkB": 5},
+        )
     ax.set_ylim(y_lo, y_hi)
     ax.plot([probe_params], [0.0], marker="*", ms=13, color=INK, ls="none")
-    ax.annotate("probe", (probe_params, 0.0), xytext=(-8, 0), textcoords="offset points", ha="right",
-                va="center", fontsize=8, fontweight="bold")
+    ax.annotate(
+        "probe",
+        (probe_params, 0.0),
+        xytext=(-8, 0),
+        textcoords="offset points",
+        ha="right",
+        va="center",
+        fontsize=8,
+        fontweight="bold",
+    )
     passing = [(r.params, r.delta, r.key) for r in rows if r.passed and r.role != "control"]
     front = frontier(passing + [(probe_params, 0.0, "probe")])
     if len(front) > 1:
-        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=COLORS[2], lw=1.5,
-                label="frontier of passing variants")
+        ax.step(
+            [p[0] for p in front],
+            [p[1] for p in front],
+            where="post",
+            color=COLORS[2],
+            lw=1.5,
+            label="frontier of passing variants",
+        )
     if tol is not None:
         ax.axhline(-tol, color=COLORS[1], ls="--", lw=1.2, label=f"−tolerance = −{tol:g}")
     ax.axhline(0, color=MUTED, lw=0.8)
@@ -169,13 +249,17 @@ def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, camp
         plt.Line2D([], [], ls="none", ms=7, label="FAIL", **FAIL_STYLE),
         plt.Line2D([], [], ls="none", marker="*", ms=10, color=INK, label="probe (Δ = 0)"),
     ]
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False)
+    ax.legend(
+        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False
+    )
     ax.margins(x=0.06)
     title = "Quality against size"
     text = (
         f"Probe at {probe_params:,.0f} LoRA parameters, Δ 0. "
         + "; ".join(f"{r.label}: {r.params:,.0f} parameters, Δ {r.delta:+.4f}, {r.verdict}" for r in rows)
-        + ". Frontier: " + (", ".join(p[2] for p in front) or "none") + "."
+        + ". Frontier: "
+        + (", ".join(p[2] for p in front) or "none")
+        + "."
     )
     caption = (
         "Δ and its interval against the number of LoRA parameters (log scale); the probe is the star at "
@@ -206,9 +290,17 @@ def training_figure(doc: dict) -> Figure | None:
     for i, (name, train) in enumerate(curves):
         steps = loss_steps(train)
         r = (train.get("lora") or {}).get("r")
-        ax.plot(steps, train["losses"], color=COLORS[i % len(COLORS)], ls=styles[i % len(styles)], lw=1.3,
-                label=f"{name} (r={r})" if r else name)
-        rows.append((name, r, train.get("steps"), len(train["losses"]), train["losses"][0], train["losses"][-1]))
+        ax.plot(
+            steps,
+            train["losses"],
+            color=COLORS[i % len(COLORS)],
+            ls=styles[i % len(styles)],
+            lw=1.3,
+            label=f"{name} (r={r})" if r else name,
+        )
+        rows.append(
+            (name, r, train.get("steps"), len(train["losses"]), train["losses"][0], train["losses"][-1])
+        )
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss (window mean)")
     ax.legend(frameon=False)
@@ -220,4 +312,6 @@ def training_figure(doc: dict) -> Figure | None:
         "as much in the same number of steps."
     )
     cols = ("adapter", "r", "steps", "points", "first loss", "last loss")
-    return Figure("fig-training", title, caption, text, to_svg(fig, "fig-training", title, text), cols, tuple(rows))
+    return Figure(
+        "fig-training", title, caption, text, to_svg(fig, "fig-training", title, text), cols, tuple(rows)
+    )

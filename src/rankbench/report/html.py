@@ -88,9 +88,15 @@ def render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None =
     meta = [
         ("Model", doc.get("model")),
         ("Task", f"{doc.get('task')} (seed {doc.get('seed')})"),
-        ("Probe", f"r={probe.get('rank')}, {gate.get('metric_key')} {probe.get('accuracy')}, gate {gate.get('status')}"),
+        (
+            "Probe",
+            f"r={probe.get('rank')}, {gate.get('metric_key')} {probe.get('accuracy')}, gate {gate.get('status')}",
+        ),
         ("Tolerance", tol),
-        ("Best passing compression", f"{best['variant']} ({best.get('method')})" if best.get("variant") else "none"),
+        (
+            "Best passing compression",
+            f"{best['variant']} ({best.get('method')})" if best.get("variant") else "none",
+        ),
         ("Date", (doc.get("timestamp") or "")[:19].replace("T", " ") + " UTC"),
     ]
     if audit is None:
@@ -105,7 +111,10 @@ def render_aggregate_html(doc: dict) -> str:
     figs = []
     if rows:
         probe_params = (probe.get("params") or {}).get("mean") or 0
-        figs = [bf.forest_figure(rows, tol, campaign=True), bf.size_figure(rows, probe_params, tol, campaign=True)]
+        figs = [
+            bf.forest_figure(rows, tol, campaign=True),
+            bf.size_figure(rows, probe_params, tol, campaign=True),
+        ]
     meta = [
         ("Model", doc.get("model")),
         ("Task", doc.get("task")),
@@ -114,8 +123,13 @@ def render_aggregate_html(doc: dict) -> str:
         ("Power", f"{s.get('statistical_power')}; confidence {s.get('confidence_level')}"),
         ("Recommended", f"{best['variant']} ({best.get('method')})" if best.get("variant") else "none"),
     ]
-    return page(f"rankbench campaign: {doc.get('n_seeds')} seeds", meta, figs, "bench_aggregate.json",
-                s.get("notes") or [])
+    return page(
+        f"rankbench campaign: {doc.get('n_seeds')} seeds",
+        meta,
+        figs,
+        "bench_aggregate.json",
+        s.get("notes") or [],
+    )
 
 
 def render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
@@ -124,7 +138,10 @@ def render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
         ("Adapter", a.get("source")),
         ("Modules", f"{s.get('n_modules')} (r: {', '.join(map(str, s.get('r_values') or []))})"),
         ("LoRA parameters", f"{s.get('total_lora_params'):,}" if s.get("total_lora_params") else "n/a"),
-        ("Mean utilization", s.get("utilization_mean")),
+        (
+            "Mean utilization",
+            f"{s['utilization_mean']:.1%}" if s.get("utilization_mean") is not None else "n/a",
+        ),
         ("Plans", f"{', '.join(plans)} (rule {rule})" if plans else "none"),
         ("Flags", ", ".join(audit.get("flags") or []) or "none"),
     ]
@@ -139,3 +156,20 @@ def bench_html_beside(root: Path, doc: dict) -> str:
     audit = read_json(audit_path) if audit_path.is_file() else None
     plans = read_json(plans_path).get("plans", {}) if plans_path.is_file() else {}
     return render_bench_html(doc, audit, plans)
+
+
+def write_html_if_possible(path: Path, render) -> bool:
+    """Write ``render()`` to ``path`` (atomically) next to the Markdown a run or campaign writes.
+
+    Without matplotlib the run still succeeds: a warning says how to get the page (``rankbench report
+    --html`` renders it later from the JSON). Returns whether the page was written.
+    """
+    from rankbench.errors import warn
+    from rankbench.io import atomic_write_text
+    from rankbench.report.svg import INSTALL_HINT, matplotlib_available
+
+    if not matplotlib_available():
+        warn(f"{path.name} not written: matplotlib is not installed ({INSTALL_HINT})")
+        return False
+    atomic_write_text(path, render())
+    return True

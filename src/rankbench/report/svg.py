@@ -54,14 +54,23 @@ class Figure:
     rows: tuple[tuple, ...] = field(default_factory=tuple)
 
 
+def matplotlib_available() -> bool:
+    """Whether matplotlib can be imported, found without importing it (nor numpy, whose BLAS the audit pins)."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def require_matplotlib() -> None:
+    if not matplotlib_available():
+        raise RankbenchError("the HTML report needs matplotlib, which is not installed", hint=INSTALL_HINT)
+
+
 def pyplot():
     """matplotlib.pyplot with the SVG backend and the report style, or a RankbenchError."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise RankbenchError(
-            "the HTML report needs matplotlib, which is not installed", hint=INSTALL_HINT
-        ) from None
+    require_matplotlib()
+    import matplotlib
+
     matplotlib.use("svg", force=True)
     import matplotlib.pyplot as plt
 
