@@ -101,7 +101,9 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
     key = "fig-campaign" if campaign else "fig-forest"
     title = "Campaign: per-seed Δ over the decision interval" if campaign else "Δ with intervals"
     text = "; ".join(
-        f"{r.label} ({r.role}): Δ {r.delta:+.4f}, {level} interval "
+        f"{r.label} ({r.role}): "
+        + (f"{_row_label(r, True).split(chr(10))[1].replace(' · ', ', ')}, " if campaign else "")
+        + f"Δ {r.delta:+.4f}, {level} interval "
         + ("n/a" if r.low is None else f"[{r.low:+.4f}, {r.high:+.4f}]")
         + (f", seeds {', '.join(f'{d:+.4f}' for d in r.seed_deltas)}" if r.seed_deltas else "")
         + f", {r.verdict}"

@@ -86,6 +86,7 @@ def to_svg(fig, key: str, title: str, alt: str) -> str:
     plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg") :]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)  # RDF boilerplate, with addresses
     text = _prefix_ids(text, key)
     head_end = text.index(">") + 1
     head = text[:head_end]
