@@ -1,4 +1,4 @@
-"""Figures of a bench and of a campaign: Δ with intervals, quality against size, training curves.
+"""Figures of a bench and of a campaign: Δ with intervals (forest plot), and training curves.
 
 They draw :class:`~rankbench.report.fields.Row` values exactly as the artifact wrote them; the data
 table of each figure lists the same numbers, so a reader (or a test) can check what was drawn.
@@ -14,7 +14,7 @@ FAIL_STYLE = {"marker": "s", "mfc": "white", "mec": COLORS[1]}  # open square
 CONTROL_COLOR = "#666666"
 
 
-def _style(row: Row) -> dict:
+def marker_style(row: Row) -> dict:
     style = dict(PASS_STYLE if row.passed else FAIL_STYLE)
     if row.role == "control":
         style["mec"] = CONTROL_COLOR
@@ -47,7 +47,7 @@ def _draw_rows(ax, rows: list[Row], tol: float | None, campaign: bool) -> None:
                 ax.plot([r.low, r.high], [y, y], ls="none", marker="|", ms=9, color=color)
         for j, d in enumerate(r.seed_deltas):
             ax.plot([d], [y + 0.2 * ((j % 3) - 1)], marker="o", ms=3.5, color=color, ls="none")
-        ax.plot([r.delta], [y], ls="none", ms=8, mew=1.5, **_style(r))
+        ax.plot([r.delta], [y], ls="none", ms=8, mew=1.5, **marker_style(r))
         ax.annotate(
             r.verdict,
             (1.0, y),
@@ -148,133 +148,6 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
         for _, r in placed
     )
     return Figure(key, title, caption, text, to_svg(fig, key, title, text), cols, data)
-
-
-def frontier(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
-    """(params, Δ, name) points no other point beats with fewer-or-equal params and a higher Δ."""
-    best, kept = None, []
-    for p in sorted(points, key=lambda p: (p[0], -p[1])):
-        if best is None or p[1] > best:
-            kept.append(p)
-            best = p[1]
-    return kept
-
-
-def _label_slots(ys: list[float], lo: float, hi: float, gap: float) -> list[float]:
-    """Label heights in [lo, hi], in the order of ``ys``, at least ``gap`` apart (a column of labels)."""
-    order = sorted(range(len(ys)), key=lambda i: ys[i])
-    slots = [0.0] * len(ys)
-    prev = lo - gap
-    for i in order:
-        slots[i] = max(ys[i], prev + gap)
-        prev = slots[i]
-    shift = max(0.0, prev - hi)  # pushed past the top: move the column down as a whole
-    return [min(max(y - shift, lo), hi) for y in slots]
-
-
-def _y_window(rows: list[Row], tol: float | None) -> tuple[float, float]:
-    """The Δ range that holds every compression's interval, 0 and −tolerance; controls may fall off it."""
-    comps = [r for r in rows if r.role != "control"] or rows
-    vals = (
-        [0.0]
-        + ([-tol] if tol else [])
-        + [x for r in comps for x in (r.low, r.high, r.delta) if x is not None]
-    )
-    pad = 0.12 * (max(vals) - min(vals) or 1e-3)
-    return min(vals) - pad, max(vals) + pad
-
-
-def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, campaign: bool = False) -> Figure:
-    plt = pyplot()
-    rows = [r for r in rows if r.params]
-    fig, ax = plt.subplots(figsize=(8.0, 4.2))
-    y_lo, y_hi = _y_window(rows, tol)
-    shown = [min(max(r.delta, y_lo), y_hi) for r in rows]  # off-scale points sit on the edge, marked
-    slots = _label_slots(shown, y_lo, y_hi, 0.075 * (y_hi - y_lo))
-    for r, y, slot in zip(rows, shown, slots, strict=False):
-        color = CONTROL_COLOR if r.role == "control" else INK
-        if r.low is not None and y == r.delta:
-            ax.errorbar(
-                [r.params],
-                [r.delta],
-                yerr=[[r.delta - r.low], [r.high - r.delta]],
-                fmt="none",
-                ecolor=color,
-                elinewidth=1.2,
-                capsize=3,
-            )
-        off = "" if y == r.delta else f" (Δ {r.delta:+.3f}, off scale)"
-        ax.plot([r.params], [y], ls="none", ms=8, mew=1.5, **_style(r))
-        ax.annotate(
-            r.label + off,
-            (r.params, y),
-            xytext=(1.02, slot),
-            textcoords=("axes fraction", "data"),
-            va="center",
-            fontsize=7.5,
-            color=color,
-            annotation_clip=False,
-            arrowprops={"arrowstyle": "-", "color": MUTED, "lw": 0.6, "shrinkA": 0, "shrinkB": 5},
-        )
-    ax.set_ylim(y_lo, y_hi)
-    ax.plot([probe_params], [0.0], marker="*", ms=13, color=INK, ls="none")
-    ax.annotate(
-        "probe",
-        (probe_params, 0.0),
-        xytext=(-8, 0),
-        textcoords="offset points",
-        ha="right",
-        va="center",
-        fontsize=8,
-        fontweight="bold",
-    )
-    passing = [(r.params, r.delta, r.key) for r in rows if r.passed and r.role != "control"]
-    front = frontier(passing + [(probe_params, 0.0, "probe")])
-    if len(front) > 1:
-        ax.step(
-            [p[0] for p in front],
-            [p[1] for p in front],
-            where="post",
-            color=COLORS[2],
-            lw=1.5,
-            label="frontier of passing variants",
-        )
-    if tol is not None:
-        ax.axhline(-tol, color=COLORS[1], ls="--", lw=1.2, label=f"−tolerance = −{tol:g}")
-    ax.axhline(0, color=MUTED, lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("LoRA parameters" + (" (mean over seeds)" if campaign else "") + ", log scale")
-    ax.set_ylabel("Δ = variant − probe")
-    handles, _ = ax.get_legend_handles_labels()
-    handles += [
-        plt.Line2D([], [], ls="none", ms=7, label="PASS", **PASS_STYLE),
-        plt.Line2D([], [], ls="none", ms=7, label="FAIL", **FAIL_STYLE),
-        plt.Line2D([], [], ls="none", marker="*", ms=10, color=INK, label="probe (Δ = 0)"),
-    ]
-    ax.legend(
-        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False
-    )
-    ax.margins(x=0.06)
-    title = "Quality against size"
-    text = (
-        f"Probe at {probe_params:,.0f} LoRA parameters, Δ 0. "
-        + "; ".join(f"{r.label}: {r.params:,.0f} parameters, Δ {r.delta:+.4f}, {r.verdict}" for r in rows)
-        + ". Frontier: "
-        + (", ".join(p[2] for p in front) or "none")
-        + "."
-    )
-    caption = (
-        "Δ and its interval against the number of LoRA parameters (log scale); the probe is the star at "
-        "Δ = 0. The green steps join the passing variants that no smaller passing variant beats: the "
-        "choices worth shipping. Filled circles pass, open squares fail, grey marks are controls; a point "
-        "outside the range of the compressions is drawn on the edge and its Δ written in its label."
-    )
-    cols = ("variant", "LoRA params", "delta", "ci_low", "ci_high", "verdict", "on frontier")
-    on_front = {p[2] for p in front}
-    data = ((("probe", probe_params, 0.0, None, None, "reference", "probe" in on_front)),) + tuple(
-        (r.key, r.params, r.delta, r.low, r.high, r.verdict, r.key in on_front) for r in rows
-    )
-    return Figure("fig-size", title, caption, text, to_svg(fig, "fig-size", title, text), cols, data)
 
 
 def training_figure(doc: dict) -> Figure | None:

@@ -15,6 +15,7 @@ from rankbench import __version__
 from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
 from rankbench.report.fields import aggregate_rows, bench_rows, tolerance
+from rankbench.report.size_figure import size_figure
 from rankbench.report.svg import Figure
 
 CSS = """
@@ -82,7 +83,7 @@ def render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None =
     probe, best = doc.get("probe") or {}, (doc.get("summary") or {}).get("best_compression") or {}
     figs = audit_figures(audit, plans or {})
     if rows:
-        figs += [bf.forest_figure(rows, tol), bf.size_figure(rows, probe.get("params") or 0, tol)]
+        figs += [bf.forest_figure(rows, tol), size_figure(rows, probe.get("params") or 0, tol)]
     figs.append(bf.training_figure(doc))
     gate = doc.get("probe_quality_gate") or {}
     meta = [
@@ -113,7 +114,7 @@ def render_aggregate_html(doc: dict) -> str:
         probe_params = (probe.get("params") or {}).get("mean") or 0
         figs = [
             bf.forest_figure(rows, tol, campaign=True),
-            bf.size_figure(rows, probe_params, tol, campaign=True),
+            size_figure(rows, probe_params, tol, campaign=True),
         ]
     meta = [
         ("Model", doc.get("model")),
