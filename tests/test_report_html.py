@@ -162,6 +162,10 @@ def test_forest_and_size_use_the_json_numbers(runs, bench_page):
         assert float(forest[key]["ci_high"]) == v["ci"]["high"]
         assert float(forest[key]["delta"]) == v["delta_vs_probe"]
         assert forest[key]["verdict"] == v["verdict"]
+        counts = (forest[key]["only variant right"], forest[key]["only probe right"], forest[key]["n"])
+        assert counts == tuple(
+            str(v["paired"][k]) for k in ("variant_only_correct", "probe_only_correct", "n")
+        )
         assert float(size[key]["LoRA params"]) == v["params"]
     assert float(size["probe"]["LoRA params"]) == doc["probe"]["params"]
     frontier = {k for k, row in size.items() if row["on frontier"] == "yes"}
@@ -299,3 +303,12 @@ def test_audit_html_without_matplotlib_exits_2_before_auditing(tmp_path, capsys,
     assert main(["audit", str(tmp_path / "nowhere"), "--html", str(tmp_path / "a.html")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: the HTML report needs matplotlib") and "rankbench[report]" in err
+
+
+def test_write_aggregate_writes_the_page_beside_the_markdown(runs, tmp_path):
+    from rankbench.cli.aggregate import write_aggregate
+
+    doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
+    write_aggregate(tmp_path, doc)
+    assert (tmp_path / "bench_aggregate.md").is_file()
+    assert (tmp_path / "bench_aggregate.html").read_text() == render_aggregate_html(doc)

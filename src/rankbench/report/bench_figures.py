@@ -131,6 +131,9 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
         "interval method",
         "verdict",
         "seed deltas",
+        "n",
+        "only variant right",
+        "only probe right",
     )
     data = tuple(
         (
@@ -144,6 +147,9 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
             r.method,
             r.verdict,
             " ".join(repr(d) for d in r.seed_deltas),
+            r.n,
+            r.variant_only,
+            r.probe_only,
         )
         for _, r in placed
     )

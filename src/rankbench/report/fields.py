@@ -27,6 +27,9 @@ class Row:
     seeds: tuple = ()
     pass_rate: float | None = None
     n_pass: int | None = None
+    n: int | None = None  # items behind a single run's interval
+    variant_only: int | None = None  # items only the variant got right
+    probe_only: int | None = None  # items only the probe got right
 
 
 def _label(key: str, v: dict) -> str:
@@ -36,7 +39,7 @@ def _label(key: str, v: dict) -> str:
 def bench_rows(doc: dict) -> list[Row]:
     rows = []
     for key, v in doc.get("compressed", {}).items():
-        ci = v.get("ci") or {}
+        ci, paired = v.get("ci") or {}, v.get("paired") or {}
         rows.append(
             Row(
                 key=key,
@@ -50,6 +53,9 @@ def bench_rows(doc: dict) -> list[Row]:
                 method=ci.get("method", ""),
                 passed=v.get("verdict") == "PASS",
                 verdict=v.get("verdict", "?"),
+                n=ci.get("n", paired.get("n")),
+                variant_only=ci.get("variant_only_correct", paired.get("variant_only_correct")),
+                probe_only=ci.get("probe_only_correct", paired.get("probe_only_correct")),
             )
         )
     return rows
