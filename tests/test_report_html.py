@@ -312,3 +312,11 @@ def test_write_aggregate_writes_the_page_beside_the_markdown(runs, tmp_path):
     write_aggregate(tmp_path, doc)
     assert (tmp_path / "bench_aggregate.md").is_file()
     assert (tmp_path / "bench_aggregate.html").read_text() == render_aggregate_html(doc)
+
+
+def test_rendering_leaves_the_users_matplotlib_alone(runs):
+    import matplotlib
+
+    before = (matplotlib.get_backend(), dict(matplotlib.rcParams))
+    render_aggregate_html(json.loads((runs / "camp" / "bench_aggregate.json").read_text()))
+    assert (matplotlib.get_backend(), dict(matplotlib.rcParams)) == before

@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from rankbench.report.audit_table import layer_of
-from rankbench.report.svg import COLORS, INK, MUTED, Figure, pyplot, to_svg
+from rankbench.report.svg import COLORS, INK, MUTED, SERIES, Figure, plotting, to_svg
 
 RULE_MARKERS = ("o", "s", "^", "D", "v")
 SPECTRUM_FLOOR = 1e-4  # σᵢ/σ₁ below this holds < 1e-8 of a direction's energy: the axis stops there
@@ -57,7 +57,7 @@ def _ratios(mod: dict) -> np.ndarray:
 
 
 def spectra_figure(audit: dict, plans: dict) -> Figure:
-    plt = pyplot()
+    plt = plotting()
     from matplotlib.collections import LineCollection
     from matplotlib.ticker import MaxNLocator, NullLocator
 
@@ -151,12 +151,12 @@ def _plan_points(plans: dict) -> list[tuple]:
 
 
 def energy_figure(audit: dict, plans: dict) -> Figure:
-    plt = pyplot()
+    plt = plotting()
     mods = [m for m in audit["modules"] if m["singular_values"]]
     r_max = max(len(m["singular_values"]) for m in mods)
     ks = np.arange(1, r_max + 1)
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    for (gname, gmods), color in zip(_groups(mods).items(), COLORS[1:] * 4, strict=False):
+    for (gname, gmods), color in zip(_groups(mods).items(), SERIES * 4, strict=False):
         ax.plot(ks, _retained_curve(gmods, r_max), color=color, lw=0.8, alpha=0.7, label=gname)
     ax.plot(ks, _retained_curve(mods, r_max), color=INK, lw=2.2, label="whole adapter, same k everywhere")
     rows = _plan_points(plans)
@@ -235,7 +235,7 @@ def rank_map_figure(audit: dict, plans: dict) -> Figure | None:
     found = per_layer_plan(plans)
     if found is None:
         return None
-    plt = pyplot()
+    plt = plotting()
     name, plan = found
     ranks = {k: float(v) for k, v in plan["ranks"].items()}
     util = {m["name"]: m["utilization"] for m in audit["modules"] if m["name"] in ranks}

@@ -7,7 +7,7 @@ table of each figure lists the same numbers, so a reader (or a test) can check w
 from __future__ import annotations
 
 from rankbench.report.fields import Row, loss_steps
-from rankbench.report.svg import COLORS, INK, MUTED, Figure, pyplot, to_svg
+from rankbench.report.svg import COLORS, INK, MUTED, Figure, plotting, to_svg
 
 PASS_STYLE = {"marker": "o", "mfc": COLORS[0], "mec": COLORS[0]}  # filled circle
 FAIL_STYLE = {"marker": "s", "mfc": "white", "mec": COLORS[1]}  # open square
@@ -67,7 +67,7 @@ def _draw_rows(ax, rows: list[Row], tol: float | None, campaign: bool) -> None:
 
 
 def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False) -> Figure:
-    plt = pyplot()
+    plt = plotting()
     comps = [r for r in rows if r.role != "control"]
     ctrls = [r for r in rows if r.role == "control"]
     panels = [(p, name) for p, name in ((comps, "compressions"), (ctrls, "controls")) if p]
@@ -164,7 +164,7 @@ def training_figure(doc: dict) -> Figure | None:
     curves = [(name, t) for name, t in curves if t.get("losses")]
     if not curves:
         return None
-    plt = pyplot()
+    plt = plotting()
     fig, ax = plt.subplots(figsize=(8.0, 3.6))
     styles = ("-", "--", "-.", ":")
     rows = []

@@ -16,7 +16,7 @@ from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
 from rankbench.report.fields import aggregate_rows, bench_rows, tolerance
 from rankbench.report.size_figure import size_figure
-from rankbench.report.svg import Figure
+from rankbench.report.svg import Figure, report_style
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1040px;margin:1.5em auto;padding:0 1em}
@@ -78,7 +78,7 @@ def audit_figures(audit: dict | None, plans: dict) -> list[Figure]:
     return [af.spectra_figure(audit, plans), af.energy_figure(audit, plans), af.rank_map_figure(audit, plans)]
 
 
-def render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None = None) -> str:
+def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None = None) -> str:
     rows, tol = bench_rows(doc), tolerance(doc)
     probe, best = doc.get("probe") or {}, (doc.get("summary") or {}).get("best_compression") or {}
     figs = audit_figures(audit, plans or {})
@@ -105,7 +105,7 @@ def render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None =
     return page("rankbench bench", meta, figs, "bench.json", (doc.get("summary") or {}).get("notes") or [])
 
 
-def render_aggregate_html(doc: dict) -> str:
+def _render_aggregate_html(doc: dict) -> str:
     rows, tol = aggregate_rows(doc), tolerance(doc)
     s, pol, probe = doc.get("summary") or {}, doc.get("policy") or {}, doc.get("probe") or {}
     best = s.get("best_compression") or {}
@@ -133,7 +133,7 @@ def render_aggregate_html(doc: dict) -> str:
     )
 
 
-def render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
+def _render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
     a, s = audit.get("adapter") or {}, audit.get("summary") or {}
     meta = [
         ("Adapter", a.get("source")),
@@ -174,3 +174,21 @@ def write_html_if_possible(path: Path, render) -> bool:
         return False
     atomic_write_text(path, render())
     return True
+
+
+def render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None = None) -> str:
+    """bench.html from bench.json, with the run's audit and plans when given."""
+    with report_style():
+        return _render_bench_html(doc, audit, plans)
+
+
+def render_aggregate_html(doc: dict) -> str:
+    """bench_aggregate.html from bench_aggregate.json."""
+    with report_style():
+        return _render_aggregate_html(doc)
+
+
+def render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
+    """The audit page: the audit, with the plans drawn on it."""
+    with report_style():
+        return _render_audit_html(audit, plans, rule)

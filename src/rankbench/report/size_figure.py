@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rankbench.report.bench_figures import CONTROL_COLOR, FAIL_STYLE, PASS_STYLE, marker_style
 from rankbench.report.fields import Row
-from rankbench.report.svg import COLORS, INK, MUTED, Figure, pyplot, to_svg
+from rankbench.report.svg import COLORS, INK, MUTED, Figure, plotting, to_svg
 
 
 def frontier(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -58,7 +58,7 @@ def _dodge(rows: list[Row]) -> list[float]:
 
 
 def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, campaign: bool = False) -> Figure:
-    plt = pyplot()
+    plt = plotting()
     rows = [r for r in rows if r.params]
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
     fig.subplots_adjust(right=0.68)  # room for the column of labels

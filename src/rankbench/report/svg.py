@@ -1,7 +1,7 @@
 """matplotlib → inline SVG for the HTML report: deterministic, offline, one home for the plot style.
 
-matplotlib is an optional extra (``pip install 'rankbench[report]'``); :func:`pyplot` imports it
-lazily and turns its absence into a :class:`RankbenchError` with the install command (exit 2).
+matplotlib is an optional extra (``pip install 'rankbench[report]'``); :func:`plotting` imports it
+lazily, without pyplot, and turns its absence into a :class:`RankbenchError` with the install command (exit 2).
 
 Determinism: a fixed ``svg.hashsalt`` (clip-path ids), no ``Date`` in the metadata, glyphs written as
 paths (``svg.fonttype = 'path'``: no font files, no font lookup in the browser). Rendering the same
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
 
@@ -39,6 +40,8 @@ STYLE = {
 # colour-blind safe (Okabe–Ito); meaning never rests on colour alone
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 INK, MUTED = "#222222", "#9a9a9a"
+# thin lines, one per module type: distinct from each other and from the black whole-adapter line
+SERIES = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B", "#BCBD22", "#7F7F7F")
 
 
 @dataclass(frozen=True)
@@ -66,24 +69,45 @@ def require_matplotlib() -> None:
         raise RankbenchError("the HTML report needs matplotlib, which is not installed", hint=INSTALL_HINT)
 
 
-def pyplot():
-    """matplotlib.pyplot with the SVG backend and the report style, or a RankbenchError."""
+class Plotting:
+    """What the figures need of matplotlib, without pyplot: no backend switch, no global figure list.
+
+    Figures are plain ``matplotlib.figure.Figure`` objects; ``savefig(format="svg")`` picks the SVG
+    canvas itself. A notebook that imports rankbench keeps its own backend and its open figures.
+    """
+
+    def __init__(self) -> None:
+        from matplotlib.figure import Figure as MplFigure
+        from matplotlib.lines import Line2D
+        from matplotlib.ticker import FuncFormatter
+
+        self._figure, self.Line2D, self.FuncFormatter = MplFigure, Line2D, FuncFormatter
+
+    def subplots(self, nrows: int = 1, ncols: int = 1, *, figsize=None, **kw):
+        fig = self._figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def plotting() -> Plotting:
+    """The plotting helpers (a pyplot-like subset), or a RankbenchError naming the install command."""
+    require_matplotlib()
+    return Plotting()
+
+
+@contextmanager
+def report_style():
+    """The report's rcParams (and the fixed SVG hash salt) for the figures drawn inside, then the user's."""
     require_matplotlib()
     import matplotlib
 
-    matplotlib.use("svg", force=True)
-    import matplotlib.pyplot as plt
-
-    matplotlib.rcParams.update(STYLE)
-    return plt
+    with matplotlib.rc_context(STYLE):
+        yield
 
 
 def to_svg(fig, key: str, title: str, alt: str) -> str:
     """The figure as an <svg> element (no XML prolog), titled and described for screen readers."""
-    plt = pyplot()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "rankbench"}, bbox_inches="tight")
-    plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg") :]
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)  # RDF boilerplate, with addresses
