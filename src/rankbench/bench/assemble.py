@@ -344,6 +344,8 @@ def invariants(gate: dict, compressed: dict, probe_ids: list[str], b) -> dict:
 def write_bench(root: Path, doc: dict) -> None:
     from rankbench.io import atomic_write_json, atomic_write_text
     from rankbench.report.bench_md import render_bench
+    from rankbench.report.html import bench_html_beside, write_html_if_possible
 
     atomic_write_json(root / "bench.json", doc)
     atomic_write_text(root / "bench.md", render_bench(doc))
+    write_html_if_possible(root / "bench.html", lambda: bench_html_beside(root, doc))

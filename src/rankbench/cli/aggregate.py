@@ -11,7 +11,7 @@ from rankbench.errors import RankbenchError
 def register(sub) -> None:
     p = sub.add_parser("aggregate", help="aggregate single-seed runs of one config over seeds")
     p.add_argument("runs", nargs="+", type=Path, help="run folders (each with bench.json)")
-    p.add_argument("--output", type=Path, required=True, help="folder for bench_aggregate.json/.md")
+    p.add_argument("--output", type=Path, required=True, help="folder for bench_aggregate.json/.md/.html")
     p.add_argument("--include-smoke", action="store_true", help="count smoke runs (excluded by default)")
     p.add_argument("--policy", type=Path, help="claim policy YAML (default: the shipped policy)")
     p.add_argument("--json", action="store_true", help="also print bench_aggregate.json on stdout")
@@ -21,9 +21,11 @@ def register(sub) -> None:
 def write_aggregate(out: Path, doc: dict) -> None:
     from rankbench.io import atomic_write_json, atomic_write_text
     from rankbench.report.aggregate_md import render_aggregate
+    from rankbench.report.html import render_aggregate_html, write_html_if_possible
 
     atomic_write_json(out / "bench_aggregate.json", doc)
     atomic_write_text(out / "bench_aggregate.md", render_aggregate(doc))
+    write_html_if_possible(out / "bench_aggregate.html", lambda: render_aggregate_html(doc))
 
 
 def run(args) -> int:

@@ -62,6 +62,12 @@ def register(sub) -> None:
         help="list the N modules with the lowest utilization (default: %(default)s)",
     )
     p.add_argument("--summary-only", action="store_true", help="skip the module table")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML page with the spectra, retained energy and rank map, and the "
+        "default plans of `rankbench suggest` (rule energy:0.9); needs matplotlib (rankbench[report])",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -94,7 +100,24 @@ def _limit_loaded_blas(stack: contextlib.ExitStack) -> bool:
     return True
 
 
+def write_audit_html(path: str, result) -> None:
+    """The audit page: the figures of the audit and of suggest's default plans, built by the library."""
+    from rankbench.cli.suggest import DEFAULT_PLANS
+    from rankbench.io import atomic_write_text
+    from rankbench.report.html import render_audit_html
+    from rankbench.suggest.plans import make_plan
+
+    rule = "energy:0.9"
+    plans = {spec: make_plan(spec, result, rule=rule).to_dict() for spec in DEFAULT_PLANS}
+    atomic_write_text(path, render_audit_html(result.to_dict(), plans, rule))
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def run(args) -> int:
+    if args.html:
+        from rankbench.report.svg import require_matplotlib
+
+        require_matplotlib()  # before the audit: no matplotlib is exit 2 with the install command, not wasted work
     with contextlib.ExitStack() as stack:
         workers = None if pin_blas_for_audit() or _limit_loaded_blas(stack) else 1
         from rankbench.auditor import audit
@@ -107,6 +130,8 @@ def run(args) -> int:
             workers=workers,
         )
     doc = result.to_dict()
+    if args.html:
+        write_audit_html(args.html, result)
     if args.json:
         json.dump(doc, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")

@@ -1,4 +1,4 @@
-"""`rankbench report PATH`: re-render bench.json or bench_aggregate.json as Markdown (from the JSON only)."""
+"""`rankbench report PATH`: re-render bench.json or bench_aggregate.json as Markdown or HTML (from the JSON only)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,51 @@ from pathlib import Path
 
 from rankbench.errors import RankbenchError
 
+HTML_NAMES = {"bench": "bench.html", "bench_aggregate": "bench_aggregate.html"}
+
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "report", help="render bench.json / bench_aggregate.json (or a run folder) to Markdown"
+        "report", help="render bench.json / bench_aggregate.json (or a run folder) to Markdown or HTML"
     )
     p.add_argument("path", type=Path, help="a bench.json, a bench_aggregate.json, or a folder holding one")
-    p.add_argument("--output", type=Path, help="write the Markdown here (default: stdout)")
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="write the self-contained HTML page with figures (needs matplotlib: rankbench[report]); "
+        "default file: bench.html / bench_aggregate.html beside the JSON",
+    )
+    p.add_argument(
+        "--output",
+        "--out",
+        type=Path,
+        help="write here (default: stdout for Markdown, beside the JSON for HTML)",
+    )
     p.set_defaults(func=run)
+
+
+def _find(path: Path) -> Path:
+    if path.is_dir():
+        found = [path / n for n in ("bench_aggregate.json", "bench.json") if (path / n).is_file()]
+        if not found:
+            raise RankbenchError("no bench.json or bench_aggregate.json in this folder", path=path)
+        return found[0]
+    return path
+
+
+def _html(doc: dict, kind: str, path: Path) -> str:
+    from rankbench.report.html import bench_html_beside, render_aggregate_html
+    from rankbench.report.svg import require_matplotlib
+
+    require_matplotlib()  # fail early, with the install command, when matplotlib is missing
+    try:
+        return bench_html_beside(path.parent, doc) if kind == "bench" else render_aggregate_html(doc)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RankbenchError(
+            f"cannot draw the report: a field is missing or has the wrong type ({type(exc).__name__}: {exc})",
+            path=path,
+            hint="render an unmodified bench.json / bench_aggregate.json written by rankbench",
+        ) from None
 
 
 def run(args) -> int:
@@ -22,24 +59,21 @@ def run(args) -> int:
     from rankbench.report.aggregate_md import render_aggregate
     from rankbench.report.bench_md import render_bench
 
-    path = args.path
-    if path.is_dir():
-        found = [path / n for n in ("bench_aggregate.json", "bench.json") if (path / n).is_file()]
-        if not found:
-            raise RankbenchError("no bench.json or bench_aggregate.json in this folder", path=path)
-        path = found[0]
+    path = _find(args.path)
     doc = read_json(path)
     kind = doc.get("kind") if isinstance(doc, dict) else None
-    if kind == "bench":
-        text = render_bench(doc)
-    elif kind == "bench_aggregate":
-        text = render_aggregate(doc)
-    else:
+    if kind not in HTML_NAMES:
         raise RankbenchError(
             f"not a rankbench artifact (kind={kind!r})",
             path=path,
             hint="give a bench.json or bench_aggregate.json written by rankbench",
         )
+    if args.html:
+        out = args.output or path.parent / HTML_NAMES[kind]
+        atomic_write_text(out, _html(doc, kind, path))
+        print(f"wrote {out}", file=sys.stderr)
+        return 0
+    text = render_bench(doc) if kind == "bench" else render_aggregate(doc)
     if args.output:
         atomic_write_text(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)

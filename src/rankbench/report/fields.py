@@ -1,0 +1,124 @@
+"""What the figures read from bench.json / bench_aggregate.json, read defensively, never recomputed.
+
+One :class:`Row` per variant: its Δ, the interval the verdict was decided on, the verdict, its size.
+For a single run that interval is ``compressed.<v>.ci``; for a campaign it is ``decision_ci`` when the
+aggregate has one, else the pooled interval (``delta_ci_pooled``) that older aggregates decided on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # the key in ``compressed``
+    label: str  # "variant · method"
+    role: str  # compression | control
+    params: float | None  # LoRA parameters (the mean over seeds for a campaign)
+    delta: float
+    low: float | None
+    high: float | None
+    confidence: float | None
+    method: str  # how the interval was made
+    passed: bool
+    verdict: str  # PASS / FAIL as the artifact says it
+    seed_deltas: tuple[float, ...] = ()
+    seeds: tuple = ()
+    pass_rate: float | None = None
+    n_pass: int | None = None
+    n: int | None = None  # items behind a single run's interval
+    variant_only: int | None = None  # items only the variant got right
+    probe_only: int | None = None  # items only the probe got right
+
+
+def _label(key: str, v: dict) -> str:
+    return f"{v.get('variant') or key} · {v.get('method', '?')}"
+
+
+def bench_rows(doc: dict) -> list[Row]:
+    rows = []
+    for key, v in doc.get("compressed", {}).items():
+        ci, paired = v.get("ci") or {}, v.get("paired") or {}
+        rows.append(
+            Row(
+                key=key,
+                label=_label(key, v),
+                role=v.get("role", "compression"),
+                params=v.get("params"),
+                delta=v["delta_vs_probe"],
+                low=ci.get("low"),
+                high=ci.get("high"),
+                confidence=ci.get("confidence"),
+                method=ci.get("method", ""),
+                passed=v.get("verdict") == "PASS",
+                verdict=v.get("verdict", "?"),
+                n=ci.get("n", paired.get("n")),
+                variant_only=ci.get("variant_only_correct", paired.get("variant_only_correct")),
+                probe_only=ci.get("probe_only_correct", paired.get("probe_only_correct")),
+            )
+        )
+    return rows
+
+
+def decision_interval(v: dict) -> dict:
+    """{low, high, confidence, method} of the interval a campaign's verdict was decided on."""
+    ci = v.get("decision_ci")
+    if ci and ci.get("low") is not None:
+        return {k: ci.get(k) for k in ("low", "high", "confidence", "method")}
+    pooled = v.get("delta_ci_pooled") or {}
+    return {
+        "low": pooled.get("ci_low"),
+        "high": pooled.get("ci_high"),
+        "confidence": pooled.get("confidence"),
+        "method": pooled.get("method", ""),
+    }
+
+
+def aggregate_rows(doc: dict) -> list[Row]:
+    rows = []
+    for key, v in doc.get("compressed", {}).items():
+        ci = decision_interval(v)
+        passed = bool((v.get("policy_result") or {}).get("passed"))
+        deltas = v["delta_vs_probe"]
+        rows.append(
+            Row(
+                key=key,
+                label=_label(key, v),
+                role=v.get("role", "compression"),
+                params=(v.get("params") or {}).get("mean"),
+                delta=deltas["mean"],
+                low=ci["low"],
+                high=ci["high"],
+                confidence=ci["confidence"],
+                method=ci["method"] or "",
+                passed=passed,
+                verdict="PASS" if passed else "FAIL",
+                seed_deltas=tuple(deltas.get("values") or ()),
+                seeds=tuple(v.get("seeds") or doc.get("seeds") or ()),
+                pass_rate=v.get("pass_rate"),
+                n_pass=(v.get("verdict_distribution") or {}).get("PASS"),
+            )
+        )
+    return rows
+
+
+def tolerance(doc: dict) -> float | None:
+    tol = (doc.get("summary") or {}).get("tolerance")
+    if tol is None:
+        for v in doc.get("compressed", {}).values():
+            tol = v.get("tolerance") or (v.get("policy_result") or {}).get("tolerance")
+            if tol is not None:
+                break
+    return tol
+
+
+def loss_steps(train: dict) -> list[int]:
+    """The step at the end of each logged loss window (``log_every`` steps, the last one shorter)."""
+    losses, steps = train.get("losses") or [], train.get("steps")
+    if train.get("loss_steps"):
+        return list(train["loss_steps"])
+    if not losses or not steps:
+        return list(range(1, len(losses) + 1))
+    every = train.get("log_every") or -(-steps // len(losses))
+    return [min((i + 1) * every, steps) for i in range(len(losses))]

@@ -1,0 +1,194 @@
+"""bench.html, bench_aggregate.html and the audit page: one offline file each, figures inline as SVG.
+
+Rendered from the JSON alone: bench.json (plus the run's audit/audit.json and plans/plans.json when
+they sit beside it), bench_aggregate.json, or an audit with its plans. No statistic is recomputed; no
+script, font or address outside the file is referenced. Each figure has a title, a caption saying how
+to read it, a text alternative, and a table of the numbers it was drawn from.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from rankbench import __version__
+from rankbench.report import audit_figures as af
+from rankbench.report import bench_figures as bf
+from rankbench.report.fields import aggregate_rows, bench_rows, tolerance
+from rankbench.report.size_figure import size_figure
+from rankbench.report.svg import Figure, report_style
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1040px;margin:1.5em auto;padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin:0 0 .3em}
+ul.meta{padding-left:1.1em;margin:.3em 0 1em}ul.meta li{margin:.1em 0}
+figure{margin:1.6em 0;padding-top:.8em;border-top:1px solid #ddd;break-inside:avoid}
+figure svg{max-width:100%;height:auto;display:block}
+figcaption{font-size:.92em;color:#333;margin-top:.4em}
+details{font-size:.85em;margin-top:.4em}
+table{border-collapse:collapse;margin-top:.4em}td,th{border:1px solid #ccc;padding:1px 6px;text-align:left}
+footer{font-size:.8em;color:#666;border-top:1px solid #ddd;margin-top:2em;padding-top:.5em}
+@media print{body{max-width:none;margin:0}details{display:none}figure{page-break-inside:avoid}}
+"""
+
+
+def cell(x) -> str:
+    """A table cell: floats in full (repr), so the drawn numbers can be checked against the JSON."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    return escape(repr(x) if isinstance(x, float) else str(x))
+
+
+def figure_html(f: Figure) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in f.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(x)}</td>" for x in row) + "</tr>" for row in f.rows)
+    table = (
+        f'<details><summary>Numbers behind this figure</summary><table class="data" data-figure="{f.key}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></details>"
+        if f.columns
+        else ""
+    )
+    return (
+        f'<figure id="{f.key}"><h2>{escape(f.title)}</h2>{f.svg}'
+        f"<figcaption>{escape(f.caption)}</figcaption>{table}</figure>"
+    )
+
+
+def page(title: str, meta: list[tuple[str, str]], figures: list[Figure], source: str, notes=()) -> str:
+    items = "".join(f"<li><b>{escape(k)}:</b> {escape(str(v))}</li>" for k, v in meta)
+    note_html = "".join(f"<li>{escape(n)}</li>" for n in notes)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+        f'<h1>{escape(title)}</h1><ul class="meta">{items}</ul>'
+        + "".join(figure_html(f) for f in figures if f is not None)
+        + (f"<h2>Notes</h2><ul>{note_html}</ul>" if note_html else "")
+        + f"<footer>Rendered by rankbench {escape(__version__)} from {escape(source)} alone: every "
+        "number is the artifact's own, nothing is recomputed. One file, no external resources.</footer>"
+        "</body></html>\n"
+    )
+
+
+def audit_figures(audit: dict | None, plans: dict) -> list[Figure]:
+    if not audit or not audit.get("modules"):
+        return []
+    return [af.spectra_figure(audit, plans), af.energy_figure(audit, plans), af.rank_map_figure(audit, plans)]
+
+
+def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None = None) -> str:
+    rows, tol = bench_rows(doc), tolerance(doc)
+    probe, best = doc.get("probe") or {}, (doc.get("summary") or {}).get("best_compression") or {}
+    figs = audit_figures(audit, plans or {})
+    if rows:
+        figs += [bf.forest_figure(rows, tol), size_figure(rows, probe.get("params") or 0, tol)]
+    figs.append(bf.training_figure(doc))
+    gate = doc.get("probe_quality_gate") or {}
+    meta = [
+        ("Model", doc.get("model")),
+        ("Task", f"{doc.get('task')} (seed {doc.get('seed')})"),
+        (
+            "Probe",
+            f"r={probe.get('rank')}, {gate.get('metric_key')} {probe.get('accuracy')}, gate {gate.get('status')}",
+        ),
+        ("Tolerance", tol),
+        (
+            "Best passing compression",
+            f"{best['variant']} ({best.get('method')})" if best.get("variant") else "none",
+        ),
+        ("Date", (doc.get("timestamp") or "")[:19].replace("T", " ") + " UTC"),
+    ]
+    if audit is None:
+        meta.append(("Audit figures", "left out: no audit/audit.json beside bench.json"))
+    return page("rankbench bench", meta, figs, "bench.json", (doc.get("summary") or {}).get("notes") or [])
+
+
+def _render_aggregate_html(doc: dict) -> str:
+    rows, tol = aggregate_rows(doc), tolerance(doc)
+    s, pol, probe = doc.get("summary") or {}, doc.get("policy") or {}, doc.get("probe") or {}
+    best = s.get("best_compression") or {}
+    figs = []
+    if rows:
+        probe_params = (probe.get("params") or {}).get("mean") or 0
+        figs = [
+            bf.forest_figure(rows, tol, campaign=True),
+            size_figure(rows, probe_params, tol, campaign=True),
+        ]
+    meta = [
+        ("Model", doc.get("model")),
+        ("Task", doc.get("task")),
+        ("Seeds", ", ".join(map(str, doc.get("seeds") or []))),
+        ("Policy", f"{pol.get('name')} v{pol.get('version')}"),
+        ("Power", f"{s.get('statistical_power')}; confidence {s.get('confidence_level')}"),
+        ("Recommended", f"{best['variant']} ({best.get('method')})" if best.get("variant") else "none"),
+    ]
+    return page(
+        f"rankbench campaign: {doc.get('n_seeds')} seeds",
+        meta,
+        figs,
+        "bench_aggregate.json",
+        s.get("notes") or [],
+    )
+
+
+def _render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
+    a, s = audit.get("adapter") or {}, audit.get("summary") or {}
+    meta = [
+        ("Adapter", a.get("source")),
+        ("Modules", f"{s.get('n_modules')} (r: {', '.join(map(str, s.get('r_values') or []))})"),
+        ("LoRA parameters", f"{s.get('total_lora_params'):,}" if s.get("total_lora_params") else "n/a"),
+        (
+            "Mean utilization",
+            f"{s['utilization_mean']:.1%}" if s.get("utilization_mean") is not None else "n/a",
+        ),
+        ("Plans", f"{', '.join(plans)} (rule {rule})" if plans else "none"),
+        ("Flags", ", ".join(audit.get("flags") or []) or "none"),
+    ]
+    return page("rankbench audit", meta, audit_figures(audit, plans), "the audit and its plans")
+
+
+def bench_html_beside(root: Path, doc: dict) -> str:
+    """bench.html for the run folder ``root``, with its audit and plans when they are there."""
+    from rankbench.io import read_json
+
+    audit_path, plans_path = root / "audit" / "audit.json", root / "plans" / "plans.json"
+    audit = read_json(audit_path) if audit_path.is_file() else None
+    plans = read_json(plans_path).get("plans", {}) if plans_path.is_file() else {}
+    return render_bench_html(doc, audit, plans)
+
+
+def write_html_if_possible(path: Path, render) -> bool:
+    """Write ``render()`` to ``path`` (atomically) next to the Markdown a run or campaign writes.
+
+    Without matplotlib the run still succeeds: a warning says how to get the page (``rankbench report
+    --html`` renders it later from the JSON). Returns whether the page was written.
+    """
+    from rankbench.errors import warn
+    from rankbench.io import atomic_write_text
+    from rankbench.report.svg import INSTALL_HINT, matplotlib_available
+
+    if not matplotlib_available():
+        warn(f"{path.name} not written: matplotlib is not installed ({INSTALL_HINT})")
+        return False
+    atomic_write_text(path, render())
+    return True
+
+
+def render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None = None) -> str:
+    """bench.html from bench.json, with the run's audit and plans when given."""
+    with report_style():
+        return _render_bench_html(doc, audit, plans)
+
+
+def render_aggregate_html(doc: dict) -> str:
+    """bench_aggregate.html from bench_aggregate.json."""
+    with report_style():
+        return _render_aggregate_html(doc)
+
+
+def render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
+    """The audit page: the audit, with the plans drawn on it."""
+    with report_style():
+        return _render_audit_html(audit, plans, rule)
