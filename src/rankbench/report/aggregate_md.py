@@ -55,7 +55,8 @@ def render_aggregate(doc: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, v in doc["compressed"].items():
-        d, p = v["decision_ci"], v["delta_ci_pooled"]
+        # artifacts written before the decision interval existed have none: shown as n/a
+        d, p = v.get("decision_ci") or {"low": None, "high": None}, v["delta_ci_pooled"]
         n_pass = v["verdict_distribution"]["PASS"]
         lines.append(
             f"| {key} | {v['method']} | {v['role']} | {_ms(v['param_reduction'], '.1%')} | "
@@ -63,7 +64,7 @@ def render_aggregate(doc: dict) -> str:
             f"{_fmt(d.get('df'), '.3g')} | {_counts(v)} | {_ci(p['ci_low'], p['ci_high'])} | "
             f"{n_pass}/{v['n_seeds']} | **{'PASS' if v['policy_result']['passed'] else 'FAIL'}** |"
         )
-    methods = sorted({v["decision_ci"]["method"] for v in doc["compressed"].values()})
+    methods = sorted({v["decision_ci"]["method"] for v in doc["compressed"].values() if "decision_ci" in v})
     lines += [""] + [f"Decision interval: {m}." for m in methods]
     best = s.get("best_compression")
     lines += ["", "## Verdict", ""]
