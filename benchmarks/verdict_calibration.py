@@ -206,7 +206,9 @@ def _independent(d):
 def seeds_table(reps: int, boots: int, quick: bool) -> None:
     rng = np.random.default_rng(20261130)
     mc = math.sqrt(LEVEL * (1 - LEVEL) / reps)
-    print(f"\n## Seeds: {N_ITEMS} items a seed, discordance {P_DISC:.0%}, tolerance {TOL}, {reps} campaigns a cell")
+    print(
+        f"\n## Seeds: {N_ITEMS} items a seed, discordance {P_DISC:.0%}, tolerance {TOL}, {reps} campaigns a cell"
+    )
     print(f"MC standard error at 2.5%: {mc:.4f}; target: new false PASS ≤ {LEVEL + 2 * mc:.4f}\n")
     print("| S | seed SD | items | false PASS, interval: old | new | false PASS, policy: old | new "
           "| P(PASS) at Δ = 0, policy: old | new | clipped |")  # fmt: skip

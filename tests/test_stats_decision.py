@@ -67,7 +67,9 @@ def test_the_floor_keeps_total_agreement_from_collapsing():
 def test_the_floor_binds_by_half_width_not_by_variance():
     # s/√S = 0.0057735 with t_{0.975,2} = 4.302653 gives 0.0248414; an item-level se of 0.02 per seed
     # gives z·0.02/√3 = 0.0226317 < 0.0248414: the t-interval still decides
-    seeds = [_seed([1.0] * k + [0.0] * (100 - k), [f"s{k}-{i}" for i in range(100)], se=0.02) for k in (1, 2, 3)]
+    seeds = [
+        _seed([1.0] * k + [0.0] * (100 - k), [f"s{k}-{i}" for i in range(100)], se=0.02) for k in (1, 2, 3)
+    ]
     d = decision_interval(seeds)
     assert not d.floor_binds and d.df == 2 and d.high - d.delta == pytest.approx(0.0248414, abs=1e-6)
     wider = [_seed(s.diffs, s.item_ids, se=0.03) for s in seeds]  # z·0.03/√3 = 0.0339476 > 0.0248414

@@ -29,7 +29,6 @@ measures its false-PASS rate at Δ = −tolerance for 3 and 5 seeds, with and wi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any

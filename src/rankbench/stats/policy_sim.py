@@ -24,8 +24,8 @@ import numpy as np
 
 from rankbench.stats.decision import decision_spread
 from rankbench.stats.distributions import normal_ppf
-from rankbench.stats.power import power_at_zero
 from rankbench.stats.policy import OPTIONAL_CLAUSES, Policy, clause_test, holds
+from rankbench.stats.power import power_at_zero
 from rankbench.stats.tango import tango_lower
 
 SIMULATIONS = 2000
@@ -117,7 +117,10 @@ def _required_clauses(policy, b, c, n, tolerance, confidence, cov_term) -> np.nd
         if clauses.get("min_power") is not None:
             alpha = 1.0 - confidence
             power = np.array(
-                [power_at_zero(s, tolerance, alpha, None if np.isinf(x) else x) for s, x in zip(se, df, strict=True)]
+                [
+                    power_at_zero(s, tolerance, alpha, None if np.isinf(x) else x)
+                    for s, x in zip(se, df, strict=True)
+                ]
             )
             op, limit = clause_test("min_power", clauses["min_power"], tolerance)
             ok &= holds(power, op, limit)
