@@ -43,7 +43,7 @@ def _no_hashing(monkeypatch):
     def fail(path):
         raise AssertionError(f"hashed {path} again")
 
-    monkeypatch.setattr(gguf_cache, "_sha256", fail)
+    monkeypatch.setattr(gguf_cache, "sha256_file", fail)
 
 
 def test_first_call_builds_and_the_second_reuses_without_hashing(fake_gguf, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,24 @@ def test_to_jsonable_turns_non_finite_into_null():
         "b": None,
         "c": [0, 1],
     }
+
+
+def test_one_cache_root_and_an_empty_variable_counts_as_unset(monkeypatch, tmp_path):
+    from rankbench.bench import gguf_cache, sources
+    from rankbench.cli.run import cache_dir
+    from rankbench.io import default_cache_root
+
+    monkeypatch.setenv("RANKBENCH_CACHE", str(tmp_path))
+    assert default_cache_root() == cache_dir() == tmp_path
+    assert sources.default_cache_root is gguf_cache.default_cache_root is default_cache_root
+    monkeypatch.setenv("RANKBENCH_CACHE", "")
+    assert default_cache_root() == cache_dir() == Path.home() / ".cache" / "rankbench"
+
+
+def test_sha256_file_names_an_unreadable_file(tmp_path):
+    from rankbench.io import sha256_file
+
+    (tmp_path / "x").write_bytes(b"abc")
+    assert sha256_file(tmp_path / "x") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    with pytest.raises(RankbenchError, match=r"cannot be read"):
+        sha256_file(tmp_path)

@@ -10,7 +10,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -119,19 +118,25 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
-def replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished temporary folder into place, replacing a stale one."""
-    with friendly_os_errors(final):
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+def default_cache_root() -> Path:
+    """Where rankbench caches tokens and dequantised models: $RANKBENCH_CACHE, else ~/.cache/rankbench.
+
+    An empty RANKBENCH_CACHE counts as unset (a cache in the current folder by accident is worse).
+    """
+    return Path(os.environ.get("RANKBENCH_CACHE") or Path.home() / ".cache" / "rankbench").expanduser()
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
+    """sha256 hex digest of a file, read in 4 MiB blocks; RankbenchError naming it if it cannot be read."""
     import hashlib
 
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
+    try:
+        with open(path, "rb") as fh:
+            buf = bytearray(chunk)
+            view = memoryview(buf)
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+    except OSError as exc:
+        raise RankbenchError(f"cannot be read ({exc.strerror})", path=path) from None
     return h.hexdigest()

@@ -9,7 +9,6 @@ module's worth. Nothing is ever written to the folder.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from rankbench.adapters.pairs import LoraPair, OtherTensor, PairSpec, group_pair
 from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.source import resolve_adapter_dir
 from rankbench.errors import RankbenchError, warn
+from rankbench.io import sha256_file
 
 __all__ = ["Adapter", "LoraPair", "OtherTensor", "PairSpec", "open_adapter", "sha256_file"]
 
@@ -81,19 +81,6 @@ def _open_weights(folder: Path):
         path=folder,
         hint="copy the weights file next to the config",
     )
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            buf = bytearray(chunk)
-            view = memoryview(buf)
-            while n := fh.readinto(buf):
-                h.update(view[:n])
-    except OSError as exc:
-        raise RankbenchError(f"cannot be read ({exc.strerror})", path=path) from None
-    return h.hexdigest()
 
 
 class Adapter:

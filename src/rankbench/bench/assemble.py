@@ -17,7 +17,7 @@ from rankbench.bench.config import BENCH_VERSION
 from rankbench.bench.variants import VariantJob, variant_jobs
 from rankbench.io import read_json, read_jsonl
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = 2  # an int like every artifact's; 2: Tango intervals, decision_ci, new validation levels
 COMPAT_TRAIN_KEYS = ("save_steps", "eval_steps", "logging_steps")
 
 

@@ -29,7 +29,7 @@ BEST_KEYS = (
     "method",
 )
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = 2  # an int like every artifact's; 2: Tango intervals, decision_ci, new validation levels
 ENV_KEYS = (
     "python_version",
     "torch_version",

