@@ -209,7 +209,13 @@ def _audit_pair(adapter: Adapter, pair, method: str) -> ModuleAudit:
 
 
 def audit_flags(
-    modules: list[ModuleAudit], *, method: str, use_dora: bool, rank_mismatch: bool, non_lora: bool, n_adapters: int
+    modules: list[ModuleAudit],
+    *,
+    method: str,
+    use_dora: bool,
+    rank_mismatch: bool,
+    non_lora: bool,
+    n_adapters: int,
 ) -> list[str]:
     """The flags of an audit (see the module docs), from its modules and what the adapter declares."""
     zero = sum(mod.delta_is_zero for mod in modules)

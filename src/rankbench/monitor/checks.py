@@ -132,7 +132,8 @@ class Watch:
             hist = self.sigma.setdefault(row.key, deque(maxlen=self.t.runaway_window + 1))
             hist.append(row.sigma_1)
             if len(hist) == hist.maxlen and hist[0] > 0:
-                rising = all(b > a for a, b in zip(hist, list(hist)[1:]))
+                h = list(hist)
+                rising = all(b > a for a, b in zip(h[:-1], h[1:], strict=True))
                 if rising and hist[-1] > self.t.runaway_factor * hist[0]:
                     hits.append(row.key)
         return hits

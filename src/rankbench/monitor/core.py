@@ -133,7 +133,9 @@ class SpectrumMonitor:
         try:
             append_jsonl_line(self.timeline_path, line)
         except Exception as exc:  # a full disk must not stop the training either
-            log.warning("rankbench: cannot append to %s (%s); the timeline stops here", self.timeline_path, exc)
+            log.warning(
+                "rankbench: cannot append to %s (%s); the timeline stops here", self.timeline_path, exc
+            )
             self.output_dir = None
 
     def finish(self, global_step: int, checkpoint: str | os.PathLike | None = None):

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 # Wrappers whose names end up in module paths: PeftModel, DDP / DeepSpeed, torch.compile, FSDP.
-_PREFIXES = ("base_model.model.", "module.", "_orig_mod.", "_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
+_PREFIXES = (
+    "base_model.model.",
+    "module.",
+    "_orig_mod.",
+    "_fsdp_wrapped_module.",
+    "_checkpoint_wrapped_module.",
+)
 
 
 class ShardedFactors(RuntimeError):
@@ -110,7 +116,7 @@ def read_pair(name: str, layer, adapter: str) -> LivePair:
         alpha=float(alphas.get(adapter, float("nan"))),
         scale=float(layer.scaling[adapter]),
         dtype=str(A_t.dtype).removeprefix("torch."),
-        magnitude=magnitudes[adapter] if adapter in magnitudes else None,
+        magnitude=magnitudes[adapter] if adapter in magnitudes else None,  # noqa: SIM401 (ModuleDict has no get)
     )
 
 
