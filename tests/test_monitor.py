@@ -202,3 +202,36 @@ def test_audit_needs_exactly_one_of_path_and_timeline(tmp_path, capsys):
     assert "give either an adapter PATH or --timeline FILE" in capsys.readouterr().err
     assert main(["audit", str(tmp_path), "--timeline", "x.jsonl"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def _gpt2_conv1d():
+    from peft import LoraConfig, get_peft_model
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=50, n_embd=32, n_layer=2, n_head=2, n_positions=16)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_proj"], fan_in_fan_out=True,
+                      init_lora_weights=False)  # fmt: skip
+    return get_peft_model(GPT2LMHeadModel(cfg), lora)
+
+
+@pytest.mark.parametrize("kind", ["embedding", "conv1d"])
+def test_embedding_and_conv1d_layers_match_peft_delta_weight(kind):
+    if kind == "embedding":
+        model = tiny_peft_model(init_lora_weights=False, target_modules=["word_embeddings", "query"])
+    else:
+        model = _gpt2_conv1d()
+    model = model.double()
+    mon = SpectrumMonitor(model)
+    rows = {row.name: row for row in mon.sample(1).modules}
+    layers = dict(lora_layers(model))
+    assert sorted(rows) == sorted(layers) and len(rows) == (3 if kind == "embedding" else 6)
+    for name, layer in layers.items():
+        delta = layer.get_delta_weight("default").detach().numpy()
+        ref = np.linalg.svd(delta, compute_uv=False)[: rows[name].r]
+        np.testing.assert_allclose(rows[name].singular_values, ref, rtol=0, atol=1e-9 * ref[0])
+    found = {a.name: a.kind for a in mon.latest_audits}
+    if kind == "embedding":
+        assert found["bert.embeddings.word_embeddings"] == "embedding"
+    else:
+        assert set(found.values()) == {"conv1d"}
