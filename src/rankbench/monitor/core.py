@@ -31,8 +31,9 @@ from rankbench.monitor.sample import TIMELINE_FILE, ModuleRow, Sample, aggregate
 from rankbench.spectral import NonFiniteError, factored_spectrum
 
 # Chosen by measurement (benchmarks/monitor_overhead.py, docs/results.md): on the embedded MiniLM
-# default a sample costs about as much as one training step on a 2-core CPU, so every 50 steps keeps
-# the overhead near 1-2%; on a GPU the step is shorter but so is each log interval.
+# default one sample of 37 modules costs 12-27 ms on a busy 2-core CPU, 1-2% of a training step there.
+# On a GPU the step shrinks and the sample does not; every 50 steps keeps it under 2% for steps down
+# to about 13-26 ms.
 DEFAULT_EVERY_N_STEPS = 50
 log = logging.getLogger("rankbench.monitor")
 
