@@ -235,3 +235,38 @@ def test_embedding_and_conv1d_layers_match_peft_delta_weight(kind):
         assert found["bert.embeddings.word_embeddings"] == "embedding"
     else:
         assert set(found.values()) == {"conv1d"}
+
+
+def test_a_failing_sample_or_unwritable_timeline_never_stops_training(tmp_path, monkeypatch, caplog):
+    import rankbench.monitor.core as core
+
+    model = tiny_peft_model(init_lora_weights=False)
+    mon = SpectrumMonitor(model, output_dir=tmp_path, every_n_steps=1)
+
+    def broken(_model):
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.WARNING, logger="rankbench.monitor"):
+        monkeypatch.setattr(core, "measure", broken)
+        assert mon.step(1) is None and mon.step(2) is None
+        monkeypatch.undo()
+        blocked = tmp_path / "file"
+        blocked.write_text("")
+        mon2 = SpectrumMonitor(model, output_dir=blocked, every_n_steps=1)  # a file where a folder should be
+        assert mon2.step(1) is not None and mon2.step(2) is not None
+    assert len(alerts(caplog, "sample failed: RuntimeError: boom")) == 1
+    assert len(alerts(caplog, "the timeline stops here")) == 1 and mon2.output_dir is None
+    lines, _ = read_timeline(tmp_path / TIMELINE_FILE)
+    assert [x["kind"] for x in lines] == ["skipped", "skipped"]
+
+
+def test_timeline_cli_lists_the_warnings(tmp_path, capsys):
+    model = tiny_peft_model()  # B = 0: inert once the warm-up is over
+    mon = SpectrumMonitor(
+        model, output_dir=tmp_path, every_n_steps=1, thresholds=MonitorThresholds(warmup_steps=2)
+    )
+    for step in range(1, 4):
+        mon.step(step)
+    assert main(["audit", "--timeline", str(tmp_path / TIMELINE_FILE)]) == 0
+    out = capsys.readouterr().out
+    assert "warnings: 1" in out and "step 2: inert: the adapter is inert" in out

@@ -33,17 +33,23 @@ from rankbench.monitor import DEFAULT_EVERY_N_STEPS, MonitorThresholds, Spectrum
 
 
 def _move_to_front(callback) -> None:
-    """Put ``callback`` first in the CallbackHandler that is calling it (found one frame up).
+    """Put ``callback`` first in the CallbackHandler that is calling it (found a few frames up).
 
     The handler's list is read while it iterates; moving an element already visited to index 0 shifts
-    only visited ones, so no callback is skipped or called twice for the current event.
+    only visited ones, so no callback is skipped or called twice for the current event. If no handler
+    is found (a subclass calling from elsewhere), the scalars still reach the callbacks after this one.
     """
-    frame = sys._getframe(2)  # _move_to_front <- on_train_begin <- CallbackHandler.call_event
-    handler = frame.f_locals.get("self")
-    callbacks = getattr(handler, "callbacks", None)
-    if isinstance(callbacks, list) and callback in callbacks and callbacks[0] is not callback:
-        callbacks.remove(callback)
-        callbacks.insert(0, callback)
+    frame = sys._getframe(1)
+    for _ in range(6):  # on_train_begin (and a subclass's super() calls) <- CallbackHandler.call_event
+        frame = frame.f_back
+        if frame is None:
+            return
+        callbacks = getattr(frame.f_locals.get("self"), "callbacks", None)
+        if isinstance(callbacks, list) and any(c is callback for c in callbacks):
+            if callbacks[0] is not callback:
+                callbacks.remove(callback)
+                callbacks.insert(0, callback)
+            return
 
 
 class SpectrumMonitorCallback(TrainerCallback):
