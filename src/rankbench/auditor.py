@@ -208,18 +208,38 @@ def _audit_pair(adapter: Adapter, pair, method: str) -> ModuleAudit:
     return ModuleAudit.of(pair, spec.singular_values, spec.route, zero)
 
 
-def _flags(adapter: Adapter, modules: list[ModuleAudit], method: str) -> list[str]:
+def audit_flags(
+    modules: list[ModuleAudit],
+    *,
+    method: str,
+    use_dora: bool,
+    rank_mismatch: bool,
+    non_lora: bool,
+    n_adapters: int,
+) -> list[str]:
+    """The flags of an audit (see the module docs), from its modules and what the adapter declares."""
     zero = sum(mod.delta_is_zero for mod in modules)
     checks = {
-        "dora": adapter.use_dora or any(mod.dora for mod in modules),
+        "dora": use_dora or any(mod.dora for mod in modules),
         "untrained": zero == len(modules),
         "partly_untrained": 0 < zero < len(modules),
         "gram_method": method == "gram",
-        "rank_mismatch": bool(adapter.rank_mismatches),
-        "non_lora_tensors": bool(adapter.others),
-        "multiple_adapters": len(adapter.adapter_names) > 1,
+        "rank_mismatch": rank_mismatch,
+        "non_lora_tensors": non_lora,
+        "multiple_adapters": n_adapters > 1,
     }
     return [flag for flag, on in checks.items() if on]
+
+
+def _flags(adapter: Adapter, modules: list[ModuleAudit], method: str) -> list[str]:
+    return audit_flags(
+        modules,
+        method=method,
+        use_dora=adapter.use_dora,
+        rank_mismatch=bool(adapter.rank_mismatches),
+        non_lora=bool(adapter.others),
+        n_adapters=len(adapter.adapter_names),
+    )
 
 
 def default_workers() -> int:

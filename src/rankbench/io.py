@@ -140,3 +140,23 @@ def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
     except OSError as exc:
         raise RankbenchError(f"cannot be read ({exc.strerror})", path=path) from None
     return h.hexdigest()
+
+
+def append_jsonl_line(path: str | Path, obj: Any) -> None:
+    """Append one JSON line with a single ``write`` on an O_APPEND descriptor.
+
+    A reader polling the file while it grows sees whole lines: the line, newline included, goes to the
+    kernel in one call, and O_APPEND puts it at the end even when another writer appended meanwhile.
+    A process killed inside that call can at most leave one partial last line, which readers skip.
+    """
+    data = (json.dumps(to_jsonable(obj), ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    path = Path(path)
+    ensure_dir(path.parent)
+    with friendly_os_errors(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it all at once; loop only for a short write
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)

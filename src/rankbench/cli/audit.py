@@ -38,7 +38,15 @@ def register(sub) -> None:
         "The adapter folder is only read.",
     )
     p.add_argument(
-        "path", help="adapter folder, or a hub id like owner/name (needs huggingface_hub and a network)"
+        "path",
+        nargs="?",
+        help="adapter folder, or a hub id like owner/name (needs huggingface_hub and a network)",
+    )
+    p.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="instead of an adapter, summarise a rankbench_spectra.jsonl written while training "
+        "(first and last sample, warnings); --json prints the summary as JSON",
     )
     p.add_argument("--revision", help="hub revision (branch, tag or commit) when PATH is a hub id")
     p.add_argument(
@@ -113,7 +121,24 @@ def write_audit_html(path: str, result) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+def run_timeline(args) -> int:
+    from rankbench.monitor.timeline import render_timeline, summarize_timeline
+
+    summary = summarize_timeline(args.timeline)
+    print(json.dumps(summary, indent=2) if args.json else render_timeline(summary))
+    return 0
+
+
 def run(args) -> int:
+    from rankbench.errors import RankbenchError
+
+    if (args.path is None) == (args.timeline is None):
+        raise RankbenchError(
+            "give either an adapter PATH or --timeline FILE" + (", not both" if args.path else ""),
+            hint="rankbench audit ADAPTER_DIR, or rankbench audit --timeline OUTPUT_DIR/rankbench_spectra.jsonl",
+        )
+    if args.timeline is not None:
+        return run_timeline(args)
     if args.html:
         from rankbench.report.svg import require_matplotlib
 

@@ -94,6 +94,19 @@ def blas_workers(stack: contextlib.ExitStack) -> int | None:
     return None
 
 
+def suggest_document(adapter_path: str, sha256: str, rule, plans: dict) -> dict:
+    """`rankbench suggest --json`: the one place that lays out this document."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "suggest",
+        "adapter": adapter_path,
+        "sha256": sha256,
+        "rule": rule.spec,
+        "rule_definition": rule.describe(),
+        "plans": {name: p.to_dict() for name, p in plans.items()},
+    }
+
+
 def rank_text(plan) -> str:
     ks = sorted(plan.ranks.values())
     if plan.uniform_rank is not None:
@@ -134,16 +147,7 @@ def run(args) -> int:
         plans = {spec: make_plan(spec, spectra, **kw) for spec in args.plans or DEFAULT_PLANS}
     first = next(iter(plans.values()))
     if args.json:
-        doc = {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "suggest",
-            "adapter": spectra.path,
-            "sha256": spectra.sha256,
-            "rule": rule.spec,
-            "rule_definition": rule.describe(),
-            "plans": {name: p.to_dict() for name, p in plans.items()},
-        }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(suggest_document(spectra.path, spectra.sha256, rule, plans), indent=2))
         return 0
     r_max = max(first.source_ranks.values())
     other = f"; {first.other_params:,} params in other tensors, not counted" if first.other_params else ""
