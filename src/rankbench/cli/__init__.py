@@ -17,7 +17,7 @@ from rankbench import __version__
 from rankbench.errors import EXIT_INTERRUPTED, RankbenchError, RankbenchWarning
 from rankbench.openmp import choose_wait_policy
 
-# Subcommand modules, in the order `--help` lists them. A module that is not written yet is skipped.
+# Subcommand modules, in the order `--help` lists them.
 SUBCOMMANDS = ("audit", "suggest", "compress", "run", "init_config", "aggregate", "report")
 TORCH_COMMANDS = ("run",)  # the ones that train or evaluate; the rest never start an OpenMP pool
 
@@ -38,13 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rankbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"rankbench.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"rankbench.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"rankbench.cli.{name}").register(sub)
     return parser
 
 
