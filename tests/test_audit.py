@@ -9,6 +9,7 @@ import pytest
 
 import rankbench
 from helpers.peft_fixtures import lora_config, planted_factors, random_pairs, write_adapter
+from helpers.schemas import assert_valid
 from rankbench.auditor import SCHEMA_VERSION, AuditResult, audit
 from rankbench.cli import main
 
@@ -33,6 +34,7 @@ def test_json_contract(adapter, capsys):
     doc = json.loads(out)  # stdout is exactly one JSON document
     assert err == ""
     assert doc["schema_version"] == SCHEMA_VERSION and doc["kind"] == "audit"
+    assert_valid(doc, "audit")
     assert set(doc["adapter"]) >= ADAPTER_KEYS
     assert doc["adapter"]["base_model"] == "tiny/llama"
     assert len(doc["adapter"]["sha256"]) == 64

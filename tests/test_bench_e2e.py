@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.schemas import assert_valid
 from helpers.seed_format import ABSENT, SEED, check_superset, has_seed_format
 from helpers.tiny_bench import tiny_bench_config
 from rankbench.cli import main
@@ -66,6 +67,7 @@ def world(tmp_path_factory):
 
 def test_artifacts_and_stage_folders(world):
     out, doc = world["out"], world["doc"]
+    assert_valid(doc, "bench")
     assert set(doc["compressed"]) == EXPECTED_KEYS
     for stage in ["probe", "probe_eval", "audit", "plans", *(f"variants/{k}" for k in EXPECTED_KEYS)]:
         assert (out / stage / "stage.json").is_file(), stage

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.schemas import assert_valid
 from helpers.seed_format import check_superset
 from helpers.tiny_bench import tiny_bench_config
 from rankbench.cli import main
@@ -55,6 +56,9 @@ def test_campaign_layout_and_seed_format(campaign):
     for seed in (42, 43, 44):
         assert (out / f"seed_{seed}" / "bench.json").is_file()
     assert doc["seeds"] == [42, 43, 44] and doc["n_seeds"] == 3
+    assert_valid(doc, "bench_aggregate")
+    for seed in (42, 43, 44):
+        assert_valid(json.loads((out / f"seed_{seed}" / "bench.json").read_text()), "bench")
     assert (out / "bench_aggregate.md").read_text().startswith("# rankbench campaign: 3 seeds")
     assert doc["policy"]["name"] == "rankbench-default"
     assert doc["summary"]["statistical_power"] in ("sufficient", "marginal", "insufficient")

@@ -17,6 +17,7 @@ from peft import LoraConfig, PeftModel, get_peft_model  # noqa: E402
 from peft.tuners.lora import LoraLayer  # noqa: E402
 from peft.utils.other import get_pattern_key  # noqa: E402
 
+from helpers.schemas import assert_valid  # noqa: E402
 from rankbench.auditor import audit  # noqa: E402
 from rankbench.errors import RankbenchError  # noqa: E402
 from rankbench.suggest.compress import CompressionRecord, compress_adapter  # noqa: E402
@@ -136,6 +137,7 @@ def test_llama_with_rank_pattern_and_embedding_round_trips(llama_src, tmp_path, 
     assert folder_digest(llama_src) == before  # the source is never modified
     on_disk = json.loads((tmp_path / "out" / "compression.json").read_text())
     assert CompressionRecord.from_dict(on_disk) == record
+    assert_valid(on_disk, "compression")
     assert (
         on_disk["source_sha256"]
         == hashlib.sha256((llama_src / "adapter_model.safetensors").read_bytes()).hexdigest()
