@@ -297,3 +297,25 @@ def test_hub_id_offline_subprocess(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: someone/some-adapter@v1 is not a local folder, and the hub cannot be reached: "
                                   "this machine looks offline")  # fmt: skip
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_json_in_the_config_is_refused_not_echoed(tmp_path, capsys, token):
+    # Python's json accepts NaN; echoed into `audit --json` it killed the serialiser with a traceback
+    import numpy as np
+
+    from helpers.peft_fixtures import random_pairs, write_adapter
+    from rankbench.cli import main
+
+    folder = tmp_path / "a"
+    write_adapter(folder, random_pairs(np.random.default_rng(0)))
+    path = folder / "adapter_config.json"
+    text = path.read_text()
+    path.write_text(text.replace('"target_modules": ', f'"target_modules": {token}, "was": ', 1))
+    assert main(["audit", "--json", str(folder)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert (
+        f"adapter_config.json: is not valid JSON (line 1, column" in err
+        and f"{token} is not a JSON number" in err
+    )

@@ -95,10 +95,33 @@ def atomic_write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
     atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
+class _NonFinite(ValueError):
+    def __init__(self, token: str):
+        super().__init__(token)
+        self.token = token
+
+
+def _refuse_constant(token: str):
+    raise _NonFinite(token)
+
+
+def loads_strict(text: str) -> Any:
+    """json.loads that refuses NaN, Infinity and -Infinity (Python accepts them; JSON does not).
+
+    They raise json.JSONDecodeError pointing at the first such token, so every caller's "not valid
+    JSON (line L, column C)" message covers them, and no NaN ever reaches our own JSON output.
+    """
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except _NonFinite as exc:
+        pos = max(text.find(exc.token), 0)
+        raise json.JSONDecodeError(f"{exc.token} is not a JSON number", text, pos) from None
+
+
 def read_json(path: str | Path) -> Any:
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_strict(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RankbenchError("file not found", path=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -112,7 +135,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
         for i, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append(loads_strict(line))
                 except json.JSONDecodeError as exc:
                     raise RankbenchError(f"line {i} is not valid JSON ({exc})", path=path) from None
     return rows

@@ -19,7 +19,7 @@ from rankbench.adapters.pairs import LoraPair, OtherTensor, PairSpec, group_pair
 from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.source import resolve_adapter_dir
 from rankbench.errors import RankbenchError, warn
-from rankbench.io import sha256_file
+from rankbench.io import loads_strict, sha256_file
 
 __all__ = ["Adapter", "LoraPair", "OtherTensor", "PairSpec", "open_adapter", "sha256_file"]
 
@@ -31,7 +31,7 @@ BIN_NAME = "adapter_model.bin"
 def _read_config(folder: Path) -> dict:
     path = folder / CONFIG_NAME
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = loads_strict(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise RankbenchError("is not valid JSON (not UTF-8 text)", path=path, hint=_CONFIG_HINT) from None
     except json.JSONDecodeError as exc:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rankbench.errors import RankbenchError
+from rankbench.io import loads_strict
 
 HEADER_LIMIT = 100 * 1024 * 1024  # the safetensors library refuses larger headers too
 FLOAT_DTYPES = {
@@ -111,7 +112,7 @@ def parse_header(prefix: bytes, file_size: int) -> tuple[dict[str, TensorInfo], 
     if 8 + n > file_size:
         raise ValueError(f"is truncated: the header alone needs {_mb(8 + n)}, the file has {_mb(file_size)}")
     try:
-        header = json.loads(bytes(prefix[8 : 8 + n]).decode("utf-8"))
+        header = loads_strict(bytes(prefix[8 : 8 + n]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"has a corrupt header: not valid JSON ({exc})") from None
     if not isinstance(header, dict):

