@@ -316,6 +316,6 @@ def test_non_finite_json_in_the_config_is_refused_not_echoed(tmp_path, capsys, t
     out, err = capsys.readouterr()
     assert out == "" and "Traceback" not in err
     assert (
-        f"adapter_config.json: is not valid JSON (line 1, column" in err
+        "adapter_config.json: is not valid JSON (line 1, column" in err
         and f"{token} is not a JSON number" in err
     )
