@@ -319,3 +319,27 @@ def test_non_finite_json_in_the_config_is_refused_not_echoed(tmp_path, capsys, t
         "adapter_config.json: is not valid JSON (line 1, column" in err
         and f"{token} is not a JSON number" in err
     )
+
+
+def test_a_header_length_that_shifts_the_data_is_refused(tmp_path):
+    # the header ends in padding spaces, so one byte less still parses; the tensors would then be read
+    # one byte off. Like the safetensors library, the tensors must tile the data to the file's end.
+    import numpy as np
+
+    from helpers.peft_fixtures import random_pairs, write_adapter
+    from rankbench.auditor import audit
+
+    folder = tmp_path / "a"
+    write_adapter(folder, random_pairs(np.random.default_rng(1), n=3))
+    path = folder / "adapter_model.safetensors"
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    assert raw[8 + n - 1 : 8 + n] == b" "  # the padding this needs
+    path.write_bytes((n - 1).to_bytes(8, "little") + raw[8:])
+    with pytest.raises(
+        RankbenchError, match=r"has 1 bytes after its last tensor: the header length or the offsets"
+    ):
+        audit(folder, workers=1)
+    path.write_bytes(raw + b"\0\0")
+    with pytest.raises(RankbenchError, match=r"has 2 bytes after its last tensor"):
+        audit(folder, workers=1)

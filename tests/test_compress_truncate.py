@@ -161,3 +161,20 @@ def test_single_threaded_blas_nests_and_restores():
     with single_threaded_blas(), single_threaded_blas():
         assert {lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"} <= {1}
     assert [lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"] == before
+
+
+def test_a_zero_scale_is_refused_before_any_work(tmp_path):
+    # found by benchmarks/fuzz_readers.py: lora_alpha 0 audits (ΔW = 0) but compress died in the math
+    from helpers.peft_fixtures import random_pairs, write_adapter
+    from rankbench.auditor import audit
+    from rankbench.suggest.compress import compress_adapter
+    from rankbench.suggest.plans import make_plan
+
+    folder = tmp_path / "a"
+    write_adapter(folder, random_pairs(np.random.default_rng(0)))
+    config = json.loads((folder / "adapter_config.json").read_text())
+    (folder / "adapter_config.json").write_text(json.dumps({**config, "lora_alpha": 0}))
+    plan = make_plan("rank:2", audit(folder, workers=1))
+    with pytest.raises(RankbenchError, match=r"has scale 0 \(lora_alpha 0\): its ΔW is zero") as info:
+        compress_adapter(folder, plan, tmp_path / "out")
+    assert "lora_alpha" in info.value.hint and not (tmp_path / "out").exists()

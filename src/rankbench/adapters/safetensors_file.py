@@ -126,6 +126,22 @@ def parse_header(prefix: bytes, file_size: int) -> tuple[dict[str, TensorInfo], 
     data_end = max((t.end for t in tensors.values()), default=8 + n)
     if data_end > file_size:
         raise ValueError(f"is truncated: the header says {_mb(data_end)}, the file has {_mb(file_size)}")
+    # like the safetensors library: the tensors tile the data exactly, from its first byte to the
+    # file's end; anything else means the header length or the offsets are off, and every tensor
+    # would be read from the wrong bytes
+    start = 8 + n
+    for begin, end, key in spans:
+        if begin != start:
+            raise ValueError(
+                f"has a corrupt header: {begin - start:+d} bytes between the data before tensor {key!r} "
+                "and its offsets (the header length or the offsets are wrong)"
+            )
+        start = end
+    if start != file_size:
+        raise ValueError(
+            f"has {file_size - start} bytes after its last tensor: the header length or the offsets are "
+            "wrong, so every tensor would be read from the wrong bytes"
+        )
     return tensors, metadata
 
 

@@ -126,6 +126,15 @@ def _check(adapter, plan: Plan, method: str) -> None:
             path=adapter.path,
             hint="build the plan from this adapter's audit",
         )
+    zero = [s.name for s in adapter.specs if s.scale == 0]
+    if zero:
+        raise RankbenchError(
+            f"module {zero[0]} has scale 0 (lora_alpha 0): its ΔW is zero whatever its factors hold, so "
+            "there is nothing to compress"
+            + (f" (and {len(zero) - 1} more module(s))" if len(zero) > 1 else ""),
+            path=adapter.path,
+            hint="set lora_alpha (or alpha_pattern) in adapter_config.json to the value the adapter was trained with",
+        )
     for name, k in plan.ranks.items():
         if not 1 <= k <= names[name].r:
             raise RankbenchError(

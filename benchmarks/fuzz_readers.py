@@ -1,0 +1,222 @@
+"""Fuzz every reader: mutated adapters and configs through the public entry points (prints a table).
+
+Seeded and resumable: case i of a run draws from ``numpy.random.default_rng([seed, i])``, and each
+finished case is appended to ``--log`` (JSONL), so a run that is stopped picks up where it was.
+
+Inputs (built once per run in a temporary folder, from the tests' fixture builders):
+- PEFT folders: a numpy-written adapter (float32, 3 modules) and one saved by PEFT itself (a tiny
+  Llama with rank_pattern / alpha_pattern, bfloat16);
+- a bench config (the tiny bench's YAML).
+
+Mutations: byte level (flip, overwrite, insert or delete bytes in the header or the data, truncate,
+rewrite the 8-byte header length) and structure level (edit one tensor's dtype, shape or offsets in
+the safetensors header, rename or drop a key, set a config value to another type, NaN, a negative or
+huge number, or delete it).
+
+Each case runs in-process with a time limit (``--seconds``): ``audit`` always, and when it succeeds
+``suggest`` (compute_spectra + make_plan) and ``compress`` into a scratch folder; configs go through
+``load_config``. Outcomes:
+- ``error``: a RankbenchError (what a user sees: exit 2 with a message);
+- ``ok_same``: accepted, same spectra as the unmutated input;
+- ``ok_explained``: accepted with other numbers, and the mutation explains it (data bytes changed, a
+  dtype relabelled to another of the same width, r / alpha / a pattern edited in the config);
+- ``traceback``: any other exception (a defect); ``hang``: past the time limit (a defect);
+- ``silent``: accepted with other numbers that the mutation does not explain (a defect).
+
+    python benchmarks/fuzz_readers.py [--cases 10000] [--seed 0] [--log fuzz.jsonl] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import collections  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from helpers.mutations import EXPLAINED, ODD_VALUES, mutate_config, mutate_weights  # noqa: E402
+from rankbench.errors import RankbenchError  # noqa: E402
+
+DEFECTS = ("traceback", "hang", "silent")
+MEMORY_LIMIT = 6 << 30  # a header claiming 2^40 elements must fail cleanly, not allocate
+
+
+class Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # noqa: ARG001
+    raise Hang()
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def build_inputs(root: Path) -> dict[str, Path]:
+    from helpers.peft_fixtures import build_llama_rslora, random_pairs, write_adapter
+    from helpers.tiny_bench import tiny_bench_config
+
+    numpy_adapter = root / "numpy_adapter"
+    write_adapter(numpy_adapter, random_pairs(np.random.default_rng(1), n=3))
+    peft_adapter = root / "peft_llama"
+    build_llama_rslora(peft_adapter)
+    config = tiny_bench_config(root / "bench")
+    return {"numpy_adapter": numpy_adapter, "peft_llama": peft_adapter, "bench_config": Path(config)}
+
+
+def spectra_of(folder: Path) -> dict[str, list[float]]:
+    from rankbench.auditor import audit
+
+    return {m.name: [float(s) for s in m.singular_values] for m in audit(folder, workers=1).modules}
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+
+def run_adapter_case(rng, source: Path, reference: dict, scratch: Path, note: dict) -> dict:
+    from rankbench.auditor import audit
+    from rankbench.suggest.compress import compress_adapter
+    from rankbench.suggest.plans import make_plan
+    from rankbench.suggest.spectra import compute_spectra
+
+    folder = scratch / "in"
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(source, folder)
+    if rng.random() < 0.6:
+        path = folder / "adapter_model.safetensors"
+        data, kind = mutate_weights(rng, path.read_bytes())
+        path.write_bytes(data)
+        note["kind"] = kind
+    else:
+        path = folder / "adapter_config.json"
+        text, kind = mutate_config(rng, path.read_text())
+        path.write_text(text)
+        note["kind"] = kind
+    result = audit(folder, workers=1)
+    got = {m.name: [float(s) for s in m.singular_values] for m in result.modules}
+    json.dumps(result.to_dict(), allow_nan=False)  # what `audit --json` prints must serialise
+    spectra = compute_spectra(folder, workers=1)
+    plan = make_plan("uniform_median", spectra)
+    compress_adapter(folder, plan, scratch / "out", spectra=spectra, workers=1)
+    same = got.keys() == reference.keys() and all(
+        np.allclose(got[k], reference[k], rtol=1e-6, atol=1e-12) for k in got
+    )
+    return {
+        "kind": kind,
+        "outcome": "ok_same" if same else ("ok_explained" if kind in EXPLAINED else "silent"),
+    }
+
+
+def run_config_case(rng, source: Path) -> dict:
+    import yaml
+
+    from rankbench.bench.config import load_config
+
+    data = yaml.safe_load(source.read_text())
+    section = str(rng.choice(list(data)))
+    value = ODD_VALUES[rng.integers(len(ODD_VALUES))]
+    if isinstance(data[section], dict) and data[section] and rng.random() < 0.8:
+        keys = list(data[section])
+        data[section][keys[rng.integers(len(keys))]] = value if value != "NaN" else float("nan")
+        kind = "config_yaml_value"
+    else:
+        data[section] = value
+        kind = "config_yaml_section"
+    path = source.parent / "fuzzed.yaml"
+    path.write_text(yaml.safe_dump(data))
+    load_config(path, {})
+    return {"kind": kind, "outcome": "ok_explained"}
+
+
+def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, seconds: int) -> dict:
+    rng = np.random.default_rng([seed, i])
+    target = ["numpy_adapter", "peft_llama", "bench_config"][i % 3]
+    signal.alarm(seconds)
+    t0 = time.perf_counter()
+    note: dict = {}  # the mutation's kind, known even when the case then raises
+    try:
+        if target == "bench_config":
+            rec = run_config_case(rng, inputs[target])
+        else:
+            rec = run_adapter_case(rng, inputs[target], references[target], scratch, note)
+    except RankbenchError:
+        rec = {"outcome": "error"}
+    except Hang:
+        rec = {"outcome": "hang"}
+    except Exception as exc:  # noqa: BLE001 - every other exception is the defect being counted
+        rec = {"outcome": "traceback", "error": f"{type(exc).__name__}: {exc}"[:300],
+               "where": traceback.format_exc().splitlines()[-3][:200]}  # fmt: skip
+    finally:
+        signal.alarm(0)
+    rec.setdefault("kind", note.get("kind", ""))
+    return {"case": i, "target": target, "seconds": round(time.perf_counter() - t0, 4), **rec}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log", type=Path, default=Path("fuzz_readers.jsonl"))
+    ap.add_argument("--seconds", type=int, default=10, help="time limit per case")
+    args = ap.parse_args()
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    warnings.simplefilter("ignore")  # the readers' warnings (rank mismatch, casts) are expected here
+    signal.signal(signal.SIGALRM, _alarm)
+    done = {}
+    if args.log.exists():
+        for line in args.log.read_text().splitlines():
+            rec = json.loads(line)
+            done[rec["case"]] = rec
+    root = Path(tempfile.mkdtemp(prefix="fuzz-"))
+    t0 = time.perf_counter()
+    try:
+        inputs = build_inputs(root)
+        references = {k: spectra_of(v) for k, v in inputs.items() if k != "bench_config"}
+        with args.log.open("a") as log:
+            for i in range(args.cases):
+                if i in done:
+                    continue
+                rec = one_case(i, args.seed, inputs, references, root / "scratch", args.seconds)
+                done[i] = rec
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    report([done[i] for i in range(args.cases) if i in done], time.perf_counter() - t0)
+
+
+def report(records: list[dict], seconds: float) -> None:
+    outcomes = ("error", "ok_same", "ok_explained", *DEFECTS)
+    table = collections.defaultdict(collections.Counter)
+    for r in records:
+        table[r["target"]][r["outcome"]] += 1
+    print(f"\n| reader | cases | {' | '.join(outcomes)} |")
+    print("|---|---|" + "---|" * len(outcomes))
+    for target, counts in sorted(table.items()):
+        print(f"| {target} | {sum(counts.values())} | " + " | ".join(str(counts[o]) for o in outcomes) + " |")
+    defects = [r for r in records if r["outcome"] in DEFECTS]
+    print(f"\n{len(records)} cases in {seconds:.0f} s this run; defects: {len(defects)}")
+    for r in defects[:20]:
+        print(
+            f"  case {r['case']} {r['target']} {r['kind']}: {r['outcome']} {r.get('error', '')} {r.get('where', '')}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Mutations of adapter files and configs, shared by the fuzz benchmark and the property tests.
+
+Each returns the mutated bytes or text and the kind of mutation, so that an accepted input whose
+numbers changed can be judged: kinds in :data:`EXPLAINED` may change them legitimately.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def _header(raw: bytes) -> tuple[int, dict]:
+    n = int.from_bytes(raw[:8], "little")
+    return n, json.loads(raw[8 : 8 + n])
+
+
+def _with_header(raw: bytes, header: dict) -> bytes:
+    n, _ = _header(raw)
+    blob = json.dumps(header).encode()
+    return len(blob).to_bytes(8, "little") + blob + raw[8 + n :]
+
+
+def mutate_weights(rng, raw: bytes) -> tuple[bytes, str]:
+    """(mutated bytes, kind). Kinds in EXPLAINED may change the numbers legitimately."""
+    n, header = _header(raw)
+    kind = rng.choice(
+        ["flip_header", "flip_data", "truncate", "insert", "delete", "header_len", "dtype", "shape",
+         "offsets", "rename", "drop", "duplicate_entry", "metadata"]
+    )  # fmt: skip
+    b = bytearray(raw)
+    keys = [k for k in header if k != "__metadata__"]
+    key = keys[rng.integers(len(keys))]
+    if kind == "flip_header":
+        for _ in range(rng.integers(1, 4)):
+            b[rng.integers(8, 8 + n)] ^= 1 << rng.integers(8)
+    elif kind == "flip_data" and len(b) > 8 + n:
+        for _ in range(rng.integers(1, 4)):
+            b[rng.integers(8 + n, len(b))] ^= 1 << rng.integers(8)
+    elif kind == "truncate":
+        b = b[: rng.integers(0, len(b))]
+    elif kind == "insert":
+        at = rng.integers(0, len(b))
+        b[at:at] = bytes(rng.integers(0, 256, size=rng.integers(1, 16), dtype=np.uint8))
+    elif kind == "delete":
+        at = rng.integers(0, len(b))
+        del b[at : at + rng.integers(1, 16)]
+    elif kind == "header_len":
+        b[:8] = int(rng.choice([0, 1, n - 1, n + 1, 2**40, 2**63 - 1, len(b)])).to_bytes(8, "little")
+    elif kind == "dtype":
+        header[key]["dtype"] = str(
+            rng.choice(["F16", "BF16", "F32", "F64", "I8", "U8", "I64", "BOOL", "F8_E4M3", "XX"])
+        )
+        return _with_header(raw, header), kind
+    elif kind == "shape":
+        shape = list(header[key]["shape"])
+        choice = rng.integers(5)
+        shape = [
+            shape[::-1],
+            shape + [1],
+            shape[:1],
+            [2**40, 2**40],
+            [s + int(rng.integers(-2, 3)) for s in shape],
+        ][choice]
+        header[key]["shape"] = shape
+        return _with_header(raw, header), kind
+    elif kind == "offsets":
+        lo, hi = header[key]["data_offsets"]
+        header[key]["data_offsets"] = [
+            int(x) for x in rng.choice([[hi, lo], [lo, hi + 4], [lo - 4, hi], [0, 2**62], [lo, lo]])
+        ]
+        return _with_header(raw, header), kind
+    elif kind == "rename":
+        new = key.replace(
+            str(rng.choice(["lora_A", "lora_B", "weight", "base_model.model."])),
+            str(rng.choice(["lora_C", "", "w", "x."])),
+            1,
+        )
+        header[new] = header.pop(key)
+        return _with_header(raw, header), kind
+    elif kind == "drop":
+        header.pop(key)
+        return _with_header(raw, header), kind
+    elif kind == "duplicate_entry":
+        header[key + ".copy"] = dict(header[key])
+        return _with_header(raw, header), kind
+    elif kind == "metadata":
+        header["__metadata__"] = {
+            "format": str(rng.choice(["pt", "np", ""])),
+            "note": "x" * int(rng.integers(0, 50)),
+        }
+        return _with_header(raw, header), kind
+    return bytes(b), kind
+
+
+CONFIG_KEYS = ("r", "lora_alpha", "target_modules", "rank_pattern", "alpha_pattern", "use_rslora", "peft_type",
+               "fan_in_fan_out", "use_dora", "base_model_name_or_path", "modules_to_save")  # fmt: skip
+ODD_VALUES = (None, "NaN", float("inf"), -1, 0, 2**70, 1.5, "x", [], {}, True, [1, 2], {"a": "b"}, {".*": -3})
+
+
+def mutate_config(rng, text: str) -> tuple[str, str]:
+    config = json.loads(text)
+    key = str(rng.choice(CONFIG_KEYS))
+    action = rng.integers(4)
+    if action == 0:
+        config.pop(key, None)
+        kind = "config_drop"
+    elif action == 1:
+        value = ODD_VALUES[rng.integers(len(ODD_VALUES))]
+        if value == "NaN":
+            return json.dumps(config)[:-1] + f', "{key}": NaN}}', "config_nan"
+        config[key] = value
+        kind = "config_value"
+    elif action == 2:
+        config["r"] = int(rng.integers(1, 9))
+        config["lora_alpha"] = float(rng.integers(1, 33))
+        kind = "config_scale"
+    else:
+        return text[: rng.integers(0, len(text))], "config_truncate"
+    return json.dumps(config), kind
+
+
+# values that may legitimately change the spectra when the file is still accepted
+EXPLAINED = {"flip_data", "dtype", "config_value", "config_scale", "config_drop", "insert", "delete"}
