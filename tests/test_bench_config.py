@@ -38,7 +38,7 @@ def test_every_error_is_reported_at_once_with_its_key_path(tmp_path):
     for expected in (
         "train.steps: expected >= 1, got -3",
         "train.bogus: unknown key",
-        "lora.alpha: expected a number, got 'x'",
+        "lora.alpha: expected a finite number, got 'x'",
         "compression.variants[1]: expected one of",
     ):
         assert expected in text
@@ -46,7 +46,7 @@ def test_every_error_is_reported_at_once_with_its_key_path(tmp_path):
 
 
 def test_type_errors_name_the_expected_type():
-    with pytest.raises(RankbenchError, match=r"train.steps: expected an integer, got 1.5"):
+    with pytest.raises(RankbenchError, match=r"train.steps: expected an integer up to 2,147,483,647, got 1.5"):
         BenchConfig.from_dict({"train": {"steps": 1.5}})
     with pytest.raises(RankbenchError, match=r"task.probe_gate: expected a mapping"):
         BenchConfig.from_dict({"task": {"probe_gate": 3}})
@@ -112,3 +112,18 @@ def test_eval_batch_size_follows_the_device_unless_set():
     assert eval_batch_size(fixed, torch.device("cuda", 0)) == 7
     with pytest.raises(RankbenchError, match="eval.batch_size"):
         load_config(None, {"eval.batch_size": 0})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("train.steps", 2**70, r"train.steps: expected an integer up to 2,147,483,647, got 1180591620717411303424"),
+        ("lora.probe_r", 2**40, r"lora.probe_r: expected an integer up to 2,147,483,647"),
+        ("train.learning_rate", float("inf"), r"train.learning_rate: expected a finite number, got inf"),
+        ("lora.alpha", float("nan"), r"lora.alpha: expected a finite number, got nan"),
+    ],
+)
+def test_absurd_numbers_are_refused_up_front(key, value, message):
+    # found by benchmarks/fuzz_readers.py: these passed validation and would only fail deep in a run
+    with pytest.raises(RankbenchError, match=message):
+        load_config(None, {key: value})

@@ -12,6 +12,7 @@ runs with the same hash ran the same experiment (the seed is part of it).
 from __future__ import annotations
 
 import dataclasses
+import math
 import hashlib
 import json
 import types
@@ -190,6 +191,9 @@ def _build(cls: type, data: Any, prefix: str, errors: list[str]) -> Any:
     return cls(**kwargs)
 
 
+MAX_INT = 2**31 - 1
+
+
 def _coerce(typ: Any, value: Any) -> tuple[bool, Any]:
     origin = typing.get_origin(typ)
     args = typing.get_args(typ)
@@ -226,10 +230,11 @@ def _coerce(typ: Any, value: Any) -> tuple[bool, Any]:
         return True, out
     if typ is bool:
         return (True, value) if isinstance(value, bool) else (False, None)
-    if typ is int:
-        return (True, value) if isinstance(value, int) and not isinstance(value, bool) else (False, None)
-    if typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if typ is int:  # a 32-bit range: no setting needs more, and 2**70 steps must not reach torch
+        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
+        return (True, value) if ok else (False, None)
+    if typ is float:  # finite only: inf or nan in a learning rate or alpha is never meant
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return True, float(value)
         return False, None
     if typ is str:
@@ -248,7 +253,8 @@ def _type_name(typ: Any) -> str:
         return f"a list of {_type_name(args[0])}"
     if origin is dict:
         return f"a mapping of {_type_name(args[0])} to {_type_name(args[1])}"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(typ, str(typ))
+    names = {int: f"an integer up to {MAX_INT:,}", float: "a finite number", str: "a string", bool: "true or false"}
+    return names.get(typ, str(typ))
 
 
 # --- value checks -------------------------------------------------------------------------------
