@@ -104,3 +104,54 @@ def test_nan_scores_exit_2(tmp_path, capsys):
         main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--id", "id", "--score", "s"]) == 2
     )
     assert "item '1': s is nan (NaN or infinite)" in capsys.readouterr().err
+
+
+def _samples(folder: str, task: str) -> Path:
+    (path,) = Path(folder).glob(f"samples_{task}_*.jsonl")
+    return path
+
+
+def test_intersect_says_how_many_items_were_dropped_from_each_side(tmp_path, capsys):
+    lines = _samples(R2, "rb_mc").read_text().splitlines()
+    cut = tmp_path / "samples_rb_mc_2026-01-01T00-00-00.0.jsonl"
+    cut.write_text("\n".join(lines[:20]) + "\n")  # documents 0..19 of 28
+    args = ["compare", str(_samples(BASE, "rb_mc")), str(cut), "--metric", "acc"]
+    assert main(args) == 2
+    assert (
+        "baseline 28 items, candidate 20; 8 only in the baseline, 0 only in the candidate"
+        in capsys.readouterr().err
+    )
+    md = tmp_path / "cmp.md"
+    assert main([*args, "--intersect", "--json", "--markdown", str(md)]) == 0
+    out, err = capsys.readouterr()
+    entry = json.loads(out)["comparisons"][0]
+    assert entry["n"] == 20 and entry["dropped"] == {"baseline": 8, "candidate": 0}
+    line = f"--intersect: {cut}: dropped 8 items only in the baseline and 0 only in the candidate; compared on 20"
+    assert line in err and line in md.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("x.parquet", "PAR1", "unknown input format (.parquet)"),
+        ("samples_rb_mc_v2_2026-01-01T00-00-00.0.jsonl", None, "mismatched tasks: the baseline is 'rb_mc'"),
+        (
+            "samples_rb_mc_2026-01-01T00-00-00.0.jsonl",
+            "dup",
+            "doc_id 0 appears more than once under filter 'none'",
+        ),
+    ],
+)
+def test_wrong_files_exit_2_naming_the_file(tmp_path, capsys, name, text, message):
+    lines = _samples(R2, "rb_mc").read_text().splitlines()
+    path = tmp_path / name
+    path.write_text(
+        "\n".join(lines + lines[:1]) + "\n"
+        if text == "dup"
+        else "\n".join(lines) + "\n"
+        if text is None
+        else text
+    )
+    assert main(["compare", str(_samples(BASE, "rb_mc")), str(path), "--metric", "acc"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err and "hint: " in err and "Traceback" not in err
