@@ -356,3 +356,16 @@ def test_holm_step_down_on_a_hand_worked_example(tmp_path):
     doc = compare_all(b, [load_input(paths["close"], Selection())] * 2, holm=True)
     assert [c["verdict"] for c in doc["comparisons"]] == ["PASS", "PASS"]
     assert any("separate test" in note for note in doc["notes"])
+
+
+def test_an_lm_eval_output_path_with_its_model_folder_and_with_two_runs_of_a_task(tmp_path):
+    """lm-eval writes OUTPUT/<model name>/samples_*.jsonl; two runs in one OUTPUT are ambiguous."""
+    shutil.copytree(BASE, tmp_path / "out" / "__tmp__base__peft")
+    scores = load_input(tmp_path / "out", Selection(task="rb_mc", metric="acc"))
+    assert scores.path == str(samples_file(tmp_path / "out" / "__tmp__base__peft", "rb_mc"))
+    assert scores.input == str(tmp_path / "out") and len(scores.ids) == N_DOCS
+    shutil.copytree(CANDIDATES[0], tmp_path / "out" / "__tmp__other")
+    with pytest.raises(
+        RankbenchError, match=r"2 samples files for the same task: samples_rb_mc_.*\nhint: several runs"
+    ):
+        load_input(tmp_path / "out", Selection(task="rb_mc", metric="acc"))
