@@ -155,3 +155,15 @@ def test_wrong_files_exit_2_naming_the_file(tmp_path, capsys, name, text, messag
     assert main(["compare", str(_samples(BASE, "rb_mc")), str(path), "--metric", "acc"]) == 2
     err = capsys.readouterr().err
     assert message in err and str(path) in err and "hint: " in err and "Traceback" not in err
+
+
+def test_the_readme_example_prints_the_table_the_readme_shows(monkeypatch, capsys):
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text().splitlines()
+    (k,) = [i for i, line in enumerate(readme) if line.startswith("rankbench compare tests/data/lm_eval/")]
+    shown = readme[k + 3 : readme.index("```", k + 3)]  # the next code block, after the command's fence
+    assert len(shown) == 4
+    monkeypatch.chdir(root)
+    assert main(readme[k].split()[1:]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert all(line in out for line in shown)

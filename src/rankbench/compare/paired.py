@@ -24,8 +24,8 @@ KIND = "rankbench_compare"
 SCHEMA_VERSION = "1.0"
 SEPARATE_TESTS = (
     "each verdict is a separate test of one candidate against the baseline, not a family-wise claim: "
-    "with several candidates the chance that at least one FAILing candidate PASSes by luck is larger "
-    "than for any one of them"
+    "the chance that some candidate worse than the tolerance PASSes by luck grows with the number of "
+    "candidates (--holm gives verdicts that hold for the family)"
 )
 HOLM_NOTE = (
     "holm: Holm's step-down adjustment over all {m} candidates; a holm PASS holds for the family: the "
