@@ -12,7 +12,7 @@ import pytest
 
 from rankbench.compare import COMPARISON_KEYS, Selection, compare_all, holm_verdicts, join_items, load_input
 from rankbench.errors import RankbenchError
-from rankbench.stats import normal_ppf, paired_delta, tango_interval
+from rankbench.stats import normal_ppf, paired_delta, t_ppf, tango_interval
 
 DATA = Path(__file__).parent / "data" / "lm_eval"
 BASE, CANDIDATES = DATA / "lora_r8", [DATA / "lora_r2", DATA / "lora_r1"]
@@ -369,3 +369,28 @@ def test_an_lm_eval_output_path_with_its_model_folder_and_with_two_runs_of_a_tas
         RankbenchError, match=r"2 samples files for the same task: samples_rb_mc_.*\nhint: several runs"
     ):
         load_input(tmp_path / "out", Selection(task="rb_mc", metric="acc"))
+
+
+def test_another_per_item_numeric_metric_gets_the_paired_t_interval(tmp_path):
+    """A graded metric (here f1 = (acc + acc_norm) / 2 added to the real rows) takes the graded path."""
+
+    def add_f1(rows):
+        for r in rows:
+            r["metrics"] = [*r["metrics"], "f1"]
+            r["f1"] = (r["acc"] + r["acc_norm"]) / 2
+        return rows
+
+    name = "samples_rb_mc_2026-01-01T00-00-00.0.jsonl"
+    (tmp_path / "b").mkdir()
+    base = _copy_rows(samples_file(BASE, "rb_mc"), tmp_path / "b" / name, add_f1)
+    cand = _copy_rows(samples_file(CANDIDATES[1], "rb_mc"), tmp_path / name, add_f1)
+    sel = Selection(metric="f1")
+    entry = compare_all(load_input(base, sel), [load_input(cand, sel)])["comparisons"][0]
+    acc = [raw_scores(f, "rb_mc", "none", "acc") for f in (BASE, CANDIDATES[1])]
+    norm = [raw_scores(f, "rb_mc", "none", "acc_norm") for f in (BASE, CANDIDATES[1])]
+    d = np.array([(acc[1][i] + norm[1][i] - acc[0][i] - norm[0][i]) / 2 for i in range(N_DOCS)])
+    assert entry["binary"] is False and entry["candidate_only"] is None
+    assert entry["ci"]["method"].startswith("paired t-interval")
+    assert entry["delta"] == pytest.approx(d.mean(), abs=1e-12)
+    half = entry["delta"] - entry["ci"]["low"]
+    assert half == pytest.approx(t_ppf(0.975, N_DOCS - 1) * d.std(ddof=1) / np.sqrt(N_DOCS), rel=1e-9)
