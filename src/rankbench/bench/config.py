@@ -12,9 +12,9 @@ runs with the same hash ran the same experiment (the seed is part of it).
 from __future__ import annotations
 
 import dataclasses
-import math
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field

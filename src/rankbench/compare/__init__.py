@@ -1,0 +1,27 @@
+"""``rankbench compare``: paired verdicts from eval logs the user already has.
+
+Loaders (:mod:`~rankbench.compare.lm_eval`, :mod:`~rankbench.compare.tables`, chosen by
+:mod:`~rankbench.compare.detect`) turn each input file into per-item scores
+(:class:`~rankbench.compare.records.ItemScores`); :func:`join_items` pairs a candidate with the
+baseline; :func:`compare_all` runs the statistics of :mod:`rankbench.stats` on the pairs. The
+statistics never learn about file formats.
+"""
+
+from __future__ import annotations
+
+from rankbench.compare.detect import load_input
+from rankbench.compare.join import JoinedItems, join_items
+from rankbench.compare.paired import COMPARISON_KEYS, compare_all, failed, holm_verdicts
+from rankbench.compare.records import ItemScores, Selection
+
+__all__ = [
+    "COMPARISON_KEYS",
+    "ItemScores",
+    "JoinedItems",
+    "Selection",
+    "compare_all",
+    "failed",
+    "holm_verdicts",
+    "join_items",
+    "load_input",
+]
