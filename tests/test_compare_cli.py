@@ -167,3 +167,17 @@ def test_the_readme_example_prints_the_table_the_readme_shows(monkeypatch, capsy
     assert main(readme[k].split()[1:]) == 0
     out = capsys.readouterr().out.splitlines()
     assert all(line in out for line in shown)
+
+
+def test_html_page_draws_every_candidate_from_the_json(tmp_path, capsys):
+    page = tmp_path / "compare.html"
+    assert main(["compare", BASE, R2, R1, *MC, "--json", "--html", str(page)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    text = page.read_text()
+    assert (
+        text.startswith("<!DOCTYPE html>")
+        and "<svg" in text
+        and "http://" not in text.replace("http://www.w3.org", "")
+    )
+    for c in doc["comparisons"]:  # the interval ends of each candidate are the JSON's, written in full
+        assert repr(c["ci"]["low"]) in text and repr(c["ci"]["high"]) in text

@@ -44,6 +44,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON document on stdout (table to stderr)")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the result as Markdown")
     p.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write a self-contained HTML page (needs matplotlib)"
+    )
+    p.add_argument(
         "--require-pass",
         action="store_true",
         help="exit 1 when a candidate FAILs (its Holm verdict with --holm)",
@@ -58,6 +61,10 @@ def run(args) -> int:
     from rankbench.stats._validate import check_confidence, check_tolerance
 
     tolerance, confidence = check_tolerance(args.tolerance), check_confidence(args.confidence)
+    if args.html:
+        from rankbench.report.svg import require_matplotlib
+
+        require_matplotlib()  # exit 2 with the install command before reading anything
     sel = Selection(args.task, args.metric, args.filter, args.id_column, args.score_column)
     baseline = load_input(args.baseline, sel)
     candidates = [load_input(c, sel) for c in args.candidates]
@@ -74,6 +81,11 @@ def run(args) -> int:
     if args.markdown:
         atomic_write_text(args.markdown, render_compare_md(doc))
         print(f"wrote {args.markdown}", file=sys.stderr)
+    if args.html:
+        from rankbench.report.html import render_compare_html
+
+        atomic_write_text(args.html, render_compare_html(to_jsonable(doc)))
+        print(f"wrote {args.html}", file=sys.stderr)
     bad = failed(doc)
     if args.require_pass and bad:
         raise CheckFailed(

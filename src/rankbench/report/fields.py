@@ -61,6 +61,33 @@ def bench_rows(doc: dict) -> list[Row]:
     return rows
 
 
+def compare_rows(doc: dict) -> list[Row]:
+    """One row per candidate of a `rankbench compare` document (Δ = candidate − baseline)."""
+    rows = []
+    for c in doc.get("comparisons", []):
+        ci, cand = c.get("ci") or {}, c.get("candidate") or {}
+        name = str(cand.get("input") or cand.get("path") or "?")
+        rows.append(
+            Row(
+                key=name,
+                label=name if len(name) <= 40 else "…" + name[-39:],
+                role="compression",
+                params=None,
+                delta=c["delta"],
+                low=ci.get("low"),
+                high=ci.get("high"),
+                confidence=ci.get("confidence"),
+                method=ci.get("method", ""),
+                passed=c.get("verdict") == "PASS",
+                verdict=c.get("verdict", "?"),
+                n=c.get("n"),
+                variant_only=c.get("candidate_only"),
+                probe_only=c.get("baseline_only"),
+            )
+        )
+    return rows
+
+
 def decision_interval(v: dict) -> dict:
     """{low, high, confidence, method} of the interval a campaign's verdict was decided on."""
     ci = v.get("decision_ci")

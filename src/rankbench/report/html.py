@@ -14,7 +14,7 @@ from pathlib import Path
 from rankbench import __version__
 from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
-from rankbench.report.fields import aggregate_rows, bench_rows, tolerance
+from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, tolerance
 from rankbench.report.size_figure import size_figure
 from rankbench.report.svg import Figure, report_style
 
@@ -186,6 +186,22 @@ def render_aggregate_html(doc: dict) -> str:
     """bench_aggregate.html from bench_aggregate.json."""
     with report_style():
         return _render_aggregate_html(doc)
+
+
+def render_compare_html(doc: dict) -> str:
+    """The page of a `rankbench compare` document: Δ of every candidate with its interval."""
+    with report_style():
+        rows, base = compare_rows(doc), doc.get("baseline") or {}
+        meta = [
+            ("Baseline", f"{base.get('input')} ({base.get('format')}, {base.get('n_items')} items)"),
+            (
+                "Metric",
+                " / ".join(str(x) for x in (base.get("task"), base.get("metric"), base.get("filter")) if x),
+            ),
+            ("Tolerance", str(doc.get("tolerance"))),
+        ]
+        figs = [bf.forest_figure(rows, doc.get("tolerance"))] if rows else []
+        return page("rankbench compare", meta, figs, "the compare JSON", doc.get("notes") or [])
 
 
 def render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
