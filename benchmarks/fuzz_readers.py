@@ -50,7 +50,14 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.mutations import EXPLAINED, ODD_VALUES, mutate_config, mutate_weights  # noqa: E402
+from helpers.mutations import (  # noqa: E402
+    EXPLAINED,
+    LOG_EXPLAINED,
+    ODD_VALUES,
+    mutate_config,
+    mutate_samples,
+    mutate_weights,
+)
 from rankbench.errors import RankbenchError  # noqa: E402
 
 DEFECTS = ("traceback", "hang", "silent")
@@ -77,7 +84,24 @@ def build_inputs(root: Path) -> dict[str, Path]:
     peft_adapter = root / "peft_llama"
     build_llama_rslora(peft_adapter)
     config = tiny_bench_config(root / "bench")
-    return {"numpy_adapter": numpy_adapter, "peft_llama": peft_adapter, "bench_config": Path(config)}
+    logs = Path(__file__).resolve().parents[1] / "tests" / "data" / "lm_eval"
+    return {
+        "numpy_adapter": numpy_adapter,
+        "peft_llama": peft_adapter,
+        "bench_config": Path(config),
+        "lm_eval_samples": next((logs / "lora_r2").glob("samples_rb_mc_*.jsonl")),
+        "lm_eval_baseline": next((logs / "lora_r8").glob("samples_rb_mc_*.jsonl")),
+    }
+
+
+def compare_numbers(baseline: Path, candidate: Path) -> tuple:
+    from rankbench.compare import Selection, compare_all, load_input
+
+    sel = Selection(metric="acc")
+    doc = compare_all(load_input(baseline, sel), [load_input(candidate, sel)])
+    c = doc["comparisons"][0]
+    json.dumps(doc, allow_nan=False)  # what `compare --json` prints must serialise
+    return (c["n"], c["candidate_only"], c["baseline_only"], c["ci"]["low"], c["verdict"])
 
 
 def spectra_of(folder: Path) -> dict[str, list[float]]:
@@ -144,15 +168,32 @@ def run_config_case(rng, source: Path) -> dict:
     return {"kind": kind, "outcome": "ok_explained"}
 
 
+def run_log_case(rng, inputs: dict, reference: tuple, scratch: Path, note: dict) -> dict:
+    scratch.mkdir(parents=True, exist_ok=True)
+    source = inputs["lm_eval_samples"]
+    text, kind = mutate_samples(rng, source.read_text())
+    note["kind"] = kind
+    path = scratch / source.name
+    path.write_text(text)
+    got = compare_numbers(inputs["lm_eval_baseline"], path)
+    outcome = "ok_same" if got == reference else ("ok_explained" if kind in LOG_EXPLAINED else "silent")
+    return {"kind": kind, "outcome": outcome}
+
+
+TARGETS = ("numpy_adapter", "peft_llama", "bench_config", "lm_eval_samples")
+
+
 def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, seconds: int) -> dict:
     rng = np.random.default_rng([seed, i])
-    target = ["numpy_adapter", "peft_llama", "bench_config"][i % 3]
+    target = TARGETS[i % len(TARGETS)]
     signal.alarm(seconds)
     t0 = time.perf_counter()
     note: dict = {}  # the mutation's kind, known even when the case then raises
     try:
         if target == "bench_config":
             rec = run_config_case(rng, inputs[target])
+        elif target == "lm_eval_samples":
+            rec = run_log_case(rng, inputs, references[target], scratch / "logs", note)
         else:
             rec = run_adapter_case(rng, inputs[target], references[target], scratch, note)
     except RankbenchError:
@@ -187,7 +228,8 @@ def main() -> None:
     t0 = time.perf_counter()
     try:
         inputs = build_inputs(root)
-        references = {k: spectra_of(v) for k, v in inputs.items() if k != "bench_config"}
+        references = {k: spectra_of(inputs[k]) for k in ("numpy_adapter", "peft_llama")}
+        references["lm_eval_samples"] = compare_numbers(inputs["lm_eval_baseline"], inputs["lm_eval_samples"])
         with args.log.open("a") as log:
             for i in range(args.cases):
                 if i in done:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from helpers.mutations import EXPLAINED, mutate_config, mutate_weights
+from helpers.mutations import EXPLAINED, LOG_EXPLAINED, mutate_config, mutate_samples, mutate_weights
 from helpers.peft_fixtures import random_pairs, write_adapter
 from rankbench.auditor import audit
 from rankbench.errors import RankbenchError
@@ -86,3 +87,31 @@ def test_a_header_claiming_2_to_the_80_elements_is_refused_without_allocating(so
     path.write_bytes(len(blob).to_bytes(8, "little") + blob + raw[8 + n :])
     with pytest.raises(RankbenchError, match="adapter_model.safetensors"):
         audit(work, workers=1)
+
+
+LOGS = Path(__file__).parent / "data" / "lm_eval"
+
+
+def _compare(baseline, candidate):
+    from rankbench.compare import Selection, compare_all, load_input
+
+    sel = Selection(metric="acc")
+    doc = compare_all(load_input(baseline, sel), [load_input(candidate, sel)])
+    json.dumps(doc, allow_nan=False)  # `compare --json` output always serialises
+    c = doc["comparisons"][0]
+    return c["n"], c["candidate_only"], c["baseline_only"], c["ci"]["low"], c["verdict"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_mutated_eval_logs_are_refused_or_read_right(tmp_path_factory, seed):
+    baseline = next((LOGS / "lora_r8").glob("samples_rb_mc_*.jsonl"))
+    source = next((LOGS / "lora_r2").glob("samples_rb_mc_*.jsonl"))
+    text, kind = mutate_samples(np.random.default_rng(seed), source.read_text())
+    path = tmp_path_factory.mktemp("log") / source.name
+    path.write_text(text)
+    try:
+        got = _compare(baseline, path)
+    except RankbenchError:
+        return
+    assert got == _compare(baseline, source) or kind in LOG_EXPLAINED, f"{kind}: accepted with other numbers"

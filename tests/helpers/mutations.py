@@ -123,3 +123,57 @@ def mutate_config(rng, text: str) -> tuple[str, str]:
 
 # values that may legitimately change the spectra when the file is still accepted
 EXPLAINED = {"flip_data", "dtype", "config_value", "config_scale", "config_drop", "insert", "delete"}
+
+
+# --- eval logs (rankbench compare) ---------------------------------------------------------------
+
+LOG_VALUES = (None, "NaN", 2.0, -1.0, 0.5, "x", True, False, [], {}, 1e308)
+
+
+def mutate_samples(rng, text: str) -> tuple[str, str]:
+    """An lm-eval samples file (JSONL), mutated by line, by value or by byte; returns (text, kind).
+
+    Expected outcomes by kind: ``swap_lines`` must give the same numbers (items join on ids, not
+    order); ``metric_flip`` (a 0/1 score flipped) may change them; every other accepted mutation must
+    leave them unchanged, or be refused (dropped or duplicated items, a changed doc_hash, odd values).
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    i = int(rng.integers(len(lines)))
+    row = json.loads(lines[i])
+    kind = str(rng.choice(["drop_line", "duplicate_line", "swap_lines", "metric_value", "metric_flip",
+                           "doc_id", "doc_hash", "remove_key", "truncate", "flip_byte"]))  # fmt: skip
+    if kind == "drop_line":
+        del lines[i]
+    elif kind == "duplicate_line":
+        lines.insert(i, lines[i])
+    elif kind == "swap_lines":
+        j = int(rng.integers(len(lines)))
+        lines[i], lines[j] = lines[j], lines[i]
+    elif kind in ("metric_value", "metric_flip"):
+        metric = next(m for m in ("acc", "exact_match", "acc_norm") if m in row)
+        if kind == "metric_flip":
+            row[metric] = 1.0 - float(row[metric])
+        else:
+            value = LOG_VALUES[int(rng.integers(len(LOG_VALUES)))]
+            row[metric] = float("nan") if value == "NaN" else value
+        lines[i] = json.dumps(row)
+    elif kind == "doc_id":
+        row["doc_id"] = [None, "0", -1, 1.5, 10**30, row["doc_id"] + 1][int(rng.integers(6))]
+        lines[i] = json.dumps(row)
+    elif kind == "doc_hash":
+        row["doc_hash"] = "0" * 64
+        lines[i] = json.dumps(row)
+    elif kind == "remove_key":
+        row.pop(str(rng.choice(["doc_id", "doc_hash", "filter", "metrics", "doc"])), None)
+        lines[i] = json.dumps(row)
+    out = "\n".join(lines) + "\n"
+    if kind == "truncate":
+        out = out[: int(rng.integers(0, len(out)))]
+    elif kind == "flip_byte":
+        b = bytearray(out.encode())
+        b[int(rng.integers(len(b)))] ^= 1 << int(rng.integers(8))
+        out = b.decode("utf-8", errors="replace")
+    return out, kind
+
+
+LOG_EXPLAINED = {"metric_flip", "flip_byte", "metric_value"}
