@@ -49,7 +49,7 @@ def load_bench_config(path, overrides: dict, derived: dict | None = None) -> tup
         set_key(data, key, value)
     cfg = BenchConfig.from_dict(data, source=source)
     if folder is not None:
-        check_methods(cfg, train_data, budget)
+        check_methods(cfg, train_data, budget, source)
     return cfg, notes
 
 
@@ -75,9 +75,9 @@ def open_user_adapter(folder: Path) -> Adapter:
 
 
 def _fill_from_adapter(data: dict, folder: Path, source) -> list[str]:
-    folder = folder.resolve()
-    with open_user_adapter(folder) as adapter:
-        config, sha, ranks = adapter.config, adapter.sha256, [s.r for s in adapter.specs]
+    with open_user_adapter(folder.resolve()) as adapter:  # absolute: never taken for a hub id
+        folder, config, sha = adapter.path, adapter.config, adapter.sha256
+        ranks = [s.r for s in adapter.specs]
     pinned = get_key(data, "probe.adapter_sha256")
     if pinned is not None and pinned != sha:
         raise RankbenchError(
@@ -142,23 +142,23 @@ def _truncate_only_by_default(data: dict) -> list[str]:
     return ["truncate variants only: retraining needs train.steps and task.train_size or task.eval_split"]
 
 
-def check_methods(cfg: BenchConfig, data_given: bool, budget_given: bool) -> None:
+def check_methods(cfg: BenchConfig, data_given: bool, budget_given: bool, source=None) -> None:
+    """Refuse up front the variants that train when the user gave no training data or budget."""
     training = [j.key for j in variant_jobs(cfg.compression) if j.method != "truncate"]
-    if training and not (data_given and budget_given):
-        missing = [
-            what
-            for what, ok in (
-                ("a train budget (train.steps)", budget_given),
-                (
-                    "training data (task.train_size, or task.eval_split with task.split to train on)",
-                    data_given,
-                ),
-            )
-            if not ok
-        ]
-        raise RankbenchError(
-            f"compression asks for {', '.join(training)}, which train(s) LoRA weights, but the config "
-            f"gives no {' and no '.join(missing)}",
-            hint="state the budget your adapter was trained with and the data to train on, or keep only "
-            "truncate in compression.methods / compression.default_method",
+    if not training or (data_given and budget_given):
+        return
+    missing = [
+        what
+        for what, ok in (
+            ("a train budget (train.steps)", budget_given),
+            ("training data (task.train_size, or task.eval_split and task.split to train on)", data_given),
         )
+        if not ok
+    ]
+    raise RankbenchError(
+        f"with probe.adapter, {', '.join(training)} need(s) training, but the config lacks "
+        + " and ".join(missing),
+        path=source,
+        hint="give the budget your adapter was trained with and the data to train on, or keep only "
+        "truncate in compression.methods and compression.default_method",
+    )
