@@ -71,7 +71,7 @@ def first_mismatch(adapter, model, num_labels: int | None) -> tuple[str, str] | 
 
 
 def _shape(shape) -> str:
-    return "(" + ", ".join(str(int(x)) for x in shape) + ")"
+    return str(tuple(int(x) for x in shape))  # (3,) for a bias, (2, 32) for a weight
 
 
 def _arch_hint(adapter, model) -> str:
