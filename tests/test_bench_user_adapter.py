@@ -168,3 +168,57 @@ def test_resume_and_another_adapter_on_the_same_folder(world, tmp_path, monkeypa
     other = ["--adapter", str(mine), "--config", str(world["config"]), "--output", str(world["out"])]
     assert _run(other, root, monkeypatch) == 2
     assert "differs in: probe.adapter, probe.adapter_sha256" in capsys.readouterr().err
+
+
+def test_the_label_order_comes_from_task_labels(world, tmp_path, monkeypatch):
+    """A head's class order is part of the adapter: reversing task.labels flips every verdict of it."""
+    config = _config(
+        tmp_path,
+        task={
+            "dataset": str(world["root"] / "test.csv"),
+            "labels": ["pos", "neg"],
+            "probe_gate": {"min_value": 0.0},
+        },
+        compression={"variants": ["uniform_median"]},
+    )
+    out = tmp_path / "run"
+    assert (
+        _run(
+            ["--adapter", str(world["adapter"]), "--config", str(config), "--output", str(out)],
+            world["root"],
+            monkeypatch,
+        )
+        == 0
+    )
+    doc = json.loads((out / "bench.json").read_text())
+    assert doc["probe"]["adapter"]["label_order"] == ["pos", "neg"]
+    assert doc["probe"]["adapter"]["label_order_source"] == "config: task.labels"
+    assert doc["probe"]["accuracy"] == pytest.approx(1 - world["doc"]["probe"]["accuracy"])
+
+
+def test_retrain_runs_when_the_budget_and_training_data_are_given(world, tmp_path, monkeypatch):
+    methods = {"uniform_median": ["truncate", "retrain", "truncate+finetune"]}
+    config = _config(
+        tmp_path,
+        task={"dataset": str(world["root"] / "test.csv"), "train_size": 80},
+        train={"steps": 20, "learning_rate": 5e-3},
+        compression={"variants": ["uniform_median"], "methods": methods, "finetune_steps": 5},
+    )
+    out = tmp_path / "run"
+    assert (
+        _run(
+            ["--adapter", str(world["adapter"]), "--config", str(config), "--output", str(out)],
+            world["root"],
+            monkeypatch,
+        )
+        == 0
+    )
+    doc = json.loads((out / "bench.json").read_text())
+    assert set(doc["compressed"]) == {"uniform_median", "uniform_median_retrain", "uniform_median_finetuned"}
+    retrain = doc["compressed"]["uniform_median_retrain"]["build"]["train"]
+    assert retrain["steps"] == 20
+    assert retrain["lora"]["target_modules"] == sorted(
+        world["doc"]["probe"]["adapter"]["adapter_config"]["target_modules"]
+    )
+    assert retrain["lora"]["r"] == doc["compressed"]["uniform_median"]["rank"]
+    assert doc["env"]["dataset_info"]["split_sizes"]["train"] == 80
