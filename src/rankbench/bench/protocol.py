@@ -370,7 +370,7 @@ def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
         doc = assemble_bench(b, gate=gate)
         write_bench(b.run.root, doc)
         raise CheckFailed(
-            f"probe quality gate failed: {gate['message']}; no variants were trained",
+            f"probe quality gate failed: {gate['message']}; no variants were built",
             path=b.run.root / "bench.json",
             hint="check that the adapter was trained for this task (task.dataset, task.labels), or lower "
             "task.probe_gate.min_value"
