@@ -222,3 +222,29 @@ def test_retrain_runs_when_the_budget_and_training_data_are_given(world, tmp_pat
     )
     assert retrain["lora"]["r"] == doc["compressed"]["uniform_median"]["rank"]
     assert doc["env"]["dataset_info"]["split_sizes"]["train"] == 80
+
+
+def test_retrain_adapts_the_modules_of_an_adapter_whose_targets_are_a_pattern(world, tmp_path, monkeypatch):
+    """target_modules as a regex string (PEFT allows it): retraining adapts exactly the adapter's modules."""
+    from rankbench.adapters.reader import open_adapter
+
+    mine = tmp_path / "pattern"
+    shutil.copytree(world["adapter"], mine)
+    config = json.loads((mine / "adapter_config.json").read_text())
+    config["target_modules"] = r".*\.(query|key|value|dense)"
+    (mine / "adapter_config.json").write_text(json.dumps(config))
+    with open_adapter(mine) as adapter:
+        modules = list(adapter.pair_names)
+    cfg = _config(
+        tmp_path,
+        task={"dataset": str(world["root"] / "test.csv"), "train_size": 80},
+        train={"steps": 5},
+        compression={"variants": ["uniform_median"], "methods": {"uniform_median": ["retrain"]}},
+    )
+    out = tmp_path / "run"
+    args = ["--adapter", str(mine), "--config", str(cfg), "--output", str(out)]
+    assert _run(args, world["root"], monkeypatch) == 0
+    doc = json.loads((out / "bench.json").read_text())
+    assert doc["config_metadata"]["resolved_config"]["lora"]["target_modules"] is None
+    assert doc["compressed"]["uniform_median_retrain"]["build"]["train"]["lora"]["target_modules"] == modules
+    assert len(modules) == 13  # 2 layers x (query, key, value, 3 dense) + the pooler's dense
