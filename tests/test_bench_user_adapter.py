@@ -248,3 +248,18 @@ def test_retrain_adapts_the_modules_of_an_adapter_whose_targets_are_a_pattern(wo
     assert doc["config_metadata"]["resolved_config"]["lora"]["target_modules"] is None
     assert doc["compressed"]["uniform_median_retrain"]["build"]["train"]["lora"]["target_modules"] == modules
     assert len(modules) == 13  # 2 layers x (query, key, value, 3 dense) + the pooler's dense
+
+
+def test_a_campaign_over_seeds_benches_the_same_adapter(world, tmp_path, monkeypatch):
+    cfg = _config(
+        tmp_path,
+        task={"dataset": str(world["root"] / "test.csv"), "eval_size": 100, "probe_gate": {"min_value": 0.0}},
+        compression={"variants": ["uniform_median"]},
+    )
+    out = tmp_path / "campaign"
+    args = ["--adapter", str(world["adapter"]), "--config", str(cfg), "--seeds", "1,2", "--output", str(out)]
+    assert _run(args, world["root"], monkeypatch) == 0
+    docs = [json.loads((out / f"seed_{s}" / "bench.json").read_text()) for s in (1, 2)]
+    assert [d["probe"]["adapter"]["sha256"] for d in docs] == [world["doc"]["probe"]["adapter"]["sha256"]] * 2
+    assert docs[0]["probe"]["n_eval_items"] == docs[1]["probe"]["n_eval_items"] == 100
+    assert (out / "bench_aggregate.json").is_file()
