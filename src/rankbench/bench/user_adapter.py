@@ -91,7 +91,7 @@ def _fill_from_adapter(data: dict, folder: Path, source) -> list[str]:
     if get_key(data, "model.name") is None:
         set_key(data, "model.name", _base_model(config, folder))
         notes.append(f"base model from its {CONFIG_NAME}: {get_key(data, 'model.name')}")
-    _fill_lora(data, config, max(ranks), folder, source)
+    _fill_lora(data, config, max(ranks), source)
     return notes
 
 
@@ -115,7 +115,7 @@ def _base_model(config: dict, folder: Path) -> str:
     return base
 
 
-def _fill_lora(data: dict, config: dict, r_max: int, folder: Path, source) -> None:
+def _fill_lora(data: dict, config: dict, r_max: int, source) -> None:
     """The lora section describes the adapter: filled from its config, and a different value is refused."""
     wanted: dict[str, Any] = {"probe_r": r_max}
     for key, theirs in LORA_KEYS.items():
@@ -125,7 +125,8 @@ def _fill_lora(data: dict, config: dict, r_max: int, folder: Path, source) -> No
         wanted["target_modules"] = sorted(config["target_modules"])
     for key, value in wanted.items():
         given = get_key(data, f"lora.{key}")
-        if given is not None and given != value and not (key == "target_modules" and sorted(given) == value):
+        same_list = key == "target_modules" and isinstance(given, list) and sorted(map(str, given)) == value
+        if given is not None and given != value and not same_list:
             raise RankbenchError(
                 f"lora.{key} is {given!r}, but the adapter's {CONFIG_NAME} says {value!r}",
                 path=source,
