@@ -74,3 +74,37 @@ def tiny_bench_config(root: Path, **sections) -> Path:
     path = root / "bench.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
+
+
+def train_user_adapter(folder: Path, model: Path, csv: Path, *, steps: int = 150, r: int = 8,
+                       labels=("neg", "pos"), seed: int = 0) -> Path:  # fmt: skip
+    """An adapter as a user trains one elsewhere: plain PEFT and a bare torch loop on ``csv``, no
+    rankbench code. Class i is ``labels[i]``; the adapter is saved with ``save_pretrained``."""
+    import csv as csv_module
+
+    import torch
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(seed)
+    with open(csv, newline="") as f:
+        rows = list(csv_module.DictReader(f))
+    tok = AutoTokenizer.from_pretrained(str(model))
+    base = AutoModelForSequenceClassification.from_pretrained(str(model), num_labels=len(labels))
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=r, lora_alpha=2 * r, target_modules=TARGETS)
+    peft_model = get_peft_model(base, config)
+    opt = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=5e-3)
+    peft_model.train()
+    rng = random.Random(seed)
+    for _ in range(steps):
+        batch = rng.sample(rows, 16)
+        enc = tok(
+            [b["text"] for b in batch], padding=True, truncation=True, max_length=16, return_tensors="pt"
+        )
+        y = torch.tensor([labels.index(b["label"]) for b in batch])
+        loss = peft_model(**enc, labels=y).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    peft_model.save_pretrained(str(folder))
+    return folder

@@ -58,7 +58,11 @@ def assemble_bench(b, *, gate: dict) -> dict:
             if k not in ("dataset_id", "revision", "last_modified", "split_sizes", "requested_split")
         },
     }
-    timings = {"probe_train": probe_rec["seconds"], "probe_eval": probe_eval["seconds"]}
+    user = probe_rec.get("adapter")  # the user's own adapter, benched instead of a trained probe
+    timings = {
+        "probe_import" if user else "probe_train": probe_rec["seconds"],
+        "probe_eval": probe_eval["seconds"],
+    }
     probe_ids, probe_scores = item_scores(run.stage_dir("probe_eval") / "predictions.jsonl")
 
     probe = {
@@ -74,6 +78,8 @@ def assemble_bench(b, *, gate: dict) -> dict:
         "suggested_r_global_median": None,
         "suggested_r_global_90": None,
         "train": probe_rec["train"],
+        "source": "user_adapter" if user else "trained",
+        "adapter": user,
     }
     compressed: dict = {}
     if run.is_done("audit"):
@@ -305,7 +311,8 @@ def embedded_config(resolved: dict, b, probe_rec: dict) -> dict:
     emb["model"]["type"] = "causal_lm" if b.cfg.task.profile.startswith("causal_lm") else "seq_cls"
     emb["task"]["eval_max_samples"] = b.cfg.task.eval_size
     emb["task"]["probe_gate"]["metric"] = emb["task"]["probe_gate"]["metric"] or probe_rec.get("metric_key")
-    emb["lora"]["target_modules"] = probe_rec["train"]["lora"]["target_modules"]
+    if probe_rec.get("train"):
+        emb["lora"]["target_modules"] = probe_rec["train"]["lora"]["target_modules"]
     n_train = b.data.provenance.get("split_sizes", {}).get("train")
     emb["train"]["train_samples"] = n_train
     steps, bs = b.cfg.train.steps, b.cfg.train.batch_size
@@ -337,7 +344,8 @@ def invariants(gate: dict, compressed: dict, probe_ids: list[str], b) -> dict:
             "item_ids_sha256": hashlib.sha256("\n".join(probe_ids).encode()).hexdigest(),
             "checked": True,
         },
-        "train_eval_disjoint": b.data.provenance.get("train_eval_disjoint"),
+        # a user adapter was trained on items the bench cannot see: disjointness is unknown
+        "train_eval_disjoint": None if b.cfg.probe.adapter else b.data.provenance.get("train_eval_disjoint"),
     }
 
 

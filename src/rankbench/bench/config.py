@@ -58,10 +58,19 @@ class TaskConfig:
     prompt_template: str = "{prompt}"
     answer_template: str = " {answer}"
     train_size: int | None = None  # None: every item not in the eval set
+    labels: list[int | str] | None = None  # seqcls class order (index i = class i); None: sorted values
     eval_size: int = 2000
     max_new_tokens: int = 256
     stop: list[str] = field(default_factory=list)
     probe_gate: GateConfig = field(default_factory=GateConfig)
+
+
+@dataclass
+class ProbeConfig:
+    """Where the probe comes from: trained by the bench (the default) or the user's own adapter."""
+
+    adapter: str | None = None  # a PEFT adapter folder to bench instead of training a probe
+    adapter_sha256: str | None = None  # sha256 of its weights file: filled in when null, checked when set
 
 
 @dataclass
@@ -126,6 +135,7 @@ class BenchConfig:
     bench_version: str = BENCH_VERSION
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     compression: CompressionConfig = field(default_factory=CompressionConfig)
@@ -278,6 +288,9 @@ def validate(cfg: BenchConfig) -> list[str]:
     need(t.profile in PROFILES, "task.profile", f"expected one of {', '.join(PROFILES)}, got {t.profile!r}")
     need(t.eval_size >= 2, "task.eval_size", f"expected >= 2, got {t.eval_size}")
     need(t.train_size is None or t.train_size >= 1, "task.train_size", f"expected >= 1, got {t.train_size}")
+    if t.labels is not None:
+        need(len(t.labels) >= 2, "task.labels", f"expected 2 or more labels, got {len(t.labels)}")
+        need(len({str(x) for x in t.labels}) == len(t.labels), "task.labels", "duplicate labels")
     need(t.max_new_tokens >= 1, "task.max_new_tokens", f"expected >= 1, got {t.max_new_tokens}")
     need("{prompt}" in t.prompt_template, "task.prompt_template", "must contain {prompt}")
     need("{answer}" in t.answer_template, "task.answer_template", "must contain {answer}")
@@ -339,18 +352,40 @@ def validate(cfg: BenchConfig) -> list[str]:
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> BenchConfig:
     """Defaults, then the YAML file (if any), then command-line overrides ({"train.seed": 43})."""
+    data, source = raw_config(path, overrides)
+    return BenchConfig.from_dict(data, source=source)
+
+
+def raw_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> tuple[dict, str | None]:
+    """(the keys the user gave, the file they came from): the YAML file with the overrides set on it."""
     data: dict[str, Any] = {}
     source = None
     if path is not None:
         source = str(path)
         data = _read_yaml(Path(path))
     for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return BenchConfig.from_dict(data, source=source)
+        set_key(data, dotted, value)
+    return data, source
+
+
+def set_key(data: dict, dotted: str, value: Any) -> None:
+    """``data["a"]["b"] = value`` for ``"a.b"``, creating the sections on the way."""
+    node = data
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            return  # the section is malformed: BenchConfig.from_dict reports it
+    node[leaf] = value
+
+
+def get_key(data: dict, dotted: str, default: Any = None) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

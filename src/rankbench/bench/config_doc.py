@@ -33,6 +33,8 @@ DOCS = {
     "task.prompt_template": "causal LM: how a prompt is shown ({prompt} is replaced)",
     "task.answer_template": "causal LM: how an answer is written in training ({answer} is replaced)",
     "task.train_size": "training items (null: every item not held out for eval)",
+    "task.labels": "seqcls: the class order, label i = class i (null: the sorted label values); part of "
+    "an adapter's head, so give it when benching an adapter trained with another order",
     "task.eval_size": "held-out items every variant is evaluated on (the same items for all)",
     "task.max_new_tokens": "causal LM: generation limit per item",
     "task.stop": "causal LM: stop strings that end a generation",
@@ -40,7 +42,11 @@ DOCS = {
     "task.probe_gate.metric": "metric name (null: the profile's primary metric)",
     "task.probe_gate.min_value": "minimum value; below it the bench stops (exit 1), or, with --smoke, goes on "
     "(null: 20% of the way from the majority-class share of the eval items to 1; 0.0 without class labels)",
-    "lora": "the probe adapter",
+    "probe": "where the probe comes from: trained here (default) or your own adapter",
+    "probe.adapter": "a PEFT adapter folder to bench instead of training a probe (also `run --adapter`); "
+    "the base model comes from its adapter_config.json unless model.name is set",
+    "probe.adapter_sha256": "sha256 of the adapter's weights file (null: filled in; set: checked)",
+    "lora": "the probe adapter (with probe.adapter: read from the adapter's config)",
     "lora.probe_r": "rank of the probe adapter",
     "lora.alpha": "LoRA alpha (scale = alpha/r, or alpha/sqrt(r) with rsLoRA)",
     "lora.dropout": "LoRA dropout",

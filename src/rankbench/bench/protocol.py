@@ -70,6 +70,17 @@ class BenchRun:
     def probe_adapter(self) -> Path:
         return self.run.stage_dir("probe") / "adapter"
 
+    def target_modules(self) -> list[str]:
+        """What a trained LoRA adapts: the config's list, a user adapter's modules, or the profile's default."""
+        if self.cfg.lora.target_modules:
+            return list(self.cfg.lora.target_modules)
+        if self.cfg.probe.adapter:  # its config names them by a pattern: take the modules it adapted
+            from rankbench.adapters.reader import open_adapter
+
+            with open_adapter(self.probe_adapter()) as adapter:
+                return list(adapter.pair_names)
+        return self.profile.default_target_modules(self.cfg)
+
 
 def quiet_libraries() -> None:
     """Our progress bar is the one on stderr: silence the libraries' own bars and chatter."""
@@ -110,6 +121,13 @@ def stage_probe(b: BenchRun) -> dict:
     t0 = time.perf_counter()
     out = b.run.begin(name)
     cfg = b.cfg
+    if cfg.probe.adapter:
+        from rankbench.bench.adapter_fit import import_adapter
+
+        b.progress.stage(f"checking and importing the adapter {cfg.probe.adapter}")
+        return b.run.finish(
+            name, {"source": "user_adapter", "adapter": import_adapter(b, out), "train": None}, t0
+        )
     spec = LoraSpec(
         r=cfg.lora.probe_r,
         alpha=cfg.lora.alpha,
@@ -279,7 +297,7 @@ def stage_variant(b: BenchRun, job: VariantJob) -> dict:
         spec = LoraSpec(
             r=int(cfg_update["r"]),
             alpha=float(cfg_update["lora_alpha"]),
-            target_modules=b.cfg.lora.target_modules or b.profile.default_target_modules(b.cfg),
+            target_modules=b.target_modules(),
             dropout=b.cfg.lora.dropout,
             use_rslora=b.cfg.lora.use_rslora,
             rank_pattern=dict(cfg_update.get("rank_pattern") or {}),
@@ -344,15 +362,20 @@ def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     from rankbench.bench.assemble import assemble_bench, write_bench
 
     stage_probe(b)
-    probe_eval = stage_eval(b, "probe_eval", b.probe_adapter(), "the probe")
+    probe_eval = stage_eval(
+        b, "probe_eval", b.probe_adapter(), "the adapter" if b.cfg.probe.adapter else "the probe"
+    )
     gate = check_gate(b, probe_eval)
     if not gate["passed"] and not b.smoke:
         doc = assemble_bench(b, gate=gate)
         write_bench(b.run.root, doc)
         raise CheckFailed(
-            f"probe quality gate failed: {gate['message']}; no variants were trained",
+            f"probe quality gate failed: {gate['message']}; no variants were built",
             path=b.run.root / "bench.json",
-            hint="train longer (train.steps), raise train.learning_rate, or lower task.probe_gate.min_value",
+            hint="check that the adapter was trained for this task (task.dataset, task.labels), or lower "
+            "task.probe_gate.min_value"
+            if b.cfg.probe.adapter
+            else "train longer (train.steps), raise train.learning_rate, or lower task.probe_gate.min_value",
         )
     stage_audit(b)
     stage_plans(b)

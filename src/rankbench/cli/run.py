@@ -19,6 +19,16 @@ def register(sub) -> None:
     p.add_argument(
         "--output", type=Path, default=Path("rankbench-out"), help="run folder (default: %(default)s)"
     )
+    p.add_argument(
+        "--adapter",
+        type=Path,
+        help="bench this PEFT adapter folder instead of training a probe (sets probe.adapter)",
+    )
+    p.add_argument(
+        "--base-model",
+        help="the base model for --adapter when its adapter_config.json names one that is not here "
+        "(sets model.name: a builtin, a folder or a hub id)",
+    )
     p.add_argument("--seed", type=int, help="override train.seed")
     p.add_argument(
         "--seeds", help="comma-separated seeds: one bench per seed into OUTPUT/seed_N, then aggregate"
@@ -38,14 +48,19 @@ def cache_dir() -> Path:
     return default_cache_root()
 
 
-def resolve(args: argparse.Namespace, seed: int | None = None):
-    from rankbench.bench.config import load_config
+def resolve(args: argparse.Namespace, seed: int | None = None, notes: list | None = None):
+    """The config: defaults < file < flags, a user adapter filled in, then --smoke's budgets."""
     from rankbench.bench.protocol import SMOKE_OVERRIDES
+    from rankbench.bench.user_adapter import load_bench_config
 
     overrides: dict = {}
     if seed is not None:
         overrides["train.seed"] = seed
-    cfg = load_config(args.config, overrides)
+    if getattr(args, "adapter", None) is not None:
+        overrides["probe.adapter"] = str(args.adapter)
+    if getattr(args, "base_model", None):
+        overrides["model.name"] = args.base_model
+    cfg, said = load_bench_config(args.config, overrides)
     if args.smoke:
         smoke = dict(SMOKE_OVERRIDES)
         smoke["train.steps"] = min(cfg.train.steps, smoke["train.steps"])
@@ -53,7 +68,9 @@ def resolve(args: argparse.Namespace, seed: int | None = None):
         smoke["task.train_size"] = min(
             cfg.task.train_size or smoke["task.train_size"], smoke["task.train_size"]
         )
-        cfg = load_config(args.config, {**overrides, **smoke})
+        cfg, said = load_bench_config(args.config, overrides, smoke)
+    if notes is not None:
+        notes.extend(said)
     return cfg
 
 
@@ -62,13 +79,20 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     from rankbench.bench.protocol import BenchRun, apply_threads, run_bench
     from rankbench.bench.runstate import RunDir
 
-    cfg = resolve(args, seed)
+    notes: list[str] = []
+    cfg = resolve(args, seed, notes)
     apply_threads(cfg)
     run = RunDir(out)
-    resumed = run.claim(cfg.experiment_dict(), cfg.config_hash(), {"smoke": bool(args.smoke)})
     progress = Progress(quiet=args.quiet)
-    progress.stage(("resuming" if resumed else "starting") + f" bench in {out} (seed {cfg.train.seed})")
+    for note in notes:
+        progress.stage(note)
     bench = BenchRun(cfg=cfg, run=run, cache_dir=cache_dir(), smoke=bool(args.smoke), progress=progress)
+    if cfg.probe.adapter and not run.is_done("probe"):
+        from rankbench.bench.adapter_fit import check_fit
+
+        check_fit(bench)  # before the folder is claimed: a fixed config may then use the same folder
+    resumed = run.claim(cfg.experiment_dict(), cfg.config_hash(), {"smoke": bool(args.smoke)})
+    progress.stage(("resuming" if resumed else "starting") + f" bench in {out} (seed {cfg.train.seed})")
     return run_bench(bench)
 
 

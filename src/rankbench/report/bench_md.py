@@ -43,6 +43,7 @@ def render_bench(doc: dict) -> str:
         "",
         "## Probe",
         "",
+        *_user_adapter_lines(probe.get("adapter")),
         f"- **Rank:** {probe['rank']}; **LoRA parameters:** {_num(probe['params'], ',')}",
         f"- **{metric}:** {probe['accuracy']:.4f} on {probe.get('n_eval_items')} held-out items",
         f"- **Utilization (mean):** {_pct(probe['utilization_mean'])}",
@@ -121,3 +122,19 @@ def render_bench(doc: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _user_adapter_lines(adapter: dict | None) -> list[str]:
+    """The user's own adapter, benched instead of a trained probe: where it came from."""
+    if not adapter:
+        return []
+    labels = adapter.get("label_order")
+    return [
+        f"- **Adapter:** `{adapter['path']}` (sha256 `{adapter['sha256']}`), the user's own, not trained here",
+        f"- **Base model:** {adapter['base_model']} (from {adapter['base_model_source']})",
+        *(
+            [f"- **Label order:** {', '.join(map(str, labels))} (from {adapter.get('label_order_source')})"]
+            if labels
+            else []
+        ),
+    ]

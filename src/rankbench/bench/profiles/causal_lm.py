@@ -100,17 +100,22 @@ class CausalLMExactMatchProfile:
             self._source(cfg).path, dtype=torch.float32, trust_remote_code=cfg.model.trust_remote_code
         )
 
-    def default_target_modules(self, cfg) -> list[str]:
+    def meta_model(self, cfg, data: PreparedData | None = None):
+        """The base model on the meta device: names and shapes only, no memory, no weights read."""
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM
-        from transformers.pytorch_utils import Conv1D
 
         config = AutoConfig.from_pretrained(
             self._source(cfg).path, trust_remote_code=cfg.model.trust_remote_code
         )
-        with torch.device("meta"):  # module names only: no memory, no weights read
-            model = AutoModelForCausalLM.from_config(config, trust_remote_code=cfg.model.trust_remote_code)
-        return infer_target_modules(model, (torch.nn.Linear, Conv1D))
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config, trust_remote_code=cfg.model.trust_remote_code)
+
+    def default_target_modules(self, cfg) -> list[str]:
+        import torch
+        from transformers.pytorch_utils import Conv1D
+
+        return infer_target_modules(self.meta_model(cfg), (torch.nn.Linear, Conv1D))
 
     # --- data -----------------------------------------------------------------------------------
 

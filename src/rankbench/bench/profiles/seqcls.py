@@ -35,6 +35,7 @@ from rankbench.bench.profiles.seqcls_model import (
     linear_targets,
     load_base,
     load_tokenizer,
+    meta_classifier,
     pad_id,
     tokenizer_key,
 )
@@ -91,7 +92,9 @@ class SeqClsProfile:
             prov = {**prov, "eval_split": t.eval_split, "eval_revision": eval_prov.get("revision")}
         # classes from every loaded row, so that num_labels does not depend on which items a seed drew
         every = rows if t.eval_split is None else rows + eval_all
-        label_names, index = label_vocab([r[t.label_column] for r in every], t.label_column, where)
+        label_names, index = label_vocab(
+            [r[t.label_column] for r in every], t.label_column, where, order=t.labels
+        )
 
         source = self.source(cfg)
         tokenizer = load_tokenizer(source, cfg)
@@ -113,7 +116,13 @@ class SeqClsProfile:
             )
 
         train, evals = split(train_rows, 0), split(eval_rows, n_train)
-        prov = {**prov, "split_sizes": {"train": n_train, "eval": len(eval_rows)}, "requested_split": t.split}
+        prov = {
+            **prov,
+            "split_sizes": {"train": n_train, "eval": len(eval_rows)},
+            "requested_split": t.split,
+            "label_order": label_names,
+            "label_order_source": "config: task.labels" if t.labels else "sorted label values",
+        }
         extra = {
             "num_labels": len(label_names),
             "label_names": label_names,
@@ -124,6 +133,10 @@ class SeqClsProfile:
         return PreparedData(train=train, eval=evals, eval_ids=evals.item_ids, provenance=prov, extra=extra)
 
     # --- model --------------------------------------------------------------------------------
+
+    def meta_model(self, cfg, data: PreparedData):
+        """The classifier with the task's head on the meta device: names and shapes, no weights."""
+        return meta_classifier(self.source(cfg), cfg, data.extra["num_labels"])
 
     def default_target_modules(self, cfg) -> list[str]:
         """Leaf names of the Linear (and GPT-2 Conv1D) layers of the encoder/decoder, not of the head."""
@@ -271,9 +284,21 @@ def _as_label(value):
     return value
 
 
-def label_vocab(values: list, column: str, where) -> tuple[list, dict]:
-    """Sorted distinct labels (numbers numerically, then strings) and value -> class index."""
+def label_vocab(values: list, column: str, where, order: list | None = None) -> tuple[list, dict]:
+    """Distinct labels and value -> class index: in ``order`` (task.labels) when given, else sorted
+    (numbers numerically, then strings)."""
     distinct = {_as_label(v) for v in values}
+    if order is not None:
+        names = [_as_label(v) for v in order]
+        unknown = sorted((v for v in distinct if v not in set(names)), key=str)
+        if unknown:
+            raise RankbenchError(
+                f"column {column!r} has the label {unknown[0]!r}, which task.labels does not list "
+                f"({', '.join(map(repr, names))})",
+                path=where,
+                hint="list every label value of the data in task.labels, in the adapter's class order",
+            )
+        return names, {v: i for i, v in enumerate(names)}
     if any(not isinstance(v, (int, str)) for v in distinct):
         bad = next(v for v in distinct if not isinstance(v, (int, str)))
         raise RankbenchError(

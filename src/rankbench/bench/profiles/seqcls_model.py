@@ -75,13 +75,22 @@ def extra_head_modules(missing: list[str]) -> list[str]:
     return sorted(m for m in modules if m.split(".")[0] not in ("classifier", "score"))
 
 
-def linear_targets(source: ModelSource, cfg) -> list[str]:
+def meta_classifier(source: ModelSource, cfg, num_labels: int = 2):
+    """The classifier on the meta device (names and shapes only: no memory, no weights read)."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    kw = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+    config = AutoConfig.from_pretrained(
+        str(source.path), num_labels=num_labels, trust_remote_code=cfg.model.trust_remote_code, **kw
+    )
+    with torch.device("meta"), _quiet_transformers():
+        return AutoModelForSequenceClassification.from_config(config)
+
+
+def linear_targets(source: ModelSource, cfg) -> list[str]:
     from transformers.pytorch_utils import Conv1D
 
-    config = AutoConfig.from_pretrained(str(source.path), trust_remote_code=cfg.model.trust_remote_code)
-    with torch.device("meta"), _quiet_transformers():
-        model = AutoModelForSequenceClassification.from_config(config)
+    model = meta_classifier(source, cfg)
     prefix = model.base_model_prefix + "."
     body, head = [], set()
     for path, module in model.named_modules():
