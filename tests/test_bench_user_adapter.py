@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers.schemas import assert_valid
 from helpers.tiny_bench import make_sentiment_csv, make_tiny_bert, train_user_adapter
 from rankbench.cli import main
 
@@ -83,6 +84,7 @@ def test_the_bench_runs_on_the_users_adapter(world):
     assert (out / "audit" / "audit.json").is_file()
     assert "timings" in doc and "probe_import" in doc["timings"]
     assert "the user's own, not trained here" in (out / "bench.md").read_text()
+    assert_valid(doc, "bench")
 
 
 def test_provenance_names_the_adapter_its_sha256_and_config(world):
@@ -262,4 +264,4 @@ def test_a_campaign_over_seeds_benches_the_same_adapter(world, tmp_path, monkeyp
     docs = [json.loads((out / f"seed_{s}" / "bench.json").read_text()) for s in (1, 2)]
     assert [d["probe"]["adapter"]["sha256"] for d in docs] == [world["doc"]["probe"]["adapter"]["sha256"]] * 2
     assert docs[0]["probe"]["n_eval_items"] == docs[1]["probe"]["n_eval_items"] == 100
-    assert (out / "bench_aggregate.json").is_file()
+    assert_valid(json.loads((out / "bench_aggregate.json").read_text()), "bench_aggregate")
