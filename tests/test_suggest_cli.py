@@ -214,3 +214,50 @@ def test_registering_the_commands_does_not_load_numpy():
         "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_max_rank_caps_every_module_and_the_output_is_read_back(adapter, tmp_path, capsys):
+    from rankbench.auditor import audit
+
+    out_dir = tmp_path / "capped"
+    args = ["compress", str(adapter), "--plan", "per_layer", "--rule", "energy:0.999", "--out", str(out_dir)]
+    assert main([*args, "--max-rank", "2", "--json"]) == 0
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert record["plan"]["max_rank"] == 2 and max(record["plan"]["ranks"].values()) == 2
+    assert "capped at 2" in err
+    source = {m.name: m.singular_values for m in audit(adapter, workers=1).modules}
+    written = {m.name: m.singular_values for m in audit(out_dir, workers=1).modules}
+    for name, s in written.items():  # each written ΔW is the rank-k truncation of the source's
+        k = record["plan"]["ranks"][name]
+        assert len(s) == k <= 2 and np.allclose(s, source[name][:k], rtol=1e-5)
+    assert (
+        main(["compress", str(adapter), "--plan", "rank:4", "--out", str(tmp_path / "x"), "--max-rank", "0"])
+        == 2
+    )
+    assert "--max-rank must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_the_read_back_check_catches_a_written_adapter_that_is_not_the_truncation(adapter, tmp_path):
+    from rankbench.adapters.safetensors_file import SafetensorsFile
+    from rankbench.errors import RankbenchError
+    from rankbench.suggest.compress import compress_adapter
+    from rankbench.suggest.plans import make_plan
+    from rankbench.suggest.spectra import compute_spectra
+    from rankbench.suggest.verify import verify_truncation
+
+    spectra = compute_spectra(adapter, workers=1)
+    plan = make_plan("rank:2", spectra)
+    out_dir = tmp_path / "out"
+    compress_adapter(adapter, plan, out_dir, spectra=spectra)
+    assert verify_truncation(out_dir, spectra, plan) == 6
+    path = out_dir / "adapter_model.safetensors"
+    with SafetensorsFile(path) as f:  # scale one B factor by 2: a valid file with the wrong ΔW
+        key = sorted(k for k in f.tensors if k.endswith("lora_B.weight"))[0]
+        info = f.tensors[key]
+    raw = bytearray(path.read_bytes())
+    values = np.frombuffer(bytes(raw[info.begin : info.end]), dtype=np.float32) * 2
+    raw[info.begin : info.end] = values.astype(np.float32).tobytes()
+    path.write_bytes(bytes(raw))
+    with pytest.raises(RankbenchError, match=r"does not reproduce its rank-2 truncation"):
+        verify_truncation(out_dir, spectra, plan)

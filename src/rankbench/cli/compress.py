@@ -29,6 +29,13 @@ def register(subparsers) -> None:
         "--out", required=True, metavar="DIR", help="new adapter folder (must not exist, or be empty)"
     )
     add_plan_options(p)
+    p.add_argument(
+        "--max-rank",
+        type=int,
+        metavar="K",
+        help="cap every module at rank K whatever the plan says (serving limits: vLLM's max_lora_rank, "
+        "hosted services at 32); recorded in compression.json",
+    )
     p.add_argument("--method", choices=METHODS, default="truncate", help="random_subspace is a control")
     p.add_argument("--seed", type=int, default=0, help="for --method random_subspace")
     p.add_argument("--json", action="store_true", help="print the compression record as JSON on stdout")
@@ -42,9 +49,10 @@ def run(args) -> int:
         from rankbench.adapters import open_adapter
         from rankbench.adapters.writer import check_out_dir
         from rankbench.suggest.compress import check_compressible, compress_adapter
-        from rankbench.suggest.plans import make_plan
+        from rankbench.suggest.plans import cap_ranks, make_plan
         from rankbench.suggest.rules import parse_rule
         from rankbench.suggest.spectra import compute_spectra
+        from rankbench.suggest.verify import verify_truncation
 
         parse_rule(args.rule)
         check_out_dir(args.out)  # refuse before the work, not after
@@ -58,14 +66,19 @@ def run(args) -> int:
             allowed_ranks=args.allowed_ranks,
             alpha_policy=args.alpha_policy,
         )
+        if args.max_rank is not None:
+            plan = cap_ranks(plan, spectra, args.max_rank)
         record = compress_adapter(
             args.adapter, plan, args.out, method=args.method, seed=args.seed, spectra=spectra, workers=workers
         )
+        if args.method == "truncate":  # read the folder back: every ΔW must be its truncation
+            verify_truncation(args.out, spectra, plan)
     if not args.quiet:
         ks = sorted(plan.ranks.values())
         ranks = str(ks[0]) if ks[0] == ks[-1] else f"{ks[0]}..{ks[-1]}"
         print(
-            f"wrote {args.out}: {len(ks)} modules at rank {ranks} ({plan.name}, rule {plan.rule or 'none'}, "
+            f"wrote {args.out}: {len(ks)} modules at rank {ranks} ({plan.name}"
+            f"{f', capped at {plan.max_rank}' if plan.max_rank else ''}, rule {plan.rule or 'none'}, "
             f"{args.method}), {record.lora_params:,} LoRA params (-{100 * record.param_reduction:.1f}%), "
             f"discarded energy {100 * record.discarded_energy_fraction:.2f}%, {record.seconds:.1f} s",
             file=sys.stderr,

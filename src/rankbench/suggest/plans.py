@@ -135,6 +135,7 @@ class Plan:
     budget_solver: str | None = None
     budget_gap: float | None = None
     other_params: int | None = None
+    max_rank: int | None = None  # a deployment cap applied after the plan's own choice (cap_ranks)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
@@ -301,6 +302,35 @@ def _budget_plan(spec, views, budget, **common) -> Plan:
         budget_solver=alloc.solver,
         budget_gap=alloc.upper_bound_gap,
         **common,
+    )
+
+
+def cap_ranks(plan: Plan, audit_result, max_rank: int) -> Plan:
+    """``plan`` with every module's rank capped at ``max_rank``, whatever the plan chose.
+
+    Serving stacks have such caps (vLLM's ``max_lora_rank``, hosted services at 32). Parameter
+    counts, discarded energy and alphas are recomputed for the capped ranks; the plan keeps its name
+    and records the cap in ``max_rank``.
+    """
+    if isinstance(max_rank, bool) or not isinstance(max_rank, int) or max_rank < 1:
+        raise RankbenchError(
+            f"--max-rank must be a positive integer, got {max_rank!r}", hint="e.g. --max-rank 32"
+        )
+    views = module_views(audit_result)
+    extra = {
+        k: getattr(plan, k)
+        for k in ("allowed_ranks", "rule_ranks", "budget_params", "budget_solver", "budget_gap")
+    }
+    return _build(
+        plan.name,
+        views,
+        {name: min(k, max_rank) for name, k in plan.ranks.items()},
+        rule=plan.rule,
+        alpha_policy=plan.alpha_policy,
+        audit_result=audit_result,
+        uniform_rank=None if plan.uniform_rank is None else min(plan.uniform_rank, max_rank),
+        max_rank=max_rank,
+        **extra,
     )
 
 
