@@ -43,6 +43,7 @@ class Spectra:
     modules: list[ModuleSpectrum]
     others: list[OtherTensor]
     cores: dict[str, CoreSVD] = field(repr=False)
+    format: str = "peft"  # the adapter's detected format (rankbench.adapters.families.FORMATS)
 
 
 def pair_core(pair, weights_path) -> CoreSVD:
@@ -106,4 +107,5 @@ def compute_spectra(path, *, workers: int | None = None) -> Spectra:
             [m for m, _ in done],
             list(adapter.others),
             {m.name: core for m, core in done},
+            adapter.format,
         )
