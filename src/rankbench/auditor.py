@@ -165,7 +165,7 @@ class ModuleAudit:
             utilization=m.utilization(s, r),
             route=delta.route,
             delta_is_zero=not s.any(),
-            dora=False,
+            dora=spec.magnitude is not None,
         )
 
     @classmethod

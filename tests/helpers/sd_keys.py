@@ -100,3 +100,44 @@ def write_kohya(path: Path, modules, *, r=32, dtype="F16", seed=0, alpha=16.0, t
     rng = np.random.default_rng(seed)
     tensors = kohya_tensors(modules, r, rng, true_rank=true_rank, alpha=alpha)
     return write_safetensors(path, tensors, dtype, KOHYA_METADATA if metadata is None else metadata)
+
+
+_SDXL_TO_DIFFUSERS = [
+    (r"^lora_unet_input_blocks_([45])_1_", lambda m: f"unet.down_blocks.1.attentions.{int(m[1]) - 4}."),
+    (r"^lora_unet_input_blocks_([78])_1_", lambda m: f"unet.down_blocks.2.attentions.{int(m[1]) - 7}."),
+    (r"^lora_unet_middle_block_1_", lambda m: "unet.mid_block.attentions.0."),
+    (r"^lora_unet_output_blocks_([0-2])_1_", lambda m: f"unet.up_blocks.0.attentions.{m[1]}."),
+    (r"^lora_unet_output_blocks_([3-5])_1_", lambda m: f"unet.up_blocks.1.attentions.{int(m[1]) - 3}."),
+    (r"^lora_te1_text_model_encoder_layers_(\d+)_", lambda m: f"text_encoder.text_model.encoder.layers.{m[1]}."),
+    (r"^lora_te2_text_model_encoder_layers_(\d+)_", lambda m: f"text_encoder_2.text_model.encoder.layers.{m[1]}."),
+]
+_TAILS = [
+    (r"transformer_blocks_(\d+)_", r"transformer_blocks.\1."), (r"attn([12])_to_out_0$", r"attn\1.to_out.0"),
+    (r"attn([12])_to_([qkv])$", r"attn\1.to_\2"), (r"ff_net_0_proj$", "ff.net.0.proj"), (r"ff_net_2$", "ff.net.2"),
+    (r"mlp_fc([12])$", r"mlp.fc\1"),
+]  # fmt: skip
+
+
+def diffusers_name(stem: str) -> str | None:
+    """The diffusers module path of an SDXL kohya stem (None for the LoCon convs, not mapped here)."""
+    import re
+
+    found = [(re.match(pattern, stem), head) for pattern, head in _SDXL_TO_DIFFUSERS]
+    found = [(m, head) for m, head in found if m]
+    if not found:
+        return None
+    m, head = found[0]
+    tail = stem[m.end() :]
+    tail = re.sub(r"^self_attn_(q|k|v|out)_proj$", r"self_attn.\1_proj", tail)
+    for pattern, repl in _TAILS:
+        tail = re.sub(pattern, repl, tail)
+    return head(m) + tail
+
+
+def small_sdxl_subset(n_linear: int = 12) -> list:
+    """A few SDXL modules that a dense SVD checks quickly: the 640-wide ones, the cross-attention
+    k/v (2048 in), one text-encoder MLP, and the LoCon 3×3 convs."""
+    mods = sdxl_modules(blocks_scale=10)
+    linear = [m for m in mods if m[3] == 1 and m[1] * m[2] <= 640 * 2560][:n_linear]
+    conv = [m for m in mods if m[3] > 1][:3]
+    return linear + conv

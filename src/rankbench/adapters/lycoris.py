@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rankbench.adapters.safetensors_file import FLOAT_DTYPES
+from rankbench.adapters.safetensors_file import FLOAT_DTYPES, TensorInfo
 from rankbench.errors import RankbenchError
 from rankbench.spectral import factored_svd
 from rankbench.spectral.structured import face_split_factors, kron_singular_values, kron_top_factors
@@ -43,6 +43,32 @@ class StructuredSpec:
     shape: tuple[int, int]  # (out, in·kh·kw) of ΔW
     kernel: tuple[int, ...]  # (in, kh, kw) when known (a conv), else ()
     dtype: str  # safetensors dtype of the first factor, e.g. "BF16"
+    magnitude: TensorInfo | None = None  # DoRA (dora_scale): flagged, not part of the spectrum
+
+    @property
+    def r(self) -> int:
+        """How many singular values :func:`read_structured` returns (the rank bound of the structure)."""
+        out, n_in = self.shape
+        if self.family == "loha":
+            r1, r2 = self.infos["hada_w1_b"].shape[0], self.infos["hada_w2_b"].shape[0]
+            return r1 * r2 if "hada_t1" not in self.infos and r1 * r2 < min(out, n_in) else min(out, n_in)
+        w1 = self.infos.get("lokr_w1")
+        n1 = (
+            min(w1.shape)
+            if w1 is not None
+            else min(self.infos["lokr_w1_a"].shape[0], self.infos["lokr_w1_b"].shape[1])
+        )
+        if "lokr_w2" in self.infos or "lokr_t2" in self.infos:
+            return n1 * min(out // self._w1_rows(), n_in // self._w1_cols())
+        return n1 * self.infos["lokr_w2_b"].shape[0]
+
+    def _w1_rows(self) -> int:
+        w1 = self.infos.get("lokr_w1")
+        return w1.shape[0] if w1 is not None else self.infos["lokr_w1_a"].shape[0]
+
+    def _w1_cols(self) -> int:
+        w1 = self.infos.get("lokr_w1")
+        return w1.shape[1] if w1 is not None else self.infos["lokr_w1_b"].shape[1]
 
     @property
     def scale(self) -> float:
@@ -121,7 +147,7 @@ def lycoris_module(weights, stem: str, family: str, slot: dict) -> StructuredSpe
         ) from None
     alpha = read_alpha(weights, slot["alpha"], stem) if "alpha" in slot else None
     first = factors[sorted(factors)[0]]
-    return StructuredSpec(stem, family, factors, alpha, shape, kernel, first.dtype)
+    return StructuredSpec(stem, family, factors, alpha, shape, kernel, first.dtype, slot.get("magnitude"))
 
 
 def _check_inner(slot: dict) -> None:

@@ -102,7 +102,11 @@ def check_compressible(adapter, method: str = "truncate") -> None:
         raise RankbenchError(
             f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(METHODS)}"
         )
-    if adapter.use_dora or any(s.info_magnitude is not None for s in adapter.specs):
+    if (
+        adapter.use_dora
+        or any(s.info_magnitude is not None for s in adapter.specs)
+        or any(s.magnitude is not None for s in adapter.structured)
+    ):
         raise RankbenchError(
             "is a DoRA adapter; compression by truncation is not supported for DoRA",
             path=adapter.path,
@@ -121,7 +125,7 @@ def check_compressible(adapter, method: str = "truncate") -> None:
 def check_plan(adapter, plan: Plan, method: str) -> None:
     """Refuse a plan that does not fit this adapter (other modules, a rank outside [1, r])."""
     check_compressible(adapter, method)
-    names = {s.name: s for s in adapter.specs}
+    names = {s.name: s for s in [*adapter.specs, *adapter.structured]}
     if set(plan.ranks) != set(names):
         extra, missing = sorted(set(plan.ranks) - set(names)), sorted(set(names) - set(plan.ranks))
         raise RankbenchError(

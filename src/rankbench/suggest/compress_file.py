@@ -8,6 +8,9 @@ The output is one ``.safetensors`` file with the source's keys, in the source's 
   stored* (a bf16/fp16 alpha is rounded), so alpha'/k · up'·down' is the rank-k truncation of the
   source's alpha/r · up·down whatever the rounding: every module keeps its effective scale;
 - a module without an alpha tensor (alpha = r by convention) gets one when its new alpha is not k;
+- a LyCORIS LoHa/LoKr module becomes a plain kohya LoRA module (``lora_down``/``lora_up``/``alpha`` under
+  the same stem), its best rank-k approximation built from its structure (:mod:`rankbench.adapters.lycoris`);
+  a conv LoHa without Tucker factors stores no kernel size, so its down is written flat (k, in·kh·kw);
 - every other tensor copied byte for byte; the header metadata from
   :func:`rankbench.adapters.file_metadata.resized_metadata`.
 
@@ -27,11 +30,13 @@ import numpy as np
 
 from rankbench.adapters import open_adapter
 from rankbench.adapters.file_metadata import resized_metadata
+from rankbench.adapters.lycoris import StructuredSpec
 from rankbench.adapters.safetensors_file import decode_float
 from rankbench.adapters.writer import SafetensorsWriter, encode_float
 from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
 from rankbench.spectral import NonFiniteError
+from rankbench.spectral.truncate import discarded_energy
 from rankbench.suggest.compress import CompressionRecord, ModuleRecord, check_plan, make_record
 from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild
@@ -59,34 +64,62 @@ def stored_alpha(alpha: float, dtype: str) -> float:
 
 def _alpha_dtype(adapter, spec) -> str:
     info = adapter.alpha_tensors.get(spec.name)
-    return info.dtype if info is not None else spec.info_A.dtype
+    if info is not None:
+        return info.dtype
+    return spec.dtype if isinstance(spec, StructuredSpec) else spec.info_A.dtype
 
 
-def _layout(adapter, plan: Plan):
-    """Output entries in source key order, the new alpha per module, and the tensors to copy as is."""
-    pairs = {}
-    for s in adapter.specs:
-        k, alpha = plan.ranks[s.name], stored_alpha(plan.alphas[s.name], _alpha_dtype(adapter, s))
-        pairs[s.info_A.key] = (s.info_A.dtype, (k, *s.info_A.shape[1:]))
-        pairs[s.info_B.key] = (s.info_B.dtype, (s.info_B.shape[0], k, *s.info_B.shape[2:]))
-        if s.name in adapter.alpha_tensors or alpha != k:
-            info = adapter.alpha_tensors.get(s.name)
-            key = info.key if info is not None else f"{s.name}.alpha"
-            pairs[key] = (_alpha_dtype(adapter, s), info.shape if info is not None else ())
-    entries = []
-    for key, info in adapter.tensors_in_file().items():
-        dtype, shape = pairs.pop(key, (info.dtype, info.shape))
-        entries.append((key, dtype, shape))
-    entries += [(key, dtype, shape) for key, (dtype, shape) in pairs.items()]  # added alpha tensors
-    return entries
+def _alpha_entry(adapter, spec, k: int, alpha: float, *, always: bool):
+    """(key, dtype, shape) of a module's alpha tensor in the output, or None when it needs none."""
+    info = adapter.alpha_tensors.get(spec.name)
+    if info is None and not always and alpha == k:
+        return None  # no alpha means alpha = r, which is what it is
+    key = info.key if info is not None else f"{spec.name}.alpha"
+    return key, _alpha_dtype(adapter, spec), info.shape if info is not None else ()
 
 
-def _jobs(adapter, plan: Plan) -> list[Job]:
-    jobs = []
+def _lora_entries(spec: StructuredSpec, k: int) -> list[tuple[str, str, tuple]]:
+    """A LyCORIS module written as a kohya LoRA: down (k, in[, kh, kw]), up (out, k[, 1, 1])."""
+    out, n_in = spec.shape
+    down = (k, *spec.kernel) if spec.kernel else (k, n_in)
+    up = (out, k, 1, 1) if spec.kernel else (out, k)
+    return [
+        (f"{spec.name}.lora_down.weight", spec.dtype, down),
+        (f"{spec.name}.lora_up.weight", spec.dtype, up),
+    ]
+
+
+def _layout(adapter, plan: Plan) -> list[tuple[str, str, tuple]]:
+    """Output entries: the file's tensors in order (pairs and alphas at their new shape, LyCORIS
+    tensors dropped), then the LoRA entries of converted LyCORIS modules and any new alpha tensors."""
+    new, dropped = {}, set()
     for s in adapter.specs:
         k = plan.ranks[s.name]
+        new[s.info_A.key] = (s.info_A.dtype, (k, *s.info_A.shape[1:]))
+        new[s.info_B.key] = (s.info_B.dtype, (s.info_B.shape[0], k, *s.info_B.shape[2:]))
+    added = []
+    for s in adapter.structured:
+        dropped |= {info.key for info in s.infos.values()}
+        added += _lora_entries(s, plan.ranks[s.name])
+    for s in [*adapter.specs, *adapter.structured]:
+        k = plan.ranks[s.name]
+        entry = _alpha_entry(adapter, s, k, stored_alpha(plan.alphas[s.name], _alpha_dtype(adapter, s)),
+                             always=isinstance(s, StructuredSpec))  # fmt: skip
+        if entry is not None:
+            new[entry[0]] = entry[1:]
+    entries = []
+    for key, info in adapter.tensors_in_file().items():
+        if key not in dropped:
+            entries.append((key, *new.pop(key, (info.dtype, info.shape))))
+    return entries + added + [(key, dtype, shape) for key, (dtype, shape) in new.items()]
+
+
+def _jobs(adapter, plan: Plan) -> list:
+    jobs = []
+    for s in [*adapter.specs, *adapter.structured]:
+        k = plan.ranks[s.name]
         new_scale = stored_alpha(plan.alphas[s.name], _alpha_dtype(adapter, s)) / k
-        jobs.append(Job(s, k, new_scale, "truncate", None, None))
+        jobs.append(s if isinstance(s, StructuredSpec) else Job(s, k, new_scale, "truncate", None, None))
     return jobs
 
 
@@ -114,8 +147,28 @@ def compress_file(src, plan: Plan, out, *, workers=None) -> CompressionRecord:
         )  # fmt: skip
 
 
-def _rebuild_one(adapter, fd):
-    def one(job: Job) -> Rebuilt:
+def _convert(adapter, spec: StructuredSpec, k: int, new_scale: float) -> tuple[bytes, bytes, float, float]:
+    """A LyCORIS module's best rank-k approximation as kohya (down, up) bytes, with its energies."""
+    delta = adapter.read_structured(spec)
+    U, s, Vt = delta.top(k)  # (out, k), (k,), (k, in)
+    w = np.sqrt(s / new_scale)  # new_scale·up·down = U·diag(s)·Vt
+    up, down = U * w, w[:, None] * Vt  # (out, k), (k, in)
+    total = float(np.sum(delta.singular_values**2))
+    return (
+        encode_float(down, spec.dtype),
+        encode_float(up, spec.dtype),
+        total,
+        discarded_energy(delta.singular_values, k),
+    )
+
+
+def _rebuild_one(adapter, fd, plan):
+    def one(job) -> Rebuilt:
+        if isinstance(job, StructuredSpec):
+            k = plan.ranks[job.name]
+            new_scale = stored_alpha(plan.alphas[job.name], _alpha_dtype(adapter, job)) / k
+            down, up, total, dropped = _convert(adapter, job, k, new_scale)
+            return Rebuilt(down, up, total, dropped)
         try:
             return rebuild(job, fd)
         except NonFiniteError as exc:
@@ -129,21 +182,32 @@ def _rebuild_one(adapter, fd):
     return one
 
 
+def _module_record(adapter, job, new: Rebuilt, plan) -> tuple[ModuleRecord, dict]:
+    """The record of one module and the bytes it contributes, by output key."""
+    if isinstance(job, StructuredSpec):
+        k, r = plan.ranks[job.name], job.r
+        alpha = stored_alpha(plan.alphas[job.name], _alpha_dtype(adapter, job))
+        record = ModuleRecord(job.name, job.family, r, k, job.scale * r, alpha, job.scale, alpha / k,
+                              new.total_energy, new.discarded_energy, False)  # fmt: skip
+        return record, {f"{job.name}.lora_down.weight": new.A, f"{job.name}.lora_up.weight": new.B}
+    s = job.spec
+    alpha = job.new_scale * job.k
+    record = ModuleRecord(s.name, s.kind, s.r, job.k, s.alpha, alpha, s.scale, job.new_scale,
+                          new.total_energy, float(new.discarded_energy), new.A is None)  # fmt: skip
+    return record, {s.info_A.key: new.A, s.info_B.key: new.B}
+
+
 def _write(adapter, fd, out: Path, entries, metadata, jobs, plan, workers) -> list[ModuleRecord]:
     built, records = {}, []
     dtypes = {key: dtype for key, dtype, _ in entries}
-    for job, new in zip(jobs, ordered_map(_rebuild_one(adapter, fd), jobs, workers), strict=True):
-        s = job.spec
-        built[s.info_A.key], built[s.info_B.key] = new.A, new.B
-        alpha = job.new_scale * job.k
-        records.append(
-            ModuleRecord(s.name, s.kind, s.r, job.k, s.alpha, alpha, s.scale, job.new_scale,
-                         new.total_energy, float(new.discarded_energy), new.A is None)
-        )  # fmt: skip
-        info = adapter.alpha_tensors.get(s.name)
-        key = info.key if info is not None else f"{s.name}.alpha"
+    for job, new in zip(jobs, ordered_map(_rebuild_one(adapter, fd, plan), jobs, workers), strict=True):
+        record, data = _module_record(adapter, job, new, plan)
+        records.append(record)
+        built.update(data)
+        info = adapter.alpha_tensors.get(record.name)
+        key = info.key if info is not None else f"{record.name}.alpha"
         if key in dtypes:
-            built[key] = encode_float(np.array(alpha), dtypes[key])
+            built[key] = encode_float(np.array(record.alpha), dtypes[key])
     tensors = adapter.tensors_in_file()
     fh, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fh)
@@ -151,9 +215,9 @@ def _write(adapter, fd, out: Path, entries, metadata, jobs, plan, workers) -> li
         with SafetensorsWriter(tmp, entries, metadata) as writer:
             for key, _, _ in entries:
                 data = built.get(key)
-                writer.write(
-                    key, data if data is not None else pread_exact(fd, tensors[key].begin, tensors[key].end)
-                )
+                if data is None:
+                    data = pread_exact(fd, tensors[key].begin, tensors[key].end)
+                writer.write(key, data)
         os.rename(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
