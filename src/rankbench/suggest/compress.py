@@ -113,11 +113,18 @@ def check_compressible(adapter, method: str = "truncate") -> None:
             hint="DoRA's magnitude vector rescales W + ΔW per column, so the best rank-k ΔW is not the best "
             "rank-k adapter; retrain at the smaller rank instead",
         )
-    if adapter.weights_path.suffix != ".safetensors":
+    if adapter.weights_path.suffix != ".safetensors" and adapter.format == "peft":
         raise RankbenchError(
             "compression needs adapter_model.safetensors",
             path=adapter.weights_path,
             hint="load the adapter with PEFT and save it again with save_pretrained(safe_serialization=True)",
+        )
+    if adapter.weights_path.suffix != ".safetensors":
+        raise RankbenchError(
+            f"compression reads a {adapter.format} LoRA from a .safetensors file, not a pickle",
+            path=adapter.weights_path,
+            hint="where you trust the file: safetensors.torch.save_file(torch.load(f, weights_only=True), "
+            "'lora.safetensors')",
         )
     check_single_adapter(adapter)
 
