@@ -88,7 +88,7 @@ def test_ranks_capped_at_nonzero_singular_values(tmp_path):
     ranks = [r for _, _, r in deltas(out).values()]
     assert sorted(ranks) == [1, 3, 8, 8]  # no padding with zero directions, no crash at true rank 1
     with SafetensorsFile(out) as f:
-        for key, info in f.tensors.items():
+        for key in f.tensors:
             if key.endswith("lora_up.weight"):
                 assert (np.linalg.norm(f.read(key), axis=0) > 0).all(), key
 
