@@ -53,10 +53,10 @@ def summary(out, plan, record) -> str:
         else ""
     )
     return (
-        f"wrote {out} ({record.format}): {len(ks)} modules at rank {ranks} ({plan.name}, rule "
-        f"{plan.rule or 'none'}, {record.method}{capped}), {record.lora_params:,} LoRA params "
-        f"(-{100 * record.param_reduction:.1f}%), discarded energy {100 * record.discarded_energy_fraction:.2f}%"
-        f"{size}, {record.seconds:.1f} s"
+        f"wrote {out}: {len(ks)} modules at rank {ranks} ({plan.name}, rule {plan.rule or 'none'}, "
+        f"{record.method}{capped}), {record.lora_params:,} LoRA params (-{100 * record.param_reduction:.1f}%), "
+        f"discarded energy {100 * record.discarded_energy_fraction:.2f}%{size}, {record.seconds:.1f} s; "
+        f"format {record.format}"
     )
 
 
