@@ -148,3 +148,23 @@ def test_cli_audit_names_the_format(tmp_path, capsys):
     assert doc["adapter"]["format"] == "kohya" and doc["adapter"]["base_model"] == "sdxl_base_v1-0"
     assert main(["suggest", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["format"] == "kohya"
+
+
+def test_flux_shaped_kohya_file(tmp_path):
+    """Flux.1's transformer prefixes and shapes (one double and one single block) in bf16; σ checked
+    against the float64 Gram eigenvalues of the stored factors (well conditioned here, r = 4)."""
+    from helpers.sd_keys import flux_modules
+
+    mods = flux_modules(double_blocks=1, single_blocks=1)
+    path = write_kohya(tmp_path / "flux.safetensors", mods, r=4, dtype="BF16", alpha=2.0)
+    res = audit(path, workers=1)
+    assert res.adapter.format == "kohya" and len(res.modules) == len(mods) == 13
+    shapes = {m.name: m.shape for m in res.modules}
+    assert shapes["lora_unet_single_blocks_0_linear1"] == (21504, 3072)
+    assert shapes["lora_unet_double_blocks_0_img_mlp_2"] == (3072, 12288)
+    with open_adapter(path) as adapter:
+        for spec, m in zip(adapter.specs, res.modules, strict=True):
+            pair = adapter.read_pair(spec)
+            lam = np.linalg.eigvals((pair.B.T @ pair.B) @ (pair.A @ pair.A.T)).real
+            ref = np.sort(np.sqrt(np.clip(lam, 0, None)))[::-1] * 0.5
+            np.testing.assert_allclose(m.singular_values, ref, rtol=1e-8)

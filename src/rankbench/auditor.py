@@ -8,14 +8,19 @@ audit.json (``schema_version`` 1)::
 
     {schema_version, kind: "audit", rankbench_version, method, flags: [str], definitions: {metric: formula},
      adapter: {path, source, weights_file, sha256, peft_type, base_model, target_modules, use_rslora,
-               use_dora, fan_in_fan_out, adapter_names, other_tensors: [{key, shape, dtype, numel}]},
+               use_dora, fan_in_fan_out, adapter_names, other_tensors: [{key, shape, dtype, numel}],
+               format: peft|kohya|diffusers|lycoris, network: {ss_network_* header metadata}},
      modules: [ModuleAudit.to_dict()], summary: AuditSummary.to_dict()}
 
 Flags: "dora" (DoRA: ΔW is not just scale·B·A, the spectrum is of that part only), "untrained" (every
 ΔW is zero: every B is zero, as PEFT's default init leaves it, or A for an embedding), "partly_untrained"
 (some are), "gram_method" (σ from the Gram shortcut, tails
 unreliable), "rank_mismatch" (config r ≠ tensor r; tensors used), "non_lora_tensors"
-(modules_to_save or other tensors present, listed, not audited), "multiple_adapters".
+(modules_to_save or other tensors present, listed, not audited), "multiple_adapters"; single files
+add "alpha_default" (a module without an alpha tensor: alpha = r), "unknown_keys" (keys of no known
+family, listed as other tensors) and "dense_method" (a LyCORIS module audited densely). LyCORIS modules
+have kind "loha"/"lokr", r = the number of singular values their structure allows, params = the stored
+factors' size, and route khatri_rao | kronecker | dense.
 """
 
 from __future__ import annotations
