@@ -112,7 +112,9 @@ def full_svd(src: Path, out: Path, rules: list[str], ours_out: Path):
         for rule in rules:
             ranks[rule][stem] = kohya_rank(s_np, rule, r)
         k = ranks[rules[-1]][stem]
-        new[f"{stem}.lora_up.weight"] = (U[:, :k] * S[:k]).to(dtype).reshape(up.shape[0], k, *up.shape[2:]).contiguous()
+        new[f"{stem}.lora_up.weight"] = (
+            (U[:, :k] * S[:k]).to(dtype).reshape(up.shape[0], k, *up.shape[2:]).contiguous()
+        )
         new[f"{stem}.lora_down.weight"] = Vh[:k].to(dtype).reshape(k, *down.shape[1:]).contiguous()
         new[f"{stem}.alpha"] = torch.tensor(scale * k).to(dtype)
         shape_time[tuple(merged.shape)].append(time.perf_counter() - t1)

@@ -99,7 +99,10 @@ def test_metadata_updated(tmp_path, capsys):
     out = tmp_path / "uniform.safetensors"
     assert main(["compress", str(src), "--plan", "rank:4", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert err.rstrip().endswith("format kohya") and f"{src.stat().st_size:,} -> {out.stat().st_size:,} bytes" in err
+    assert (
+        err.rstrip().endswith("format kohya")
+        and f"{src.stat().st_size:,} -> {out.stat().st_size:,} bytes" in err
+    )
     meta = SafetensorsFile(out).metadata
     assert (meta["ss_network_dim"], meta["ss_network_alpha"]) == ("4", "4")  # alpha 16 at r 16 → 4 at k 4
     assert meta["ss_training_comment"] == "rankbench resize from 16 to 4 (rank:4); trained for a test"

@@ -109,7 +109,11 @@ def test_diffusers_peft_keys_and_header_alpha(tmp_path):
     assert all(m.scale == 2.0 for m in res.modules)
     assert "alpha_default" not in res.flags
     m = res.modules[0]
-    ref = 2.0 * tensors[f"{m.name}.lora_B.weight"].astype(np.float32) @ tensors[f"{m.name}.lora_A.weight"].astype(np.float32)
+    ref = (
+        2.0
+        * tensors[f"{m.name}.lora_B.weight"].astype(np.float32)
+        @ tensors[f"{m.name}.lora_A.weight"].astype(np.float32)
+    )
     np.testing.assert_allclose(m.singular_values, dense_sigma(ref)[:4], rtol=1e-5)
 
 
@@ -124,7 +128,10 @@ def test_diffusers_old_down_up_form(tmp_path):
     }  # fmt: skip
     res = audit(write_safetensors(tmp_path / "old.safetensors", tensors, "F32"), workers=1)
     assert res.adapter.format == "diffusers"
-    assert {m.name for m in res.modules} == {f"{base}.to_q", "text_encoder.text_model.encoder.layers.0.self_attn.q_proj"}
+    assert {m.name for m in res.modules} == {
+        f"{base}.to_q",
+        "text_encoder.text_model.encoder.layers.0.self_attn.q_proj",
+    }
     assert "alpha_default" in res.flags
 
 

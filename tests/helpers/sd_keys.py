@@ -108,8 +108,14 @@ _SDXL_TO_DIFFUSERS = [
     (r"^lora_unet_middle_block_1_", lambda m: "unet.mid_block.attentions.0."),
     (r"^lora_unet_output_blocks_([0-2])_1_", lambda m: f"unet.up_blocks.0.attentions.{m[1]}."),
     (r"^lora_unet_output_blocks_([3-5])_1_", lambda m: f"unet.up_blocks.1.attentions.{int(m[1]) - 3}."),
-    (r"^lora_te1_text_model_encoder_layers_(\d+)_", lambda m: f"text_encoder.text_model.encoder.layers.{m[1]}."),
-    (r"^lora_te2_text_model_encoder_layers_(\d+)_", lambda m: f"text_encoder_2.text_model.encoder.layers.{m[1]}."),
+    (
+        r"^lora_te1_text_model_encoder_layers_(\d+)_",
+        lambda m: f"text_encoder.text_model.encoder.layers.{m[1]}.",
+    ),
+    (
+        r"^lora_te2_text_model_encoder_layers_(\d+)_",
+        lambda m: f"text_encoder_2.text_model.encoder.layers.{m[1]}.",
+    ),
 ]
 _TAILS = [
     (r"transformer_blocks_(\d+)_", r"transformer_blocks.\1."), (r"attn([12])_to_out_0$", r"attn\1.to_out.0"),
