@@ -43,29 +43,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers.sd_keys import flux_modules, sdxl_modules, write_kohya  # noqa: E402
+from helpers.sd_keys import flux_modules, kohya_rank, sdxl_modules, write_kohya  # noqa: E402
 from rankbench.suggest.compress_file import compress_file  # noqa: E402
 from rankbench.suggest.plans import make_plan  # noqa: E402
 from rankbench.suggest.spectra import compute_spectra  # noqa: E402
 
 R, ALPHA = 32, 16.0
-
-
-def kohya_rank(S: np.ndarray, rule: str, old_rank: int) -> int:
-    """kohya's dynamic rank from the full SVD's σ (their definition, our code)."""
-    name, _, raw = rule.partition(":")
-    t = float(raw)
-    if S[0] <= 1e-6:
-        return 1
-    if name == "sv_ratio":
-        idx = int(np.sum(S[0] / t < S)) - 1
-    elif name == "sv_cumulative":
-        idx = int(np.searchsorted(np.cumsum(S) / S.sum(), t))
-    else:
-        sq = S.astype(np.float64) ** 2
-        idx = int(np.searchsorted(np.cumsum(sq) / sq.sum(), t**2))
-    idx = max(0, min(idx, len(S) - 1))
-    return min(idx + 1, old_rank)
 
 
 def ours(src: Path, out: Path, rules: list[str]) -> tuple[float, dict, dict]:

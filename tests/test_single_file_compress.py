@@ -159,3 +159,14 @@ def test_official_safetensors_reads_the_output(tmp_path):
     loaded = safetensors.load_file(str(out))
     assert all(v.dtype == np.float16 for v in loaded.values())
     assert {v.shape[0] for k, v in loaded.items() if k.endswith("lora_down.weight")} == {4}
+
+
+@pytest.mark.parametrize("rule", ["sv_ratio:8", "sv_cumulative:0.8", "sv_fro:0.9"])
+def test_rules_choose_kohyas_ranks(tmp_path, rule):
+    from helpers.sd_keys import kohya_rank
+
+    mods = small_sdxl_subset()
+    src = write_kohya(tmp_path / "src.safetensors", mods, r=R, dtype="F16", true_rank=lambda i: 4 + i)
+    plan = make_plan("per_layer", compute_spectra(src, workers=1), rule=rule, allowed_ranks=range(1, R + 1))
+    for name, (dw, _, r) in deltas(src).items():
+        assert plan.ranks[name] == kohya_rank(np.linalg.svd(dw, compute_uv=False), rule, r), name

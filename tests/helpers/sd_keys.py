@@ -147,3 +147,23 @@ def small_sdxl_subset(n_linear: int = 12) -> list:
     linear = [m for m in mods if m[3] == 1 and m[1] * m[2] <= 640 * 2560][:n_linear]
     conv = [m for m in mods if m[3] > 1][:3]
     return linear + conv
+
+
+def kohya_rank(S: np.ndarray, rule: str, old_rank: int) -> int:
+    """The rank sd-scripts' resize_lora.py picks for ``rule`` ("sv_ratio:q", "sv_cumulative:t", "sv_fro:t")
+    from the full SVD's σ (descending, all min(out, in) of them): their definition, our code. Index
+    = count(σ > σ₁/q) − 1, or searchsorted(cumsum(σ)/Σσ, t), or searchsorted(cumsum(σ²)/Σσ², t²);
+    clamped to [0, len(σ) − 1]; rank = index + 1, capped at the old rank; σ₁ ≤ 1e-6 gives rank 1."""
+    name, _, raw = rule.partition(":")
+    t = float(raw)
+    if S[0] <= 1e-6:
+        return 1
+    if name == "sv_ratio":
+        idx = int(np.sum(S[0] / t < S)) - 1
+    elif name == "sv_cumulative":
+        idx = int(np.searchsorted(np.cumsum(S) / S.sum(), t))
+    else:
+        sq = S.astype(np.float64) ** 2
+        idx = int(np.searchsorted(np.cumsum(sq) / sq.sum(), t**2))
+    idx = max(0, min(idx, len(S) - 1))
+    return min(idx + 1, old_rank)
