@@ -89,7 +89,13 @@ def _lora_entries(spec: StructuredSpec, k: int) -> list[tuple[str, str, tuple]]:
     ]
 
 
-def _layout(adapter, plan: Plan) -> list[tuple[str, str, tuple]]:
+def stored_alphas(adapter, plan: Plan) -> dict[str, float]:
+    """Each module's new alpha as the output file will hold it (rounded to its alpha tensor's dtype)."""
+    modules = [*adapter.specs, *adapter.structured]
+    return {s.name: stored_alpha(plan.alphas[s.name], _alpha_dtype(adapter, s)) for s in modules}
+
+
+def _layout(adapter, plan: Plan, alphas: dict[str, float]) -> list[tuple[str, str, tuple]]:
     """Output entries: the file's tensors in order (pairs and alphas at their new shape, LyCORIS
     tensors dropped), then the LoRA entries of converted LyCORIS modules and any new alpha tensors."""
     new, dropped = {}, set()
@@ -103,8 +109,7 @@ def _layout(adapter, plan: Plan) -> list[tuple[str, str, tuple]]:
         added += _lora_entries(s, plan.ranks[s.name])
     for s in [*adapter.specs, *adapter.structured]:
         k = plan.ranks[s.name]
-        entry = _alpha_entry(adapter, s, k, stored_alpha(plan.alphas[s.name], _alpha_dtype(adapter, s)),
-                             always=isinstance(s, StructuredSpec))  # fmt: skip
+        entry = _alpha_entry(adapter, s, k, alphas[s.name], always=isinstance(s, StructuredSpec))
         if entry is not None:
             new[entry[0]] = entry[1:]
     entries = []
@@ -114,11 +119,11 @@ def _layout(adapter, plan: Plan) -> list[tuple[str, str, tuple]]:
     return entries + added + [(key, dtype, shape) for key, (dtype, shape) in new.items()]
 
 
-def _jobs(adapter, plan: Plan) -> list:
+def _jobs(adapter, plan: Plan, alphas: dict[str, float]) -> list:
     jobs = []
     for s in [*adapter.specs, *adapter.structured]:
         k = plan.ranks[s.name]
-        new_scale = stored_alpha(plan.alphas[s.name], _alpha_dtype(adapter, s)) / k
+        new_scale = alphas[s.name] / k
         jobs.append(s if isinstance(s, StructuredSpec) else Job(s, k, new_scale, "truncate", None, None))
     return jobs
 
@@ -130,15 +135,16 @@ def compress_file(src, plan: Plan, out, *, workers=None) -> CompressionRecord:
     workers = default_workers() if workers is None else max(1, int(workers))
     with open_adapter(src) as adapter:
         check_plan(adapter, plan, "truncate")
-        jobs = _jobs(adapter, plan)
-        entries = _layout(adapter, plan)
+        alphas = stored_alphas(adapter, plan)
+        jobs = _jobs(adapter, plan, alphas)
+        entries = _layout(adapter, plan, alphas)
         note = {"plan": plan.name, "rule": plan.rule, "alpha_policy": plan.alpha_policy, "tool": "rankbench"}
         metadata = resized_metadata(
-            adapter.metadata, ranks=plan.ranks, alphas=plan.alphas, source_ranks=plan.source_ranks, note=note
+            adapter.metadata, ranks=plan.ranks, alphas=alphas, source_ranks=plan.source_ranks, note=note
         )
         fd = os.open(adapter.weights_path, os.O_RDONLY)
         try:
-            records = _write(adapter, fd, out, entries, metadata, jobs, plan, workers)
+            records = _write(adapter, fd, out, entries, metadata, jobs, plan, alphas, workers)
         finally:
             os.close(fd)
         return make_record(
@@ -162,11 +168,11 @@ def _convert(adapter, spec: StructuredSpec, k: int, new_scale: float) -> tuple[b
     )
 
 
-def _rebuild_one(adapter, fd, plan):
+def _rebuild_one(adapter, fd, plan, alphas):
     def one(job) -> Rebuilt:
         if isinstance(job, StructuredSpec):
             k = plan.ranks[job.name]
-            new_scale = stored_alpha(plan.alphas[job.name], _alpha_dtype(adapter, job)) / k
+            new_scale = alphas[job.name] / k
             down, up, total, dropped = _convert(adapter, job, k, new_scale)
             return Rebuilt(down, up, total, dropped)
         try:
@@ -182,26 +188,28 @@ def _rebuild_one(adapter, fd, plan):
     return one
 
 
-def _module_record(adapter, job, new: Rebuilt, plan) -> tuple[ModuleRecord, dict]:
+def _module_record(job, new: Rebuilt, plan, alphas) -> tuple[ModuleRecord, dict]:
     """The record of one module and the bytes it contributes, by output key."""
     if isinstance(job, StructuredSpec):
         k, r = plan.ranks[job.name], job.r
-        alpha = stored_alpha(plan.alphas[job.name], _alpha_dtype(adapter, job))
+        alpha = alphas[job.name]
         record = ModuleRecord(job.name, job.family, r, k, job.scale * r, alpha, job.scale, alpha / k,
                               new.total_energy, new.discarded_energy, False)  # fmt: skip
         return record, {f"{job.name}.lora_down.weight": new.A, f"{job.name}.lora_up.weight": new.B}
     s = job.spec
-    alpha = job.new_scale * job.k
+    alpha = alphas[s.name]
     record = ModuleRecord(s.name, s.kind, s.r, job.k, s.alpha, alpha, s.scale, job.new_scale,
                           new.total_energy, float(new.discarded_energy), new.A is None)  # fmt: skip
     return record, {s.info_A.key: new.A, s.info_B.key: new.B}
 
 
-def _write(adapter, fd, out: Path, entries, metadata, jobs, plan, workers) -> list[ModuleRecord]:
+def _write(adapter, fd, out: Path, entries, metadata, jobs, plan, alphas, workers) -> list[ModuleRecord]:
     built, records = {}, []
     dtypes = {key: dtype for key, dtype, _ in entries}
-    for job, new in zip(jobs, ordered_map(_rebuild_one(adapter, fd, plan), jobs, workers), strict=True):
-        record, data = _module_record(adapter, job, new, plan)
+    for job, new in zip(
+        jobs, ordered_map(_rebuild_one(adapter, fd, plan, alphas), jobs, workers), strict=True
+    ):
+        record, data = _module_record(job, new, plan, alphas)
         records.append(record)
         built.update(data)
         info = adapter.alpha_tensors.get(record.name)
