@@ -127,7 +127,7 @@ def test_lokr_audit_by_kronecker_products(tmp_path, kw, scale, n_sigma):
 
 
 @pytest.mark.parametrize("family", ["loha", "lokr"])
-def test_convert_to_kohya_lora_of_chosen_rank(tmp_path, family):
+def test_convert_to_kohya_lora_of_chosen_rank(tmp_path, family, capsys):
     rng = np.random.default_rng(2)
     t = loha_tensors(rng, 40, 64, 4, alpha=2.0) if family == "loha" else lokr_tensors(rng, r=3, alpha=6.0)
     scale = 0.5 if family == "loha" else 2.0
@@ -135,7 +135,8 @@ def test_convert_to_kohya_lora_of_chosen_rank(tmp_path, family):
     t["lora_unet_plain.lora_up.weight"] = rng.standard_normal((10, 4))
     src = write_safetensors(tmp_path / f"{family}.safetensors", t, "F32")
     out = tmp_path / "lora.safetensors"
-    assert main(["compress", str(src), "--plan", "rank:3", "--out", str(out), "--quiet"]) == 0
+    assert main(["compress", str(src), "--plan", "rank:3", "--out", str(out)]) == 0
+    assert capsys.readouterr().err.splitlines()[0].endswith("format lycoris -> kohya")
     with open_adapter(out) as adapter:
         assert adapter.format == "kohya" and not adapter.structured
         pairs = {s.name: adapter.read_pair(s) for s in adapter.specs}
@@ -162,3 +163,13 @@ def test_lycoris_rank_mismatch(tmp_path):
         Exception, match=r"lokr factor shapes do not fit \(lokr_w2_a \[8, 3\] and lokr_w2_b \[2, 6\]"
     ):
         open_adapter(write_safetensors(tmp_path / "x.safetensors", t, "F32"))
+
+
+def test_conversion_that_grows_the_file_says_so(tmp_path, capsys):
+    t = lokr_tensors(np.random.default_rng(5), w1=(4, 4), w2=(40, 40), r=2, alpha=2.0)  # 16 + 160 params
+    src = write_safetensors(tmp_path / "lokr.safetensors", t, "F32")
+    out = tmp_path / "lora.safetensors"
+    assert main(["compress", str(src), "--plan", "rank:8", "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert out.stat().st_size > src.stat().st_size
+    assert f"warning: {out} is larger than its source" in err and "compatibility, not size" in err

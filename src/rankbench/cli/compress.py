@@ -56,7 +56,7 @@ def summary(out, plan, record) -> str:
         f"wrote {out}: {len(ks)} modules at rank {ranks} ({plan.name}, rule {plan.rule or 'none'}, "
         f"{record.method}{capped}), {record.lora_params:,} LoRA params (-{100 * record.param_reduction:.1f}%), "
         f"discarded energy {100 * record.discarded_energy_fraction:.2f}%{size}, {record.seconds:.1f} s; "
-        f"format {record.format}"
+        f"format {record.format}" + (f" -> {record.out_format}" if record.out_format != record.format else "")
     )
 
 
@@ -107,6 +107,16 @@ def run(args) -> int:
             )
     if not args.quiet:
         print(summary(args.out, plan, record), file=sys.stderr)
+    if record.out_bytes is not None and record.out_bytes > record.source_bytes:
+        from rankbench.errors import warn
+
+        warn(
+            f"{args.out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes): "
+            "LoHa/LoKr store dW more compactly than a plain LoRA of this rank; the conversion buys "
+            "compatibility, not size (choose a smaller --plan for a smaller file)"
+            if record.format == "lycoris"
+            else f"{args.out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes)"
+        )
     if args.json:
         print(json.dumps(record.to_dict(), indent=2))
     return 0

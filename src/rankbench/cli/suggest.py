@@ -159,6 +159,9 @@ def run(args) -> int:
     )
     print(f"rule:    {rule.describe()}")
     print(f"alpha:   {first.alpha_policy}")
+    if spectra.format == "lycoris":
+        print("note:    LoHa/LoKr modules are counted as the plain LoRA each plan would write (compress")
+        print("         converts them to kohya LoRA modules); their own stored size is smaller, see audit")
     print()
     print(table(plans))
     return 0

@@ -81,6 +81,7 @@ class CompressionRecord:
     format: str = "peft"  # the detected format, read and written (rankbench.adapters.families.FORMATS)
     source_bytes: int | None = None  # size of the source weights file
     out_bytes: int | None = None  # size of the written weights file
+    out_format: str | None = None  # what was written: the format read, or kohya for converted LyCORIS
     schema_version: int = SCHEMA_VERSION
     kind: str = "compression"
     rankbench_version: str = __version__
@@ -281,7 +282,19 @@ def _write_weights(tmp, fd, weights, entries, others, jobs, plan, workers, path)
 
 
 def make_record(
-    adapter, sha, plan: Plan, method, seed, out_dir, records, others, t0, *, source_bytes=None, out_bytes=None
+    adapter,
+    sha,
+    plan: Plan,
+    method,
+    seed,
+    out_dir,
+    records,
+    others,
+    t0,
+    *,
+    source_bytes=None,
+    out_bytes=None,
+    out_format=None,
 ) -> CompressionRecord:
     total = sum(r.total_energy for r in records)
     dropped = sum(r.discarded_energy for r in records)
@@ -306,4 +319,5 @@ def make_record(
         format=adapter.format,
         source_bytes=source_bytes,
         out_bytes=out_bytes,
+        out_format=out_format or adapter.format,
     )

@@ -150,6 +150,7 @@ def compress_file(src, plan: Plan, out, *, workers=None) -> CompressionRecord:
         return make_record(
             adapter, adapter.sha256, plan, "truncate", 0, out, records, adapter.others, t0,
             source_bytes=adapter.weights_path.stat().st_size, out_bytes=out.stat().st_size,
+            out_format="kohya" if adapter.structured else adapter.format,
         )  # fmt: skip
 
 
