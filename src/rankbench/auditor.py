@@ -8,14 +8,19 @@ audit.json (``schema_version`` 1)::
 
     {schema_version, kind: "audit", rankbench_version, method, flags: [str], definitions: {metric: formula},
      adapter: {path, source, weights_file, sha256, peft_type, base_model, target_modules, use_rslora,
-               use_dora, fan_in_fan_out, adapter_names, other_tensors: [{key, shape, dtype, numel}]},
+               use_dora, fan_in_fan_out, adapter_names, other_tensors: [{key, shape, dtype, numel}],
+               format: peft|kohya|diffusers|lycoris, network: {ss_network_* header metadata}},
      modules: [ModuleAudit.to_dict()], summary: AuditSummary.to_dict()}
 
 Flags: "dora" (DoRA: ΔW is not just scale·B·A, the spectrum is of that part only), "untrained" (every
 ΔW is zero: every B is zero, as PEFT's default init leaves it, or A for an embedding), "partly_untrained"
 (some are), "gram_method" (σ from the Gram shortcut, tails
 unreliable), "rank_mismatch" (config r ≠ tensor r; tensors used), "non_lora_tensors"
-(modules_to_save or other tensors present, listed, not audited), "multiple_adapters".
+(modules_to_save or other tensors present, listed, not audited), "multiple_adapters"; single files
+add "alpha_default" (a module without an alpha tensor: alpha = r), "unknown_keys" (keys of no known
+family, listed as other tensors) and "dense_method" (a LyCORIS module audited densely). LyCORIS modules
+have kind "loha"/"lokr", r = the number of singular values their structure allows, params = the stored
+factors' size, and route khatri_rao | kronecker | dense.
 """
 
 from __future__ import annotations
@@ -28,12 +33,22 @@ import numpy as np
 
 from rankbench import __version__
 from rankbench.adapters import Adapter, OtherTensor, open_adapter
+from rankbench.adapters.keys import natural_key
+from rankbench.adapters.lycoris import StructuredSpec
+from rankbench.adapters.safetensors_file import FLOAT_DTYPES
 from rankbench.errors import RankbenchError
 from rankbench.spectral import METHODS, METRIC_DEFINITIONS, NonFiniteError, factored_spectrum
 from rankbench.spectral import metrics as m
 from rankbench.spectral.summary import AuditSummary, summarize
 
 SCHEMA_VERSION = 1
+NETWORK_KEYS = (
+    "ss_network_module",
+    "ss_network_dim",
+    "ss_network_alpha",
+    "ss_network_args",
+    "ss_base_model_version",
+)
 
 
 def _shallow(obj) -> dict:
@@ -55,6 +70,8 @@ class AdapterInfo:
     fan_in_fan_out: bool
     adapter_names: list[str]
     other_tensors: list[OtherTensor] = field(default_factory=list)
+    format: str = "peft"  # detected from the keys: peft | kohya | diffusers | lycoris
+    network: dict = field(default_factory=dict)  # kohya header metadata: ss_network_dim/alpha/module
 
     def to_dict(self) -> dict:
         d = _shallow(self)
@@ -63,6 +80,7 @@ class AdapterInfo:
         )
         d["adapter_names"] = list(self.adapter_names)
         d["other_tensors"] = [t.to_dict() for t in self.other_tensors]
+        d["network"] = dict(self.network)
         return d
 
     @classmethod
@@ -86,6 +104,8 @@ class AdapterInfo:
             fan_in_fan_out=adapter.fan_in_fan_out,
             adapter_names=list(adapter.adapter_names),
             other_tensors=list(adapter.others),
+            format=adapter.format,
+            network={k: v for k, v in adapter.metadata.items() if k in NETWORK_KEYS},
         )
 
 
@@ -107,7 +127,7 @@ class ModuleAudit:
     effective_rank: float
     energy_rank: dict[str, int]  # {"0.9": k, "0.95": k, "0.99": k}, energy = cumulative σ²
     utilization: float  # effective_rank / r
-    route: str  # how the R factors were computed: cholqr | cholqr2 | householder | zero | gram
+    route: str  # R factors: cholqr | cholqr2 | householder | zero | gram; LyCORIS: khatri_rao | kronecker | dense
     delta_is_zero: bool  # a factor is all zeros (PEFT's default init: B = 0; embeddings: A = 0)
     dora: bool  # a DoRA magnitude vector is present
 
@@ -124,6 +144,34 @@ class ModuleAudit:
         d["shape"] = tuple(d["shape"])
         d["singular_values"] = tuple(d["singular_values"])
         return cls(**d)
+
+    @classmethod
+    def of_structured(cls, spec, delta) -> ModuleAudit:
+        """A LyCORIS LoHa/LoKr module: r is the number of singular values its structure allows, alpha
+        the one that gives its scale at that r, params the stored factors' size."""
+        s = np.asarray(delta.singular_values)
+        r = int(s.size)
+        return cls(
+            name=spec.name,
+            adapter_name="default",
+            kind=spec.family,
+            r=r,
+            alpha=spec.scale * r,
+            scale=spec.scale,
+            shape=tuple(spec.shape),
+            dtype=FLOAT_DTYPES[spec.dtype][1],
+            params=int(sum(info.numel for info in spec.infos.values())),
+            singular_values=tuple(s.tolist()),
+            frobenius_norm=m.frobenius_norm(s),
+            spectral_norm=m.spectral_norm(s),
+            stable_rank=m.stable_rank(s),
+            effective_rank=m.effective_rank(s),
+            energy_rank=m.energy_ranks(s),
+            utilization=m.utilization(s, r),
+            route=delta.route,
+            delta_is_zero=not s.any(),
+            dora=spec.magnitude is not None,
+        )
 
     @classmethod
     def of(cls, pair, s: np.ndarray, route: str, delta_is_zero: bool) -> ModuleAudit:
@@ -216,6 +264,7 @@ def audit_flags(
     rank_mismatch: bool,
     non_lora: bool,
     n_adapters: int,
+    format_flags: tuple[str, ...] = (),
 ) -> list[str]:
     """The flags of an audit (see the module docs), from its modules and what the adapter declares."""
     zero = sum(mod.delta_is_zero for mod in modules)
@@ -224,11 +273,12 @@ def audit_flags(
         "untrained": zero == len(modules),
         "partly_untrained": 0 < zero < len(modules),
         "gram_method": method == "gram",
+        "dense_method": any(mod.route == "dense" for mod in modules),
         "rank_mismatch": rank_mismatch,
         "non_lora_tensors": non_lora,
         "multiple_adapters": n_adapters > 1,
     }
-    return [flag for flag, on in checks.items() if on]
+    return [flag for flag, on in checks.items() if on] + list(format_flags)
 
 
 def _flags(adapter: Adapter, modules: list[ModuleAudit], method: str) -> list[str]:
@@ -239,6 +289,7 @@ def _flags(adapter: Adapter, modules: list[ModuleAudit], method: str) -> list[st
         rank_mismatch=bool(adapter.rank_mismatches),
         non_lora=bool(adapter.others),
         n_adapters=len(adapter.adapter_names),
+        format_flags=tuple(adapter.format_flags),
     )
 
 
@@ -259,14 +310,17 @@ def default_workers() -> int:
 
 def _audit_all(adapter: Adapter, method: str, workers: int, progress=None) -> list[ModuleAudit]:
     def one(spec) -> ModuleAudit:
+        if isinstance(spec, StructuredSpec):
+            return ModuleAudit.of_structured(spec, adapter.read_structured(spec))
         return _audit_pair(adapter, adapter.read_pair(spec), method)
 
-    total = len(adapter.specs)
+    specs = sorted([*adapter.specs, *adapter.structured], key=lambda s: natural_key(s.name))
+    total = len(specs)
     pool = (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankbench-audit") if workers > 1 else None
     )
     try:  # pool.map keeps the order; numpy, BLAS and file reads release the GIL
-        results = pool.map(one, adapter.specs) if pool else map(one, adapter.specs)
+        results = pool.map(one, specs) if pool else map(one, specs)
         modules = []
         for done, module in enumerate(results, 1):
             modules.append(module)

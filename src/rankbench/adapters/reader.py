@@ -17,7 +17,7 @@ from pathlib import Path
 from rankbench.adapters.config import config_problems
 from rankbench.adapters.pairs import LoraPair, OtherTensor, PairSpec, group_pairs
 from rankbench.adapters.safetensors_file import SafetensorsFile
-from rankbench.adapters.source import resolve_adapter_dir
+from rankbench.adapters.source import resolve_adapter_dir, single_file_of
 from rankbench.errors import RankbenchError, warn
 from rankbench.io import loads_strict, sha256_file
 
@@ -86,8 +86,15 @@ def _open_weights(folder: Path):
 class Adapter:
     """A validated PEFT LoRA adapter folder (see :func:`open_adapter`)."""
 
-    def __init__(self, folder: Path, config: dict, weights, source: str) -> None:
+    def __init__(self, folder: Path, config: dict, weights, source: str, *, grouped=None, fmt="peft") -> None:
+        """``grouped``: (specs, others, rank mismatches) when a single-file reader grouped the keys
+        itself (:mod:`rankbench.adapters.single_file`); ``fmt``: the detected format's name."""
         self.path = folder
+        self.format: str = fmt
+        self.metadata: dict = dict(getattr(weights, "metadata", {}) or {})
+        self.format_flags: list[str] = []  # what a single-file reader noticed (alpha_assumed, unknown_keys…)
+        self.structured: list = []  # LyCORIS LoHa/LoKr modules (rankbench.adapters.lycoris)
+        self.alpha_tensors: dict = {}  # module → TensorInfo of its .alpha tensor (single-file formats)
         self.source = source  # what the user passed (a folder or a hub id)
         self.config = config
         self.weights_path: Path = weights.path
@@ -98,7 +105,9 @@ class Adapter:
         self.use_dora: bool = bool(config.get("use_dora", False))
         self.fan_in_fan_out: bool = bool(config.get("fan_in_fan_out", False))
         self._weights = weights
-        self.specs, self.others, self.rank_mismatches = group_pairs(weights.tensors, config, weights.path)
+        if grouped is None:
+            grouped = group_pairs(weights.tensors, config, weights.path)
+        self.specs, self.others, self.rank_mismatches = grouped
         self.adapter_names: list[str] = sorted({s.adapter_name for s in self.specs})
         self.pair_names: list[str] = [s.name for s in self.specs]
         self._sha256: str | None = None
@@ -125,6 +134,16 @@ class Adapter:
 
         self._sha_thread = threading.Thread(target=work, name="rankbench-sha256", daemon=True)
         self._sha_thread.start()
+
+    def tensors_in_file(self) -> dict:
+        """key → TensorInfo of every tensor in the weights file (from its header)."""
+        return self._weights.tensors
+
+    def read_structured(self, spec):
+        """A LyCORIS module's exact spectrum (:func:`rankbench.adapters.lycoris.read_structured`)."""
+        from rankbench.adapters.lycoris import read_structured
+
+        return read_structured(self._weights, spec)
 
     def read_pair(self, spec: PairSpec) -> LoraPair:
         """Read one pair's tensors (float64)."""
@@ -180,6 +199,11 @@ def open_adapter(path, *, revision: str | None = None) -> Adapter:
     missing or malformed config, a truncated or corrupt weights file, unpaired A/B shapes or an adapter
     with no LoRA weights. A config r that disagrees with the tensor shapes is a warning; the tensors win.
     """
+    single = single_file_of(path)
+    if single is not None:
+        from rankbench.adapters.single_file import open_single_file
+
+        return open_single_file(single, source=str(path))
     folder = resolve_adapter_dir(path, revision=revision)
     if not folder.is_dir():
         raise RankbenchError("is not a folder", path=folder)

@@ -17,6 +17,26 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _LOCAL_HINT = "pass a folder that holds adapter_config.json and adapter_model.safetensors"
 
 
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+DIFFUSERS_FILES = ("pytorch_lora_weights.safetensors",)
+
+
+def single_file_of(path) -> Path | None:
+    """The weights file when ``path`` is a single-file adapter (kohya, diffusers, LyCORIS), else None.
+
+    A file with a weights suffix that is not one of PEFT's own names, or a folder without
+    adapter_config.json that holds diffusers' ``pytorch_lora_weights.safetensors``.
+    """
+    p = Path(path).expanduser()
+    if p.is_file() and p.name not in ADAPTER_FILES and p.suffix in SINGLE_FILE_SUFFIXES:
+        return p
+    if p.is_dir() and not (p / ADAPTER_FILES[0]).exists():
+        for name in DIFFUSERS_FILES:
+            if (p / name).is_file():
+                return p / name
+    return None
+
+
 def looks_like_hub_id(text: str) -> bool:
     return bool(_HUB_ID.match(text)) and ".." not in text
 

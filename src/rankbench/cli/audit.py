@@ -33,14 +33,16 @@ def register(sub) -> None:
         "audit",
         help="exact spectral audit of a LoRA adapter: how much of its rank is used",
         description="Read a PEFT LoRA adapter (a folder with adapter_config.json and "
-        "adapter_model.safetensors, or a hub id when online) and report the exact singular values of "
+        "adapter_model.safetensors, or a hub id when online) or one kohya / diffusers / LyCORIS "
+        ".safetensors file (the format is detected from the keys) and report the exact singular values of "
         "every ΔW = scale·B·A, with stable, effective and energy ranks and utilization. "
         "The adapter folder is only read.",
     )
     p.add_argument(
         "path",
         nargs="?",
-        help="adapter folder, or a hub id like owner/name (needs huggingface_hub and a network)",
+        help="adapter folder, a single-file LoRA (.safetensors; .ckpt/.pt read with weights_only), or a hub "
+        "id like owner/name (needs huggingface_hub and a network)",
     )
     p.add_argument(
         "--timeline",

@@ -23,10 +23,17 @@ def register(subparsers) -> None:
         help="write a smaller adapter from a plan (truncated SVD)",
         description="Build a smaller PEFT LoRA adapter: the best rank-k approximation of every module.",
     )
-    p.add_argument("adapter", help="adapter folder (adapter_config.json + adapter_model.safetensors)")
+    p.add_argument(
+        "adapter",
+        help="PEFT adapter folder, or one kohya / diffusers / LyCORIS .safetensors file (written back in "
+        "the same format; LyCORIS LoHa/LoKr become a kohya LoRA)",
+    )
     p.add_argument("--plan", required=True, metavar="SPEC", help=f"one of: {PLAN_MENU}")
     p.add_argument(
-        "--out", required=True, metavar="DIR", help="new adapter folder (must not exist, or be empty)"
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="new adapter folder (must not exist, or be empty); for a single-file adapter a new .safetensors file",
     )
     add_plan_options(p)
     p.add_argument(
@@ -43,21 +50,49 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def summary(out, plan, record) -> str:
+    ks = sorted(plan.ranks.values())
+    ranks = str(ks[0]) if ks[0] == ks[-1] else f"{ks[0]}..{ks[-1]}"
+    size = f", {record.source_bytes:,} -> {record.out_bytes:,} bytes" if record.out_bytes is not None else ""
+    capped = (
+        f", {len(plan.capped_modules)} capped at their non-zero singular values"
+        if plan.capped_modules
+        else ""
+    )
+    return (
+        f"wrote {out}: {len(ks)} modules at rank {ranks} ({plan.name}"
+        f"{f', capped at {plan.max_rank}' if plan.max_rank else ''}, rule {plan.rule or 'none'}, "
+        f"{record.method}{capped}), {record.lora_params:,} LoRA params (-{100 * record.param_reduction:.1f}%), "
+        f"discarded energy {100 * record.discarded_energy_fraction:.2f}%{size}, {record.seconds:.1f} s; "
+        f"format {record.format}" + (f" -> {record.out_format}" if record.out_format != record.format else "")
+    )
+
+
 def run(args) -> int:
     with contextlib.ExitStack() as stack:
         workers = blas_workers(stack)  # before anything imports numpy
         from rankbench.adapters import open_adapter
         from rankbench.adapters.writer import check_out_dir
         from rankbench.suggest.compress import check_compressible, compress_adapter
+        from rankbench.suggest.compress_file import check_out_file, compress_file
         from rankbench.suggest.plans import cap_ranks, make_plan
         from rankbench.suggest.rules import parse_rule
         from rankbench.suggest.spectra import compute_spectra
         from rankbench.suggest.verify import verify_truncation
 
         parse_rule(args.rule)
-        check_out_dir(args.out)  # refuse before the work, not after
         with open_adapter(args.adapter) as adapter:
             check_compressible(adapter, args.method)
+            fmt = adapter.format
+        single = fmt != "peft"
+        if single and args.method != "truncate":
+            from rankbench.errors import RankbenchError
+
+            raise RankbenchError(
+                f"--method {args.method} is for PEFT folders; a {fmt} file is compressed by truncation",
+                hint="drop --method",
+            )
+        check_out_file(args.out) if single else check_out_dir(args.out)  # refuse before the work
         spectra = compute_spectra(args.adapter, workers=workers)
         plan = make_plan(
             args.plan,
@@ -65,23 +100,35 @@ def run(args) -> int:
             rule=args.rule,
             allowed_ranks=args.allowed_ranks,
             alpha_policy=args.alpha_policy,
+            cap_numerical_rank=single,
         )
         if args.max_rank is not None:
             plan = cap_ranks(plan, spectra, args.max_rank)
-        record = compress_adapter(
-            args.adapter, plan, args.out, method=args.method, seed=args.seed, spectra=spectra, workers=workers
-        )
-        if args.method == "truncate":  # read the folder back: every ΔW must be its truncation
+        if single:
+            record = compress_file(args.adapter, plan, args.out, workers=workers)
+        else:
+            record = compress_adapter(
+                args.adapter,
+                plan,
+                args.out,
+                method=args.method,
+                seed=args.seed,
+                spectra=spectra,
+                workers=workers,
+            )
+        if args.method == "truncate":  # read the output back: every ΔW must be its truncation
             verify_truncation(args.out, spectra, plan)
     if not args.quiet:
-        ks = sorted(plan.ranks.values())
-        ranks = str(ks[0]) if ks[0] == ks[-1] else f"{ks[0]}..{ks[-1]}"
-        print(
-            f"wrote {args.out}: {len(ks)} modules at rank {ranks} ({plan.name}"
-            f"{f', capped at {plan.max_rank}' if plan.max_rank else ''}, rule {plan.rule or 'none'}, "
-            f"{args.method}), {record.lora_params:,} LoRA params (-{100 * record.param_reduction:.1f}%), "
-            f"discarded energy {100 * record.discarded_energy_fraction:.2f}%, {record.seconds:.1f} s",
-            file=sys.stderr,
+        print(summary(args.out, plan, record), file=sys.stderr)
+    if record.out_bytes is not None and record.out_bytes > record.source_bytes:
+        from rankbench.errors import warn
+
+        warn(
+            f"{args.out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes): "
+            "LoHa/LoKr store dW more compactly than a plain LoRA of this rank; the conversion buys "
+            "compatibility, not size (choose a smaller --plan for a smaller file)"
+            if record.format == "lycoris"
+            else f"{args.out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes)"
         )
     if args.json:
         print(json.dumps(record.to_dict(), indent=2))

@@ -63,7 +63,7 @@ def register(subparsers) -> None:
         help="suggest smaller ranks (prints plans, writes nothing)",
         description="Print rank plans for a PEFT LoRA adapter from its exact singular values.",
     )
-    p.add_argument("adapter", help="adapter folder (adapter_config.json + adapter_model.safetensors)")
+    p.add_argument("adapter", help="PEFT adapter folder, or a kohya / diffusers / LyCORIS .safetensors file")
     p.add_argument(
         "--plan",
         action="append",
@@ -94,12 +94,13 @@ def blas_workers(stack: contextlib.ExitStack) -> int | None:
     return None
 
 
-def suggest_document(adapter_path: str, sha256: str, rule, plans: dict) -> dict:
+def suggest_document(adapter_path: str, sha256: str, rule, plans: dict, fmt: str = "peft") -> dict:
     """`rankbench suggest --json`: the one place that lays out this document."""
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "suggest",
         "adapter": adapter_path,
+        "format": fmt,
         "sha256": sha256,
         "rule": rule.spec,
         "rule_definition": rule.describe(),
@@ -143,20 +144,28 @@ def run(args) -> int:
 
         rule = parse_rule(args.rule)  # fail on a bad rule before reading the adapter
         spectra = compute_spectra(args.adapter, workers=workers)
-        kw = {"rule": args.rule, "allowed_ranks": args.allowed_ranks, "alpha_policy": args.alpha_policy}
+        kw = {
+            "rule": args.rule,
+            "allowed_ranks": args.allowed_ranks,
+            "alpha_policy": args.alpha_policy,
+            "cap_numerical_rank": spectra.format != "peft",  # as compress writes single files
+        }
         plans = {spec: make_plan(spec, spectra, **kw) for spec in args.plans or DEFAULT_PLANS}
     first = next(iter(plans.values()))
     if args.json:
-        print(json.dumps(suggest_document(spectra.path, spectra.sha256, rule, plans), indent=2))
+        print(json.dumps(suggest_document(spectra.path, spectra.sha256, rule, plans, spectra.format), indent=2))
         return 0
     r_max = max(first.source_ranks.values())
     other = f"; {first.other_params:,} params in other tensors, not counted" if first.other_params else ""
     print(
-        f"adapter: {spectra.path}  ({len(first.ranks)} modules, r={r_max}, "
+        f"adapter: {spectra.path}  ({spectra.format}, {len(first.ranks)} modules, r={r_max}, "
         f"{first.source_lora_params:,} LoRA params{other})"
     )
     print(f"rule:    {rule.describe()}")
     print(f"alpha:   {first.alpha_policy}")
+    if spectra.format == "lycoris":
+        print("note:    LoHa/LoKr modules are counted as the plain LoRA each plan would write (compress")
+        print("         converts them to kohya LoRA modules); their own stored size is smaller, see audit")
     print()
     print(table(plans))
     return 0

@@ -15,6 +15,9 @@ FLAG_TEXT = {
     "rank_mismatch": "adapter_config.json's r disagrees with the tensors for some modules; tensor shapes used",
     "non_lora_tensors": "the file also holds non-LoRA tensors (modules_to_save, heads): listed, not audited",
     "multiple_adapters": "the file holds several adapters; module names repeat across them",
+    "alpha_default": "some modules have no alpha tensor: alpha = r (scale 1), the trainers' convention",
+    "unknown_keys": "some keys belong to no known LoRA family: listed as other tensors, not audited",
+    "dense_method": "some LyCORIS modules were audited densely (no structured method): see each module's route",
 }
 _COLUMNS = ("module", "r", "shape", "scale", "sigma1", "stable", "eff", "E90", "E95", "E99", "util")
 
@@ -86,7 +89,10 @@ def _layer_rows(modules: list[dict]) -> list[tuple[str, ...]]:
 def render_audit(doc: dict, *, top_wasteful: int = 5, layers: bool = False, modules: bool = True) -> str:
     """The audit as text: a module (or layer) table, the summary, the most wasteful modules, the flags."""
     a, s, mods = doc["adapter"], doc["summary"], doc["modules"]
-    out = [f"adapter   {a['source']}", f"weights   {a['weights_file']}  sha256 {a['sha256'][:16]}..."]
+    out = [
+        f"adapter   {a['source']}   format {a.get('format', 'peft')}",
+        f"weights   {a['weights_file']}  sha256 {a['sha256'][:16]}...",
+    ]
     out.append(
         f"base      {a['base_model'] or '(not recorded)'}   peft {a['peft_type']}   rslora {a['use_rslora']}"
         f"   dora {a['use_dora']}   method {doc['method']}"

@@ -62,6 +62,15 @@ def core_svd(B: np.ndarray, A: np.ndarray, scale: float) -> CoreSVD:
     return CoreSVD(s=s, RB=RB, RA=RA, scale=float(scale))
 
 
+def numerical_rank(s: np.ndarray) -> int:
+    """The number of σᵢ above len(σ)·ε·σ₁: the directions a truncation can write (the rest are rounding
+    noise of an exactly rank-deficient product, and :func:`truncation_weights` writes them as zeros)."""
+    s = np.sort(np.asarray(s, dtype=np.float64).ravel())[::-1]
+    if not s.size or s[0] == 0:
+        return 0
+    return int(np.sum(s > s.size * _EPS * s[0]))
+
+
 def discarded_energy(s: np.ndarray, k: int) -> float:
     """Σ_{i>k} σᵢ²: the squared Frobenius error of the best rank-k approximation."""
     return float(np.sum(np.asarray(s)[k:] ** 2))

@@ -78,6 +78,10 @@ class CompressionRecord:
     other_tensors_copied: int
     other_params: int
     seconds: float
+    format: str = "peft"  # the detected format, read and written (rankbench.adapters.families.FORMATS)
+    source_bytes: int | None = None  # size of the source weights file
+    out_bytes: int | None = None  # size of the written weights file
+    out_format: str | None = None  # what was written: the format read, or kohya for converted LyCORIS
     schema_version: int = SCHEMA_VERSION
     kind: str = "compression"
     rankbench_version: str = __version__
@@ -99,25 +103,37 @@ def check_compressible(adapter, method: str = "truncate") -> None:
         raise RankbenchError(
             f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(METHODS)}"
         )
-    if adapter.use_dora or any(s.info_magnitude is not None for s in adapter.specs):
+    if (
+        adapter.use_dora
+        or any(s.info_magnitude is not None for s in adapter.specs)
+        or any(s.magnitude is not None for s in adapter.structured)
+    ):
         raise RankbenchError(
             "is a DoRA adapter; compression by truncation is not supported for DoRA",
             path=adapter.path,
             hint="DoRA's magnitude vector rescales W + ΔW per column, so the best rank-k ΔW is not the best "
             "rank-k adapter; retrain at the smaller rank instead",
         )
-    if adapter.weights_path.suffix != ".safetensors":
+    if adapter.weights_path.suffix != ".safetensors" and adapter.format == "peft":
         raise RankbenchError(
             "compression needs adapter_model.safetensors",
             path=adapter.weights_path,
             hint="load the adapter with PEFT and save it again with save_pretrained(safe_serialization=True)",
         )
+    if adapter.weights_path.suffix != ".safetensors":
+        raise RankbenchError(
+            f"compression reads a {adapter.format} LoRA from a .safetensors file, not a pickle",
+            path=adapter.weights_path,
+            hint="where you trust the file: safetensors.torch.save_file(torch.load(f, weights_only=True), "
+            "'lora.safetensors')",
+        )
     check_single_adapter(adapter)
 
 
-def _check(adapter, plan: Plan, method: str) -> None:
+def check_plan(adapter, plan: Plan, method: str) -> None:
+    """Refuse a plan that does not fit this adapter (other modules, a rank outside [1, r])."""
     check_compressible(adapter, method)
-    names = {s.name: s for s in adapter.specs}
+    names = {s.name: s for s in [*adapter.specs, *adapter.structured]}
     if set(plan.ranks) != set(names):
         extra, missing = sorted(set(plan.ranks) - set(names)), sorted(set(names) - set(plan.ranks))
         raise RankbenchError(
@@ -194,7 +210,7 @@ def _jobs(specs, plan: Plan, method: str, seed, cores: dict) -> list[Job]:
 
 def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) -> CompressionRecord:
     with open_adapter(src_dir) as adapter:
-        _check(adapter, plan, method)
+        check_plan(adapter, plan, method)
         workers = default_workers() if workers is None else max(1, int(workers))
         if workers > 1 and spectra is None:
             adapter.prefetch_sha256()
@@ -208,7 +224,11 @@ def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) 
                     tmp, fd, weights, entries, others, jobs, plan, workers, adapter.weights_path
                 )
                 sha = _source_sha256(spectra, adapter)  # stale spectra: start over without them
-                record = _record(adapter, sha, plan, method, seed, out_dir, records, others, t0)
+                record = make_record(
+                    adapter, sha, plan, method, seed, out_dir, records, others, t0,
+                    source_bytes=adapter.weights_path.stat().st_size,
+                    out_bytes=(tmp / "adapter_model.safetensors").stat().st_size,
+                )  # fmt: skip
                 config = plan.peft_config_update(adapter.config)
                 (tmp / "adapter_config.json").write_text(
                     json.dumps(config, indent=2) + "\n", encoding="utf-8"
@@ -270,7 +290,21 @@ def _write_weights(tmp, fd, weights, entries, others, jobs, plan, workers, path)
     return records
 
 
-def _record(adapter, sha, plan: Plan, method, seed, out_dir, records, others, t0) -> CompressionRecord:
+def make_record(
+    adapter,
+    sha,
+    plan: Plan,
+    method,
+    seed,
+    out_dir,
+    records,
+    others,
+    t0,
+    *,
+    source_bytes=None,
+    out_bytes=None,
+    out_format=None,
+) -> CompressionRecord:
     total = sum(r.total_energy for r in records)
     dropped = sum(r.discarded_energy for r in records)
     return CompressionRecord(
@@ -291,4 +325,8 @@ def _record(adapter, sha, plan: Plan, method, seed, out_dir, records, others, t0
         other_tensors_copied=len(others),
         other_params=int(sum(t.numel for t in others)),
         seconds=round(time.perf_counter() - t0, 3),
+        format=adapter.format,
+        source_bytes=source_bytes,
+        out_bytes=out_bytes,
+        out_format=out_format or adapter.format,
     )

@@ -18,6 +18,10 @@ Parameter counts cover the LoRA A/B matrices only, r·(in + out) per module. Ten
 pairs (a classifier head, ``modules_to_save``) are reported separately as ``other_params`` and never
 enter ``param_reduction``.
 
+``cap_numerical_rank=True`` (what compression of single-file formats uses) caps every module's rank at
+its number of non-zero singular values (:func:`rankbench.spectral.truncate.numerical_rank`, at least 1),
+so nothing is padded with zero directions; the plan records ``capped_modules``.
+
 Alpha policy (recorded in the plan): ``keep_scale`` (default) gives each module the alpha that keeps
 its effective scale, alpha' = scale·k (scale·√k for rsLoRA); ``keep_alpha`` keeps the source alpha, so
 the scale becomes alpha/k. Either way compression writes factors such that PEFT's delta scale'·B'·A' is
@@ -36,6 +40,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from rankbench.errors import RankbenchError
+from rankbench.spectral.truncate import numerical_rank
 from rankbench.suggest.allocate import allocate_budget, default_allowed_ranks, minimum_params, round_up
 from rankbench.suggest.rules import parse_rule
 
@@ -136,6 +141,7 @@ class Plan:
     budget_gap: float | None = None
     other_params: int | None = None
     max_rank: int | None = None  # a deployment cap applied after the plan's own choice (cap_ranks)
+    capped_modules: dict[str, int] | None = None  # module → the rank before the numerical-rank cap
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
@@ -172,11 +178,24 @@ def _alpha(v: ModuleView, k: int, policy: str, rslora: bool) -> float:
     return v.alpha * (math.sqrt(k / v.r) if rslora else k / v.r)  # = scale·√k (rsLoRA) or scale·k
 
 
-def _build(name, views, ranks, *, rule, alpha_policy, audit_result, **extra) -> Plan:
+def _cap(views, ranks: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Ranks capped at each module's numerical rank (≥ 1), and {module: rank before} for the capped."""
+    capped, before = dict(ranks), {}
+    for v in views:
+        limit = max(1, numerical_rank(v.s))
+        if ranks[v.name] > limit:
+            before[v.name] = int(ranks[v.name])
+            capped[v.name] = limit
+    return capped, before
+
+
+def _build(name, views, ranks, *, rule, alpha_policy, audit_result, cap=False, **extra) -> Plan:
     if alpha_policy not in ALPHA_POLICIES:
         raise RankbenchError(
             f"unknown alpha policy {alpha_policy!r}", hint=f"choose one of: {', '.join(ALPHA_POLICIES)}"
         )
+    if cap:
+        ranks, extra["capped_modules"] = _cap(views, ranks)
     rslora = uses_rslora(audit_result, views)
     dropped = {v.name: float(np.sum(v.s[ranks[v.name] :] ** 2)) for v in views}
     total = float(sum(np.sum(v.s**2) for v in views))
@@ -227,13 +246,19 @@ def _int_param(spec: str, raw: str, what: str) -> int:
 
 
 def make_plan(
-    spec: str, audit_result, *, rule="energy:0.9", allowed_ranks=None, alpha_policy="keep_scale"
+    spec: str,
+    audit_result,
+    *,
+    rule="energy:0.9",
+    allowed_ranks=None,
+    alpha_policy="keep_scale",
+    cap_numerical_rank=False,
 ) -> Plan:
     """Build the plan named by ``spec`` (see the module docs) from an audit."""
     views = module_views(audit_result)
     r_max = max(v.r for v in views)
     head, _, raw = str(spec).partition(":")
-    common = {"alpha_policy": alpha_policy, "audit_result": audit_result}
+    common = {"alpha_policy": alpha_policy, "audit_result": audit_result, "cap": cap_numerical_rank}
     if spec in _PERCENTILE or spec == "per_layer":
         parsed = parse_rule(rule)
         allowed = _allowed(allowed_ranks, r_max)

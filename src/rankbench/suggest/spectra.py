@@ -14,6 +14,9 @@ import os
 from dataclasses import dataclass, field
 
 from rankbench.adapters import OtherTensor, open_adapter
+from rankbench.adapters.keys import natural_key
+from rankbench.adapters.lycoris import StructuredSpec
+from rankbench.adapters.safetensors_file import FLOAT_DTYPES
 from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError, warn
 from rankbench.spectral import NonFiniteError
@@ -43,6 +46,7 @@ class Spectra:
     modules: list[ModuleSpectrum]
     others: list[OtherTensor]
     cores: dict[str, CoreSVD] = field(repr=False)
+    format: str = "peft"  # the adapter's detected format (rankbench.adapters.families.FORMATS)
 
 
 def pair_core(pair, weights_path) -> CoreSVD:
@@ -88,7 +92,13 @@ def compute_spectra(path, *, workers: int | None = None) -> Spectra:
         if workers > 1:  # BLAS is single-threaded: hashing the file can overlap the math
             adapter.prefetch_sha256()
 
-        def one(spec) -> tuple[ModuleSpectrum, CoreSVD]:
+        def one(spec) -> tuple[ModuleSpectrum, CoreSVD | None]:
+            if isinstance(spec, StructuredSpec):  # LyCORIS: σ only; compression reads it again
+                s = tuple(adapter.read_structured(spec).singular_values.tolist())
+                dtype = FLOAT_DTYPES[spec.dtype][1]
+                return ModuleSpectrum(
+                    spec.name, spec.family, len(s), spec.scale * len(s), spec.scale, spec.shape, dtype, s
+                ), None
             pair = adapter.read_pair(spec)
             core = pair_core(pair, adapter.weights_path)
             s = tuple(core.s.tolist())
@@ -96,7 +106,8 @@ def compute_spectra(path, *, workers: int | None = None) -> Spectra:
                 pair.name, pair.kind, pair.r, pair.alpha, pair.scale, pair.shape, pair.dtype, s
             ), core
 
-        done = list(ordered_map(one, adapter.specs, workers))
+        specs = sorted([*adapter.specs, *adapter.structured], key=lambda s: natural_key(s.name))
+        done = list(ordered_map(one, specs, workers))
         return Spectra(
             str(adapter.path),
             adapter.sha256,
@@ -105,5 +116,6 @@ def compute_spectra(path, *, workers: int | None = None) -> Spectra:
             adapter.use_dora,
             [m for m, _ in done],
             list(adapter.others),
-            {m.name: core for m, core in done},
+            {m.name: core for m, core in done if core is not None},
+            adapter.format,
         )
