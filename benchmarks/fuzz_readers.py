@@ -77,8 +77,12 @@ def _alarm(signum, frame):  # noqa: ARG001
 
 def build_inputs(root: Path) -> dict[str, Path]:
     from helpers.peft_fixtures import build_llama_rslora, random_pairs, write_adapter
+    from helpers.sd_keys import small_sdxl_subset, write_kohya
     from helpers.tiny_bench import tiny_bench_config
 
+    kohya = root / "kohya" / "lora.safetensors"
+    kohya.parent.mkdir(parents=True)
+    write_kohya(kohya, small_sdxl_subset(6), r=8)
     numpy_adapter = root / "numpy_adapter"
     write_adapter(numpy_adapter, random_pairs(np.random.default_rng(1), n=3))
     peft_adapter = root / "peft_llama"
@@ -87,6 +91,7 @@ def build_inputs(root: Path) -> dict[str, Path]:
     logs = Path(__file__).resolve().parents[1] / "tests" / "data" / "lm_eval"
     return {
         "numpy_adapter": numpy_adapter,
+        "kohya_file": kohya,
         "peft_llama": peft_adapter,
         "bench_config": Path(config),
         "lm_eval_samples": next((logs / "lora_r2").glob("samples_rb_mc_*.jsonl")),
@@ -147,6 +152,34 @@ def run_adapter_case(rng, source: Path, reference: dict, scratch: Path, note: di
     }
 
 
+def run_kohya_case(rng, source: Path, reference: dict, scratch: Path, note: dict) -> dict:
+    from rankbench.auditor import audit
+    from rankbench.suggest.compress_file import compress_file
+    from rankbench.suggest.plans import make_plan
+    from rankbench.suggest.spectra import compute_spectra
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    path = scratch / source.name
+    data, kind = mutate_weights(rng, source.read_bytes())
+    note["kind"] = kind
+    path.write_bytes(data)
+    result = audit(path, workers=1)
+    got = {m.name: [float(s) for s in m.singular_values] for m in result.modules}
+    json.dumps(result.to_dict(), allow_nan=False)
+    spectra = compute_spectra(path, workers=1)
+    compress_file(
+        path, make_plan("uniform_median", spectra, cap_numerical_rank=True), scratch / "out.safetensors"
+    )
+    same = got.keys() == reference.keys() and all(
+        np.allclose(got[k], reference[k], rtol=1e-6, atol=1e-12) for k in got
+    )
+    return {
+        "kind": kind,
+        "outcome": "ok_same" if same else ("ok_explained" if kind in EXPLAINED else "silent"),
+    }
+
+
 def run_config_case(rng, source: Path) -> dict:
     import yaml
 
@@ -180,7 +213,7 @@ def run_log_case(rng, inputs: dict, reference: tuple, scratch: Path, note: dict)
     return {"kind": kind, "outcome": outcome}
 
 
-TARGETS = ("numpy_adapter", "peft_llama", "bench_config", "lm_eval_samples")
+TARGETS = ("numpy_adapter", "peft_llama", "kohya_file", "bench_config", "lm_eval_samples")
 
 
 def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, seconds: int) -> dict:
@@ -192,6 +225,8 @@ def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, s
     try:
         if target == "bench_config":
             rec = run_config_case(rng, inputs[target])
+        elif target == "kohya_file":
+            rec = run_kohya_case(rng, inputs[target], references[target], scratch / "kohya", note)
         elif target == "lm_eval_samples":
             rec = run_log_case(rng, inputs, references[target], scratch / "logs", note)
         else:
@@ -228,7 +263,7 @@ def main() -> None:
     t0 = time.perf_counter()
     try:
         inputs = build_inputs(root)
-        references = {k: spectra_of(inputs[k]) for k in ("numpy_adapter", "peft_llama")}
+        references = {k: spectra_of(inputs[k]) for k in ("numpy_adapter", "peft_llama", "kohya_file")}
         references["lm_eval_samples"] = compare_numbers(inputs["lm_eval_baseline"], inputs["lm_eval_samples"])
         with args.log.open("a") as log:
             for i in range(args.cases):

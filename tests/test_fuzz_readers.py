@@ -1,7 +1,7 @@
 """Mutated adapters and configs never give a traceback or a silently wrong spectrum (property tests).
 
 The same mutations as benchmarks/fuzz_readers.py (tests/helpers/mutations.py), a few hundred cases per
-reader: the audit either refuses the input with a RankbenchError, or accepts it with the original
+reader (PEFT folders, kohya files, configs, lm-eval logs): the audit either refuses the input with a RankbenchError, or accepts it with the original
 spectra, or with other numbers that the mutation explains. Seeds of past failures are kept as examples.
 """
 
@@ -115,3 +115,22 @@ def test_mutated_eval_logs_are_refused_or_read_right(tmp_path_factory, seed):
     except RankbenchError:
         return
     assert got == _compare(baseline, source) or kind in LOG_EXPLAINED, f"{kind}: accepted with other numbers"
+
+
+@pytest.fixture(scope="module")
+def kohya_source(tmp_path_factory):
+    from helpers.sd_keys import small_sdxl_subset, write_kohya
+
+    path = tmp_path_factory.mktemp("kohya") / "lora.safetensors"
+    write_kohya(path, small_sdxl_subset(4), r=8)
+    return path, {m.name: m.singular_values for m in audit(path, workers=1).modules}
+
+
+@CASES
+@given(seed=st.integers(0, 2**32 - 1))
+def test_mutated_kohya_files_are_refused_or_read_right(kohya_source, tmp_path_factory, seed):
+    source, reference = kohya_source
+    data, kind = mutate_weights(np.random.default_rng(seed), source.read_bytes())
+    path = tmp_path_factory.mktemp("case") / source.name
+    path.write_bytes(data)
+    _check(path, reference, kind)
