@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -82,6 +82,7 @@ def test_rank_bound(pair):
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.sampled_from([1e-9, 1e-8]))
+@example(6817207, 6, 1e-8)
 def test_planted_rank_tail_is_exact_and_gram_is_not(seed, k, noise):
     """Rank k plus a floor at ~noise·σ₁: the exact route reports the floor to 1e-12·σ₁ (numpy's dense
     SVD is accurate to ~1e-15·σ₁); the Gram shortcut squares the condition number and misses it."""
@@ -91,8 +92,11 @@ def test_planted_rank_tail_is_exact_and_gram_is_not(seed, k, noise):
     exact = singular_values(B, A)
     assert np.max(np.abs(exact - ref)) <= 1e-12 * ref[0]
     assert np.max(np.abs(exact[k:] - ref[k:]) / ref[k:]) < 1e-2  # every tail value right to 1%
-    gram = singular_values(B, A, method="gram")
-    assert np.max(np.abs(gram[k:] - ref[k:]) / ref[k:]) > 0.5  # the shortcut's tail is wrong
+    if noise <= 1e-9:  # σ² ≈ 1e-18·σ₁², far below eps·σ₁²: the shortcut's tail is wrong, always
+        gram = singular_values(B, A, method="gram")
+        assert np.max(np.abs(gram[k:] - ref[k:]) / ref[k:]) > 0.5
+    # at 1e-8, σ² ≈ eps·σ₁²: the shortcut is off by tens of percent, not reliably by half
+    # (seed 6817207, k = 6 gave 21%), so only the exact route is held to a bound there
 
 
 def test_methods_agree_on_well_conditioned_factors():
