@@ -22,7 +22,13 @@ from helpers.peft_fixtures import random_pairs, write_adapter
 from rankbench.auditor import audit
 from rankbench.errors import RankbenchError
 
-CASES = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomised: CI runs the same cases every time (the benchmark explores new seeds)
+CASES = settings(
+    max_examples=250,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +108,12 @@ def _compare(baseline, candidate):
     return c["n"], c["candidate_only"], c["baseline_only"], c["ci"]["low"], c["verdict"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_mutated_eval_logs_are_refused_or_read_right(tmp_path_factory, seed):
     baseline = next((LOGS / "lora_r8").glob("samples_rb_mc_*.jsonl"))
