@@ -130,4 +130,5 @@ def print_summary(doc: dict, out: Path) -> None:
             f"best passing compression: {best['variant']} ({best['param_reduction']:.1%} fewer LoRA parameters)",
             file=sys.stderr,
         )
-    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}", file=sys.stderr)
+    page = f", {out / 'bench.html'}" if (out / "bench.html").is_file() else ""
+    print(f"wrote {out / 'bench.json'}{page} and {out / 'bench.md'}", file=sys.stderr)
