@@ -84,6 +84,7 @@ def test_artifacts_and_stage_folders(world):
     assert (out / "bench.md").read_text().startswith("# rankbench bench")
     assert "| uniform_median_retrain | retrain |" in (out / "bench.md").read_text()
     assert "training the probe" in world["stderr"]
+    assert f"{out / 'bench.html'} and {out / 'bench.md'}" in world["stderr"]  # the closing line names the page
 
 
 def test_every_seed_key_is_present_with_its_type(world):
