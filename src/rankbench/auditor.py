@@ -109,6 +109,19 @@ class AdapterInfo:
         )
 
 
+def _spectrum_fields(s: np.ndarray, r: int) -> dict:
+    """The metrics of one module's σ (rankbench.spectral.metrics), as ModuleAudit fields."""
+    return {
+        "singular_values": tuple(s.tolist()),
+        "frobenius_norm": m.frobenius_norm(s),
+        "spectral_norm": m.spectral_norm(s),
+        "stable_rank": m.stable_rank(s),
+        "effective_rank": m.effective_rank(s),
+        "energy_rank": m.energy_ranks(s),
+        "utilization": m.utilization(s, r),
+    }
+
+
 @dataclass(frozen=True)
 class ModuleAudit:
     name: str  # path in the base model
@@ -161,13 +174,7 @@ class ModuleAudit:
             shape=tuple(spec.shape),
             dtype=FLOAT_DTYPES[spec.dtype][1],
             params=int(sum(info.numel for info in spec.infos.values())),
-            singular_values=tuple(s.tolist()),
-            frobenius_norm=m.frobenius_norm(s),
-            spectral_norm=m.spectral_norm(s),
-            stable_rank=m.stable_rank(s),
-            effective_rank=m.effective_rank(s),
-            energy_rank=m.energy_ranks(s),
-            utilization=m.utilization(s, r),
+            **_spectrum_fields(s, r),
             route=delta.route,
             delta_is_zero=not s.any(),
             dora=spec.magnitude is not None,
@@ -186,13 +193,7 @@ class ModuleAudit:
             shape=(out, n_in),
             dtype=pair.dtype,
             params=pair.r * (out + n_in),
-            singular_values=tuple(s.tolist()),
-            frobenius_norm=m.frobenius_norm(s),
-            spectral_norm=m.spectral_norm(s),
-            stable_rank=m.stable_rank(s),
-            effective_rank=m.effective_rank(s),
-            energy_rank=m.energy_ranks(s),
-            utilization=m.utilization(s, pair.r),
+            **_spectrum_fields(s, pair.r),
             route=route,
             delta_is_zero=delta_is_zero,
             dora=pair.magnitude is not None,

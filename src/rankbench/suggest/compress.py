@@ -34,9 +34,8 @@ from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, staged_dir
 from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
-from rankbench.spectral import NonFiniteError
 from rankbench.suggest.plans import Plan
-from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild
+from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
 from rankbench.suggest.spectra import check_single_adapter, file_stat
 
 SCHEMA_VERSION = 1
@@ -254,15 +253,7 @@ def _source_sha256(spectra, adapter) -> str:
 
 def _write_weights(tmp, fd, weights, entries, others, jobs, plan, workers, path) -> list[ModuleRecord]:
     def one(job: Job) -> Rebuilt:
-        try:
-            return rebuild(job, fd)
-        except NonFiniteError as exc:
-            key = job.spec.info_A.key if exc.factor == "A" else job.spec.info_B.key
-            raise RankbenchError(
-                f"module {job.spec.name}: {key} contains NaN or Inf",
-                path=path,
-                hint="the training diverged or the file is damaged; use an earlier checkpoint",
-            ) from None
+        return rebuild_or_refuse(job, fd, path)
 
     records = []
     with SafetensorsWriter(tmp / "adapter_model.safetensors", entries, weights.metadata) as out:

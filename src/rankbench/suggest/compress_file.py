@@ -35,11 +35,10 @@ from rankbench.adapters.safetensors_file import decode_float
 from rankbench.adapters.writer import SafetensorsWriter, encode_float
 from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
-from rankbench.spectral import NonFiniteError
 from rankbench.spectral.truncate import discarded_energy
 from rankbench.suggest.compress import CompressionRecord, ModuleRecord, check_plan, make_record
 from rankbench.suggest.plans import Plan
-from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild
+from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
 
 
 def check_out_file(out) -> Path:
@@ -176,15 +175,7 @@ def _rebuild_one(adapter, fd, plan, alphas):
             new_scale = alphas[job.name] / k
             down, up, total, dropped = _convert(adapter, job, k, new_scale)
             return Rebuilt(down, up, total, dropped)
-        try:
-            return rebuild(job, fd)
-        except NonFiniteError as exc:
-            key = job.spec.info_A.key if exc.factor == "A" else job.spec.info_B.key
-            raise RankbenchError(
-                f"module {job.spec.name}: {key} contains NaN or Inf",
-                path=adapter.weights_path,
-                hint="the training diverged or the file is damaged; use an earlier checkpoint",
-            ) from None
+        return rebuild_or_refuse(job, fd, adapter.weights_path)
 
     return one
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rankbench.adapters.writer import encode_float
+from rankbench.spectral import NonFiniteError
 from rankbench.spectral.truncate import (
     CoreSVD,
     apply_truncation,
@@ -153,3 +154,18 @@ def ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def rebuild_or_refuse(job: Job, fd: int, path) -> Rebuilt:
+    """:func:`rebuild`, with NaN or Inf factors reported as the user's problem (file, module, key)."""
+    from rankbench.errors import RankbenchError
+
+    try:
+        return rebuild(job, fd)
+    except NonFiniteError as exc:
+        key = job.spec.info_A.key if exc.factor == "A" else job.spec.info_B.key
+        raise RankbenchError(
+            f"module {job.spec.name}: {key} contains NaN or Inf",
+            path=path,
+            hint="the training diverged or the file is damaged; use an earlier checkpoint",
+        ) from None
