@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from helpers.gsm8k import FULL_SIZES, has_full_copy, read_split  # noqa: E402
 from rankbench.bench.answers import gold_answer  # noqa: E402
 from rankbench.bench.config import BenchConfig  # noqa: E402
 from rankbench.bench.profiles import get_profile  # noqa: E402
@@ -150,7 +151,10 @@ def test_gsm8k_folder_splits_and_provenance():
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", p["revision"])
     assert set(p["revisions"]) == {"train", "test"}
     assert p["split_sizes"] == {"train": 32, "eval": 16}
-    assert p["source_split_sizes"] == {"train": 7473, "test": 1319}
+    # the full copy's 7,473 / 1,319 rows beside the checkout, else the shipped excerpt's
+    sizes = {split: len(read_split(split, GSM8K_DIR)) for split in ("train", "test")}
+    assert p["source_split_sizes"] == sizes
+    assert sizes == (FULL_SIZES if has_full_copy() else {"train": 40, "test": 24})
     assert p["requested_split"] == "train" and p["eval_split"] == "test"
     again = load_prompt_splits(task, seed=7)
     assert again == s  # deterministic
