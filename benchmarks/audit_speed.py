@@ -62,8 +62,12 @@ def to_bf16_bytes(x: np.ndarray) -> bytes:
     return (u >> 16).astype("<u2").tobytes()
 
 
-def build_adapter(folder: Path, layers: int, seed: int = 0) -> tuple[int, int]:
-    """Write adapter_config.json + adapter_model.safetensors; returns (modules, params)."""
+def build_adapter(folder: Path, layers: int, seed: int = 0, decay: bool = False) -> tuple[int, int]:
+    """Write adapter_config.json + adapter_model.safetensors; returns (modules, params).
+
+    ``decay``: column k of each B is scaled by exp(-k / τ), τ drawn in [2, 24] per module, so every
+    module's spectrum decays at its own speed (what the report's figures need to be worth looking at).
+    """
     rng = np.random.default_rng(seed)
     tensors = {}
     for i in range(layers):
@@ -88,7 +92,10 @@ def build_adapter(folder: Path, layers: int, seed: int = 0) -> tuple[int, int]:
         for key in sorted(tensors):
             rows, cols = tensors[key]
             std = 1.0 / np.sqrt(cols) if key.endswith("lora_A.weight") else 0.01
-            fh.write(to_bf16_bytes(rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(std)))
+            x = rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(std)
+            if decay and key.endswith("lora_B.weight"):  # B: (out, r), column k scaled
+                x *= np.exp(-np.arange(RANK) / rng.uniform(2.0, 24.0)).astype(np.float32)
+            fh.write(to_bf16_bytes(x))
     config = {
         "peft_type": "LORA",
         "r": RANK,

@@ -24,7 +24,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -32,48 +31,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from audit_speed import ALPHA, PROJ, RANK, to_bf16_bytes  # noqa: E402
-
-
-def build_decaying_adapter(folder: Path, layers: int, seed: int = 0) -> int:
-    """A PEFT folder whose module i has σ_k ∝ exp(-k / τ_i), τ_i between 2 and 24. Returns modules."""
-    rng = np.random.default_rng(seed)
-    shapes = {}
-    for i in range(layers):
-        for proj, (out, n_in) in PROJ.items():
-            base = f"base_model.model.model.layers.{i}.{proj}"
-            shapes[f"{base}.lora_A.weight"] = (RANK, n_in)
-            shapes[f"{base}.lora_B.weight"] = (out, RANK)
-    header, offset = {}, 0
-    for key in sorted(shapes):
-        nbytes = 2 * shapes[key][0] * shapes[key][1]
-        header[key] = {"dtype": "BF16", "shape": list(shapes[key]), "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)
-    with open(folder / "adapter_model.safetensors", "wb") as fh:
-        fh.write(len(blob).to_bytes(8, "little") + blob)
-        for key in sorted(shapes):
-            rows, cols = shapes[key]
-            x = rng.standard_normal((rows, cols), dtype=np.float32)
-            if key.endswith("lora_B.weight"):  # B: (out, r), column k scaled by the decay
-                tau = rng.uniform(2.0, 24.0)
-                x *= (0.01 * np.exp(-np.arange(RANK) / tau)).astype(np.float32)
-            else:
-                x *= np.float32(1.0 / np.sqrt(cols))
-            fh.write(to_bf16_bytes(x))
-    config = {
-        "peft_type": "LORA",
-        "r": RANK,
-        "lora_alpha": ALPHA,
-        "target_modules": sorted(PROJ),
-        "base_model_name_or_path": "meta-llama/Llama-2-7b-hf (synthetic shapes)",
-    }
-    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2))
-    return len(shapes) // 2
+from audit_speed import RANK, build_adapter  # noqa: E402
 
 
 def in_process(folder: Path, out: Path, repeats: int) -> dict[str, list[float]]:
@@ -117,7 +76,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rankbench-report-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        n = build_decaying_adapter(folder, args.layers)
+        n = build_adapter(folder, args.layers, decay=True)[0]
         page = folder / "audit.html"
         times = in_process(folder, page, args.repeats)
         times["CLI audit --json"] = cli(folder, [], args.repeats)
