@@ -221,7 +221,7 @@ def main() -> int:
     routes = statistics.multimode(m["route"] for m in doc["modules"])
     best, gram_best = min(times), min(gram_times)
     rows = [
-        ("threads", ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARS) + f" (cpus: {os.cpu_count()})"),
+        ("threads", ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in THREAD_VARS) + f" (cpus: {os.cpu_count()})"),
         ("audit workers (modules at once)", str(default_workers())),
         ("adapter", f"{n_modules} modules, {n_params / 1e6:.1f}M params, bf16, {size_mb:.0f} MB (built in {build_s:.1f} s)"),
         ("load average before timing", f"{load_before:.2f} (other processes share these cores when > 0.5)"),
