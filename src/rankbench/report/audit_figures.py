@@ -56,44 +56,36 @@ def _ratios(mod: dict) -> np.ndarray:
     return ratio
 
 
-def spectra_figure(audit: dict, plans: dict) -> Figure:
-    plt = plotting()
+def _spectra_panel(ax, gname: str, gmods: list[dict], cuts: dict, lowest: float) -> tuple[list, list]:
+    """One module type: every module's σᵢ/σ₁ in grey, its median and p90 module in colour with each
+    rule's cut marked; returns the data-table rows and the alt-text phrases it drew."""
     from matplotlib.collections import LineCollection
     from matplotlib.ticker import MaxNLocator, NullLocator
 
-    mods = [m for m in audit["modules"] if m["singular_values"] and m["singular_values"][0] > 0]
-    groups = _groups(mods)
-    cuts = rule_cuts(plans)
-    first = next(iter(cuts.values()), {})
-    ncol = min(4, len(groups))
-    nrow = math.ceil(len(groups) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(2.9 * ncol, 2.4 * nrow), sharey=True, squeeze=False)
     rows, alt = [], []
-    lowest = max(SPECTRUM_FLOOR, 0.7 * min(float(np.nanmin(_ratios(m))) for m in mods))
-    for ax, (gname, gmods) in zip(axes.flat, groups.items(), strict=False):
-        lines = [np.column_stack([np.arange(1, len(m["singular_values"]) + 1), _ratios(m)]) for m in gmods]
-        ax.add_collection(LineCollection(lines, colors=MUTED, linewidths=0.6, alpha=0.6))
-        med, p90 = _highlights(gmods, first)
-        for mod, color, tag in ((med, COLORS[0], "median"), (p90, COLORS[1], "p90")):
-            ratio = _ratios(mod)
-            ax.plot(np.arange(1, len(ratio) + 1), ratio, color=color, lw=1.6, label=f"{tag} module")
-            for (rule, ks), marker in zip(cuts.items(), RULE_MARKERS, strict=False):
-                k = ks.get(mod["name"])
-                if k:
-                    ax.plot([k], [ratio[k - 1]], marker=marker, ms=6, mfc="white", mec=INK, ls="none")
-                    rows.append((gname, tag, mod["name"], rule, k, float(ratio[k - 1])))
-            alt.append(f"{gname}: {tag} module {mod['name']}")
-        ax.set_yscale("log")
-        ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost a second on 224 modules
-        ax.set_ylim(lowest, 1.6)
-        ax.set_xlim(0.5, max(len(m["singular_values"]) for m in gmods) + 0.5)
-        ax.set_title(f"{gname} ({len(gmods)})", fontsize=9)
-        ax.set_xlabel("i (singular value index)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    for ax in axes.flat[len(groups) :]:
-        ax.set_visible(False)
-    for row in axes:
-        row[0].set_ylabel(r"$\sigma_i\,/\,\sigma_1$")
+    lines = [np.column_stack([np.arange(1, len(m["singular_values"]) + 1), _ratios(m)]) for m in gmods]
+    ax.add_collection(LineCollection(lines, colors=MUTED, linewidths=0.6, alpha=0.6))
+    med, p90 = _highlights(gmods, next(iter(cuts.values()), {}))
+    for mod, color, tag in ((med, COLORS[0], "median"), (p90, COLORS[1], "p90")):
+        ratio = _ratios(mod)
+        ax.plot(np.arange(1, len(ratio) + 1), ratio, color=color, lw=1.6, label=f"{tag} module")
+        for (rule, ks), marker in zip(cuts.items(), RULE_MARKERS, strict=False):
+            k = ks.get(mod["name"])
+            if k:
+                ax.plot([k], [ratio[k - 1]], marker=marker, ms=6, mfc="white", mec=INK, ls="none")
+                rows.append((gname, tag, mod["name"], rule, k, float(ratio[k - 1])))
+        alt.append(f"{gname}: {tag} module {mod['name']}")
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost a second on 224 modules
+    ax.set_ylim(lowest, 1.6)
+    ax.set_xlim(0.5, max(len(m["singular_values"]) for m in gmods) + 0.5)
+    ax.set_title(f"{gname} ({len(gmods)})", fontsize=9)
+    ax.set_xlabel("i (singular value index)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    return rows, alt
+
+
+def _spectra_legend(plt, fig, cuts: dict) -> None:
     handles = [plt.Line2D([], [], color=MUTED, lw=0.8, label="every module")]
     handles += [plt.Line2D([], [], color=COLORS[0], lw=1.6, label="median module")]
     handles += [plt.Line2D([], [], color=COLORS[1], lw=1.6, label="p90 module")]
@@ -104,19 +96,42 @@ def spectra_figure(audit: dict, plans: dict) -> Figure:
     fig.legend(
         handles=handles, loc="lower center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.0)
     )
+
+
+SPECTRA_CAPTION = (
+    "Each grey line is one module's singular values divided by its largest, on a log scale; a line "
+    "that falls fast means the module uses few directions. In each panel the module at the median and "
+    "at the 90th percentile of the rule's cut are drawn in colour, with the rank each rule keeps "
+    "marked on them (open markers). The axis stops at 10⁻⁴ (a direction that small holds under 10⁻⁸ of "
+    "σ₁²); modules whose ΔW is zero are left out."
+)
+
+
+def spectra_figure(audit: dict, plans: dict) -> Figure:
+    plt = plotting()
+    mods = [m for m in audit["modules"] if m["singular_values"] and m["singular_values"][0] > 0]
+    groups = _groups(mods)
+    cuts = rule_cuts(plans)
+    ncol = min(4, len(groups))
+    nrow = math.ceil(len(groups) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.9 * ncol, 2.4 * nrow), sharey=True, squeeze=False)
+    rows, alt = [], []
+    lowest = max(SPECTRUM_FLOOR, 0.7 * min(float(np.nanmin(_ratios(m))) for m in mods))
+    for ax, (gname, gmods) in zip(axes.flat, groups.items(), strict=False):
+        panel_rows, panel_alt = _spectra_panel(ax, gname, gmods, cuts, lowest)
+        rows += panel_rows
+        alt += panel_alt
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(r"$\sigma_i\,/\,\sigma_1$")
+    _spectra_legend(plt, fig, cuts)
     fig.subplots_adjust(top=0.95, hspace=0.6, wspace=0.1)  # fixed margins: tight_layout costs ~1 s here
     title = "Spectra: σᵢ/σ₁ of every module, by module type"
     text = f"{len(mods)} modules in {len(groups)} types. " + "; ".join(alt) + "."
-    caption = (
-        "Each grey line is one module's singular values divided by its largest, on a log scale; a line "
-        "that falls fast means the module uses few directions. In each panel the module at the median and "
-        "at the 90th percentile of the rule's cut are drawn in colour, with the rank each rule keeps "
-        "marked on them (open markers). The axis stops at 10⁻⁴ (a direction that small holds under 10⁻⁸ of "
-        "σ₁²); modules whose ΔW is zero are left out."
-    )
     svg = to_svg(fig, "fig-spectra", title, text)
     cols = ("module type", "highlight", "module", "rule", "cut k", "σ_k/σ₁")
-    return Figure("fig-spectra", title, caption, text, svg, cols, tuple(rows))
+    return Figure("fig-spectra", title, SPECTRA_CAPTION, text, svg, cols, tuple(rows))
 
 
 def _retained_curve(mods: list[dict], r_max: int) -> np.ndarray:

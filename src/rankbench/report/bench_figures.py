@@ -66,8 +66,8 @@ def _draw_rows(ax, rows: list[Row], tol: float | None, campaign: bool) -> None:
     ax.grid(axis="y", visible=False)
 
 
-def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False) -> Figure:
-    plt = plotting()
+def _panels(plt, rows: list[Row], campaign: bool):
+    """One panel for the compressions and one for the controls (each only when it has rows)."""
     comps = [r for r in rows if r.role != "control"]
     ctrls = [r for r in rows if r.role == "control"]
     panels = [(p, name) for p, name in ((comps, "compressions"), (ctrls, "controls")) if p]
@@ -79,10 +79,10 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
         gridspec_kw={"height_ratios": [len(p) for p, _ in panels]},
         figsize=(8.0, per_row * len(rows) + 0.9 * len(panels) + 0.6),
     )
-    for ax, (part, name) in zip(axes[:, 0], panels, strict=False):
-        _draw_rows(ax, part, tol, campaign)
-        ax.set_title(name, loc="left", fontsize=9, color=CONTROL_COLOR if name == "controls" else INK)
-    axes[-1, 0].set_xlabel("Δ = variant − probe (metric units)")
+    return fig, axes, panels, comps + ctrls
+
+
+def _forest_legend(plt, fig, tol: float | None, campaign: bool) -> None:
     handles = [
         plt.Line2D([], [], ls="none", ms=7, label="PASS (filled circle)", **PASS_STYLE),
         plt.Line2D([], [], ls="none", ms=7, label="FAIL (open square)", **FAIL_STYLE),
@@ -94,22 +94,22 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
     fig.legend(
         handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False
     )
-    fig.tight_layout()
-    placed = [(0, r) for r in comps + ctrls]
-    conf = next((r.confidence for r in rows if r.confidence), None)
-    level = f"{conf:.0%}" if conf else "the"
-    key = "fig-campaign" if campaign else "fig-forest"
-    title = "Campaign: per-seed Δ over the decision interval" if campaign else "Δ with intervals"
-    text = "; ".join(
+
+
+def _forest_alt(placed: list[Row], level: str, campaign: bool) -> str:
+    return "; ".join(
         f"{r.label} ({r.role}): "
         + (f"{_row_label(r, True).split(chr(10))[1].replace(' · ', ', ')}, " if campaign else "")
         + f"Δ {r.delta:+.4f}, {level} interval "
         + ("n/a" if r.low is None else f"[{r.low:+.4f}, {r.high:+.4f}]")
         + (f", seeds {', '.join(f'{d:+.4f}' for d in r.seed_deltas)}" if r.seed_deltas else "")
         + f", {r.verdict}"
-        for _, r in placed
+        for r in placed
     )
-    caption = (
+
+
+def _forest_caption(level: str, campaign: bool) -> str:
+    return (
         f"Each row is a variant: the marker is Δ, the bar its {level} interval "
         + (
             "across seeds (the interval the policy decided on), the small dots the Δ of each seed. "
@@ -120,40 +120,61 @@ def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False)
         "filled circle, FAIL an open square, and the verdict is written at the right. Controls are in "
         "their own panel (with their own scale), in grey."
     )
-    cols = (
-        "variant",
-        "label",
-        "role",
-        "delta",
-        "ci_low",
-        "ci_high",
-        "confidence",
-        "interval method",
-        "verdict",
-        "seed deltas",
-        "n",
-        "only variant right",
-        "only probe right",
+
+
+FOREST_COLUMNS = (
+    "variant",
+    "label",
+    "role",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "interval method",
+    "verdict",
+    "seed deltas",
+    "n",
+    "only variant right",
+    "only probe right",
+)
+
+
+def _forest_row(r: Row) -> tuple:
+    """The data-table row of one variant, in the order of FOREST_COLUMNS."""
+    return (
+        r.key,
+        r.label,
+        r.role,
+        r.delta,
+        r.low,
+        r.high,
+        r.confidence,
+        r.method,
+        r.verdict,
+        " ".join(repr(d) for d in r.seed_deltas),
+        r.n,
+        r.variant_only,
+        r.probe_only,
     )
-    data = tuple(
-        (
-            r.key,
-            r.label,
-            r.role,
-            r.delta,
-            r.low,
-            r.high,
-            r.confidence,
-            r.method,
-            r.verdict,
-            " ".join(repr(d) for d in r.seed_deltas),
-            r.n,
-            r.variant_only,
-            r.probe_only,
-        )
-        for _, r in placed
-    )
-    return Figure(key, title, caption, text, to_svg(fig, key, title, text), cols, data)
+
+
+def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False) -> Figure:
+    plt = plotting()
+    fig, axes, panels, placed = _panels(plt, rows, campaign)
+    for ax, (part, name) in zip(axes[:, 0], panels, strict=False):
+        _draw_rows(ax, part, tol, campaign)
+        ax.set_title(name, loc="left", fontsize=9, color=CONTROL_COLOR if name == "controls" else INK)
+    axes[-1, 0].set_xlabel("Δ = variant − probe (metric units)")
+    _forest_legend(plt, fig, tol, campaign)
+    fig.tight_layout()
+    conf = next((r.confidence for r in rows if r.confidence), None)
+    level = f"{conf:.0%}" if conf else "the"
+    key = "fig-campaign" if campaign else "fig-forest"
+    title = "Campaign: per-seed Δ over the decision interval" if campaign else "Δ with intervals"
+    text = _forest_alt(placed, level, campaign)
+    caption = _forest_caption(level, campaign)
+    data = tuple(_forest_row(r) for r in placed)
+    return Figure(key, title, caption, text, to_svg(fig, key, title, text), FOREST_COLUMNS, data)
 
 
 def training_figure(doc: dict) -> Figure | None:

@@ -57,41 +57,35 @@ def _dodge(rows: list[Row]) -> list[float]:
     return xs
 
 
-def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, campaign: bool = False) -> Figure:
-    plt = plotting()
-    rows = [r for r in rows if r.params]
-    fig, ax = plt.subplots(figsize=(9.0, 4.2))
-    fig.subplots_adjust(right=0.68)  # room for the column of labels
-    y_lo, y_hi = _y_window(rows, tol)
-    shown = [min(max(r.delta, y_lo), y_hi) for r in rows]  # off-scale points sit on the edge, marked
-    slots = _label_slots(shown, y_lo, y_hi, 0.075 * (y_hi - y_lo))
-    xs = _dodge(rows)
-    for r, x, y, slot in zip(rows, xs, shown, slots, strict=True):
-        color = CONTROL_COLOR if r.role == "control" else INK
-        if r.low is not None and y == r.delta:
-            ax.errorbar(
-                [x],
-                [r.delta],
-                yerr=[[r.delta - r.low], [r.high - r.delta]],
-                fmt="none",
-                ecolor=color,
-                elinewidth=1.2,
-                capsize=3,
-            )
-        off = "" if y == r.delta else f" (Δ {r.delta:+.3f}, off scale)".replace("-", "−")
-        ax.plot([x], [y], ls="none", ms=8, mew=1.5, **marker_style(r))
-        ax.annotate(
-            r.label + off,
-            (x, y),
-            xytext=(1.02, slot),
-            textcoords=("axes fraction", "data"),
-            va="center",
-            fontsize=7.5,
-            color=color,
-            annotation_clip=False,
-            arrowprops={"arrowstyle": "-", "color": MUTED, "lw": 0.6, "shrinkA": 0, "shrinkB": 5},
+def _draw_point(ax, r: Row, x: float, y: float, slot: float) -> None:
+    """One variant: its interval (when on scale), its marker, and its label in the column at ``slot``."""
+    color = CONTROL_COLOR if r.role == "control" else INK
+    if r.low is not None and y == r.delta:
+        ax.errorbar(
+            [x],
+            [r.delta],
+            yerr=[[r.delta - r.low], [r.high - r.delta]],
+            fmt="none",
+            ecolor=color,
+            elinewidth=1.2,
+            capsize=3,
         )
-    ax.set_ylim(y_lo, y_hi)
+    off = "" if y == r.delta else f" (Δ {r.delta:+.3f}, off scale)".replace("-", "−")
+    ax.plot([x], [y], ls="none", ms=8, mew=1.5, **marker_style(r))
+    ax.annotate(
+        r.label + off,
+        (x, y),
+        xytext=(1.02, slot),
+        textcoords=("axes fraction", "data"),
+        va="center",
+        fontsize=7.5,
+        color=color,
+        annotation_clip=False,
+        arrowprops={"arrowstyle": "-", "color": MUTED, "lw": 0.6, "shrinkA": 0, "shrinkB": 5},
+    )
+
+
+def _draw_probe(ax, probe_params: float) -> None:
     ax.plot([probe_params], [0.0], marker="*", ms=13, color=INK, ls="none")
     ax.annotate(
         "probe",
@@ -103,6 +97,10 @@ def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, camp
         fontsize=8,
         fontweight="bold",
     )
+
+
+def _draw_frontier(ax, rows: list[Row], probe_params: float) -> list[tuple[float, float, str]]:
+    """The frontier of the passing compressions and the probe, drawn as green steps; returns its points."""
     passing = [(r.params, r.delta, r.key) for r in rows if r.passed and r.role != "control"]
     front = frontier(passing + [(probe_params, 0.0, "probe")])
     if len(front) > 1:
@@ -114,6 +112,11 @@ def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, camp
             lw=1.5,
             label="frontier of passing variants",
         )
+    return front
+
+
+def _finish_axes(plt, ax, tol: float | None, campaign: bool) -> None:
+    """The −tolerance and zero lines, log x axis, axis labels and the legend above the plot."""
     if tol is not None:
         ax.axhline(-tol, color=COLORS[1], ls="--", lw=1.2, label=f"−tolerance = −{tol:g}")
     ax.axhline(0, color=MUTED, lw=0.8)
@@ -130,23 +133,48 @@ def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, camp
         handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False
     )
     ax.margins(x=0.06)
-    title = "Quality against size"
-    text = (
+
+
+CAPTION = (
+    "Δ and its interval against the number of LoRA parameters (log scale); the probe is the star at "
+    "Δ = 0; variants of the same size are drawn side by side. The green steps join the passing variants that no smaller passing variant beats: the "
+    "choices worth shipping. Filled circles pass, open squares fail, grey marks are controls; a point "
+    "outside the range of the compressions is drawn on the edge and its Δ written in its label."
+)
+COLUMNS = ("variant", "LoRA params", "delta", "ci_low", "ci_high", "verdict", "on frontier")
+
+
+def _alt_text(rows: list[Row], probe_params: float, front: list[tuple[float, float, str]]) -> str:
+    return (
         f"Probe at {probe_params:,.0f} LoRA parameters, Δ 0. "
         + "; ".join(f"{r.label}: {r.params:,.0f} parameters, Δ {r.delta:+.4f}, {r.verdict}" for r in rows)
         + ". Frontier: "
         + (", ".join(p[2] for p in front) or "none")
         + "."
     )
-    caption = (
-        "Δ and its interval against the number of LoRA parameters (log scale); the probe is the star at "
-        "Δ = 0; variants of the same size are drawn side by side. The green steps join the passing variants that no smaller passing variant beats: the "
-        "choices worth shipping. Filled circles pass, open squares fail, grey marks are controls; a point "
-        "outside the range of the compressions is drawn on the edge and its Δ written in its label."
-    )
-    cols = ("variant", "LoRA params", "delta", "ci_low", "ci_high", "verdict", "on frontier")
+
+
+def _table(rows: list[Row], probe_params: float, front: list[tuple[float, float, str]]) -> tuple[tuple, ...]:
     on_front = {p[2] for p in front}
-    data = ((("probe", probe_params, 0.0, None, None, "reference", "probe" in on_front)),) + tuple(
+    return ((("probe", probe_params, 0.0, None, None, "reference", "probe" in on_front)),) + tuple(
         (r.key, r.params, r.delta, r.low, r.high, r.verdict, r.key in on_front) for r in rows
     )
-    return Figure("fig-size", title, caption, text, to_svg(fig, "fig-size", title, text), cols, data)
+
+
+def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, campaign: bool = False) -> Figure:
+    plt = plotting()
+    rows = [r for r in rows if r.params]
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
+    fig.subplots_adjust(right=0.68)  # room for the column of labels
+    y_lo, y_hi = _y_window(rows, tol)
+    shown = [min(max(r.delta, y_lo), y_hi) for r in rows]  # off-scale points sit on the edge, marked
+    slots = _label_slots(shown, y_lo, y_hi, 0.075 * (y_hi - y_lo))
+    for r, x, y, slot in zip(rows, _dodge(rows), shown, slots, strict=True):
+        _draw_point(ax, r, x, y, slot)
+    ax.set_ylim(y_lo, y_hi)
+    _draw_probe(ax, probe_params)
+    front = _draw_frontier(ax, rows, probe_params)
+    _finish_axes(plt, ax, tol, campaign)
+    title, text = "Quality against size", _alt_text(rows, probe_params, front)
+    svg = to_svg(fig, "fig-size", title, text)
+    return Figure("fig-size", title, CAPTION, text, svg, COLUMNS, _table(rows, probe_params, front))
