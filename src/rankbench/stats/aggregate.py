@@ -103,16 +103,35 @@ def aggregate_variant(
     deltas = [float(rec["delta_vs_probe"]) for rec in per_seed]
     results = _seed_results(per_seed, tolerance, confidence)
     verdicts = [v for _, v, _ in results]
-    notes = [
-        f"seed {seed}: recorded verdict {rec['verdict']}, but its scores give {v} at tolerance {tolerance:g}"
-        for seed, rec, v in zip(seeds, per_seed, verdicts, strict=True)
-        if rec["verdict"] != v
-    ]
     decision = decision_interval([diffs for _, _, diffs in results], confidence)
-    notes += list(decision.notes)
-    pairs = [(rec["probe_scores"], rec["variant_scores"]) for rec in per_seed]
-    pooled = hierarchical_bootstrap_delta(pairs, n_boot=n_boot, confidence=confidence, seed=boot_seed)
     worst = int(np.argmin(deltas))
+    block = _seed_format_keys(per_seed, seeds, deltas, verdicts)
+    block.update(
+        {
+            "tolerance": tolerance,
+            "confidence": confidence,
+            "decision_ci": decision.ci(),
+            "decision_verdict": _decision_verdict(decision, tolerance),
+            "discordant": _discordant(results),
+            "power": statistical_power(
+                decision.se, tolerance, n_seeds=len(per_seed), confidence=confidence, df=decision.df
+            ).to_dict(),
+            "per_seed_verdicts": verdicts,
+            "worst_seed_delta": deltas[worst],
+            "worst_seed": seeds[worst],
+            "delta_ci_t": t_interval(deltas, confidence).to_dict(),
+            **_pooled(per_seed, tolerance, confidence, n_boot, boot_seed),
+            "notes": _verdict_notes(per_seed, seeds, verdicts, tolerance) + list(decision.notes),
+        }
+    )
+    if policy is not None:
+        block["policy_pass_probability"] = _pass_probability(policy, results, decision, tolerance, confidence)
+    return block
+
+
+def _seed_format_keys(per_seed, seeds, deltas, verdicts) -> dict[str, Any]:
+    """The keys of the seed format: ``rank`` (when every record has the same one), the summaries of
+    accuracy, Δ and parameter reduction, the pass rate and verdict counts, and the seeds."""
     n_pass = verdicts.count("PASS")
     block: dict[str, Any] = {}
     ranks = {rec.get("rank") for rec in per_seed}
@@ -127,26 +146,28 @@ def aggregate_variant(
             "verdict_distribution": {"PASS": n_pass, "FAIL": len(per_seed) - n_pass},
             "n_seeds": len(per_seed),
             "seeds": seeds,
-            "tolerance": tolerance,
-            "confidence": confidence,
-            "decision_ci": decision.ci(),
-            "decision_verdict": _decision_verdict(decision, tolerance),
-            "discordant": _discordant(results),
-            "power": statistical_power(
-                decision.se, tolerance, n_seeds=len(per_seed), confidence=confidence, df=decision.df
-            ).to_dict(),
-            "per_seed_verdicts": verdicts,
-            "worst_seed_delta": deltas[worst],
-            "worst_seed": seeds[worst],
-            "delta_ci_t": t_interval(deltas, confidence).to_dict(),
-            "delta_ci_pooled": pooled.to_dict(),
-            "pooled_verdict": noninferiority(pooled, tolerance).to_dict(),
-            "notes": notes,
         }
     )
-    if policy is not None:
-        block["policy_pass_probability"] = _pass_probability(policy, results, decision, tolerance, confidence)
     return block
+
+
+def _pooled(per_seed, tolerance, confidence, n_boot, boot_seed) -> dict[str, Any]:
+    """The descriptive pooled Δ (hierarchical bootstrap over seeds, then items) and its verdict."""
+    pairs = [(rec["probe_scores"], rec["variant_scores"]) for rec in per_seed]
+    pooled = hierarchical_bootstrap_delta(pairs, n_boot=n_boot, confidence=confidence, seed=boot_seed)
+    return {
+        "delta_ci_pooled": pooled.to_dict(),
+        "pooled_verdict": noninferiority(pooled, tolerance).to_dict(),
+    }
+
+
+def _verdict_notes(per_seed, seeds, verdicts, tolerance) -> list[str]:
+    """A note for every seed whose recorded verdict differs from the one its scores give at ``tolerance``."""
+    return [
+        f"seed {seed}: recorded verdict {rec['verdict']}, but its scores give {v} at tolerance {tolerance:g}"
+        for seed, rec, v in zip(seeds, per_seed, verdicts, strict=True)
+        if rec["verdict"] != v
+    ]
 
 
 def _decision_verdict(decision, tolerance: float) -> dict[str, Any]:

@@ -76,6 +76,46 @@ def _resampled_means(rng: np.random.Generator, d: np.ndarray, count: int) -> np.
     return out
 
 
+def _replicates(diffs: list[np.ndarray], n_boot: int, seed: int) -> np.ndarray:
+    """θ* of every replicate: S seed picks with replacement, then each picked seed's items resampled."""
+    n_seeds = len(diffs)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, n_seeds, size=(n_boot, n_seeds))  # (n_boot, S): seed at each position
+    seed_means = np.empty((n_boot, n_seeds))  # (n_boot, S): resampled mean Δ at each position
+    for s, d in enumerate(diffs):
+        chosen = picks == s  # (n_boot, S)
+        seed_means[chosen] = _resampled_means(rng, d, int(chosen.sum()))
+    return seed_means.mean(axis=1)  # (n_boot,)
+
+
+def _few_seeds_note(n_seeds: int) -> list[str]:
+    if n_seeds == 1:
+        return ["1 seed: only items are resampled; seed-to-seed variation is not captured"]
+    if n_seeds < FEW_SEEDS:
+        return [
+            f"{n_seeds} seeds: resampling so few seeds understates seed-to-seed variance by a factor "
+            f"({n_seeds}-1)/{n_seeds}; compare with the t-interval across seeds"
+        ]
+    return []
+
+
+def _degenerate(triples, confidence: float) -> tuple[float | None, list[str]]:
+    """When every per-item difference is equal: the half-width ±u to use instead of the zero-width
+    percentile interval (1/0 scores that agree everywhere), or None, with the note that says why."""
+    diffs = [d for _, _, d in triples]
+    binary = all(np.isin(p, (0.0, 1.0)).all() and np.isin(v, (0.0, 1.0)).all() for p, v, _ in triples)
+    if binary and all(not d.any() for d in diffs):
+        total = sum(int(d.size) for d in diffs)
+        u = no_discordance_bound(total, confidence)
+        return u, [
+            f"the two agree on all {total} items of every seed: the bootstrap interval would have zero "
+            f"width, so the interval is ±{u:.4g}, the exact bound on how often they could disagree"
+        ]
+    if all(np.all(d == d[0]) for d in diffs) and len({float(d[0]) for d in diffs}) == 1:
+        return None, ["every per-item difference is equal: the interval has zero width"]
+    return None, []
+
+
 def hierarchical_bootstrap_delta(
     per_seed_pairs: list[tuple[np.ndarray, np.ndarray]],
     *,
@@ -96,35 +136,12 @@ def hierarchical_bootstrap_delta(
         raise RankbenchError("no seeds to pool: the bootstrap needs at least one (probe, variant) pair")
     triples = [paired_differences(p, v, where=f"seed #{i}") for i, (p, v) in enumerate(per_seed_pairs)]
     diffs = [d for _, _, d in triples]
-    n_seeds = len(diffs)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n_seeds, size=(n_boot, n_seeds))  # (n_boot, S): seed at each position
-    seed_means = np.empty((n_boot, n_seeds))  # (n_boot, S): resampled mean Δ at each position
-    for s, d in enumerate(diffs):
-        chosen = picks == s  # (n_boot, S)
-        seed_means[chosen] = _resampled_means(rng, d, int(chosen.sum()))
-    theta = seed_means.mean(axis=1)  # (n_boot,)
+    theta = _replicates(diffs, n_boot, seed)
     alpha = 1.0 - confidence
     ci_low, ci_high = np.quantile(theta, [alpha / 2.0, 1.0 - alpha / 2.0])
-    notes = []
-    if n_seeds == 1:
-        notes.append("1 seed: only items are resampled; seed-to-seed variation is not captured")
-    elif n_seeds < FEW_SEEDS:
-        notes.append(
-            f"{n_seeds} seeds: resampling so few seeds understates seed-to-seed variance by a factor "
-            f"({n_seeds}-1)/{n_seeds}; compare with the t-interval across seeds"
-        )
-    binary = all(np.isin(p, (0.0, 1.0)).all() and np.isin(v, (0.0, 1.0)).all() for p, v, _ in triples)
-    if binary and all(not d.any() for d in diffs):
-        total = sum(int(d.size) for d in diffs)
-        u = no_discordance_bound(total, confidence)
+    u, degenerate_notes = _degenerate(triples, confidence)
+    if u is not None:
         ci_low, ci_high = -u, u
-        notes.append(
-            f"the two agree on all {total} items of every seed: the bootstrap interval would have zero "
-            f"width, so the interval is ±{u:.4g}, the exact bound on how often they could disagree"
-        )
-    elif all(np.all(d == d[0]) for d in diffs) and len({float(d[0]) for d in diffs}) == 1:
-        notes.append("every per-item difference is equal: the interval has zero width")
     return BootstrapCI(
         delta=float(np.mean([d.mean() for d in diffs])),
         ci_low=float(ci_low),
@@ -132,9 +149,9 @@ def hierarchical_bootstrap_delta(
         se=float(theta.std(ddof=1)),
         confidence=confidence,
         n_boot=int(n_boot),
-        n_seeds=n_seeds,
+        n_seeds=len(diffs),
         n_items=tuple(int(d.size) for d in diffs),
         seed=int(seed),
         method=BOOTSTRAP_METHOD,
-        notes=tuple(notes),
+        notes=tuple(_few_seeds_note(len(diffs)) + degenerate_notes),
     )
