@@ -15,7 +15,7 @@ import numpy as np
 
 from rankbench.adapters.config import lora_scale, resolve_r_alpha
 from rankbench.adapters.keys import natural_key, parse_key
-from rankbench.adapters.safetensors_file import FLOAT_DTYPES, TensorInfo
+from rankbench.adapters.safetensors_file import TensorInfo, require_float
 from rankbench.errors import RankbenchError
 
 
@@ -87,22 +87,21 @@ def _kind(parsed_embedding: bool, info_A: TensorInfo, fan_in_fan_out: bool) -> s
     return "conv1d" if fan_in_fan_out else "linear"
 
 
-def _check_pair(file_path: Path, name: str, a: TensorInfo, b: TensorInfo) -> None:
-    for info in (a, b):
-        if info.dtype not in FLOAT_DTYPES:
-            raise RankbenchError(
-                f"tensor {info.key!r} has dtype {info.dtype}; LoRA factors must be float16, bfloat16, float32 "
-                "or float64",
-                path=file_path,
-            )
-    ok = (
+def factors_pair(a: TensorInfo, b: TensorInfo) -> bool:
+    """Whether A (r, in[, kh, kw]) and B (out, r[, 1, 1]) share one rank r > 0."""
+    return (
         len(a.shape) >= 2
         and len(b.shape) >= 2
         and a.shape[0] == b.shape[1]
-        and all(d == 1 for d in b.shape[2:])
         and a.shape[0] > 0
+        and all(d == 1 for d in b.shape[2:])
     )
-    if not ok:
+
+
+def _check_pair(file_path: Path, name: str, a: TensorInfo, b: TensorInfo) -> None:
+    for info in (a, b):
+        require_float(info.key, info.dtype, file_path)
+    if not factors_pair(a, b):
         raise RankbenchError(
             f"module {name}: lora_A {list(a.shape)} and lora_B {list(b.shape)} do not pair "
             "(expected A (r, in) and B (out, r) with the same r)",

@@ -52,6 +52,15 @@ ITEM_SIZES = {
 _RESAVE = "re-save the adapter with save_pretrained(), or copy the file again if it was cut short"
 
 
+def require_float(key: str, dtype: str, path) -> None:
+    """LoRA factors are float tensors: a RankbenchError naming the tensor and its dtype otherwise."""
+    if dtype not in FLOAT_DTYPES:
+        raise RankbenchError(
+            f"tensor {key!r} has dtype {dtype}; LoRA factors must be float16, bfloat16, float32 or float64",
+            path=path,
+        )
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     key: str
@@ -205,12 +214,7 @@ class SafetensorsFile:
     def read(self, key: str) -> np.ndarray:
         """Tensor ``key`` as float64 (raises RankbenchError for a non-float dtype)."""
         info = self.tensors[key]
-        if info.dtype not in FLOAT_DTYPES:
-            raise RankbenchError(
-                f"tensor {key!r} has dtype {info.dtype}; LoRA factors must be float16, bfloat16, float32 "
-                "or float64",
-                path=self.path,
-            )
+        require_float(key, info.dtype, self.path)
         view = self._scratch(info.end - info.begin)
         if self._read_into(view, info.begin) != len(view):
             raise RankbenchError(f"is truncated while reading {key!r}", path=self.path, hint=_RESAVE)

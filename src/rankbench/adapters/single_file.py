@@ -18,9 +18,9 @@ from pathlib import Path
 from rankbench.adapters.config import resolve_r_alpha
 from rankbench.adapters.families import classify, detect_format, diffusers_component
 from rankbench.adapters.keys import natural_key
-from rankbench.adapters.pairs import OtherTensor, PairSpec
+from rankbench.adapters.pairs import OtherTensor, PairSpec, factors_pair
 from rankbench.adapters.reader import Adapter
-from rankbench.adapters.safetensors_file import FLOAT_DTYPES, SafetensorsFile, TensorInfo
+from rankbench.adapters.safetensors_file import FLOAT_DTYPES, SafetensorsFile, TensorInfo, require_float
 from rankbench.errors import RankbenchError
 
 # what each family calls its two factors, for messages
@@ -78,19 +78,8 @@ def diffusers_config(metadata: dict, stem: str) -> dict | None:
 def _check_factors(path: Path, stem: str, family: str, a: TensorInfo, b: TensorInfo) -> None:
     down, up = FACTOR_NAMES[family]
     for info in (a, b):
-        if info.dtype not in FLOAT_DTYPES:
-            raise RankbenchError(
-                f"tensor {info.key!r} has dtype {info.dtype}; LoRA factors must be float16, bfloat16, "
-                "float32 or float64",
-                path=path,
-            )
-    if not (
-        len(a.shape) >= 2
-        and len(b.shape) >= 2
-        and a.shape[0] == b.shape[1]
-        and a.shape[0] > 0
-        and all(d == 1 for d in b.shape[2:])
-    ):
+        require_float(info.key, info.dtype, path)
+    if not factors_pair(a, b):
         raise RankbenchError(
             f"module {stem}: {down} {list(a.shape)} and {up} {list(b.shape)} do not pair "
             f"(expected {down} (r, in[, kh, kw]) and {up} (out, r[, 1, 1]) with the same r)",
