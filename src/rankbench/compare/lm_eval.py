@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from rankbench.compare.records import ItemScores, Selection, make_item_scores
+from rankbench.compare.records import ItemScores, Selection, first_repeat, make_item_scores
 from rankbench.compare.tables import read_json_lines
 from rankbench.errors import RankbenchError
 
@@ -124,16 +124,13 @@ def load_samples(path: Path, sel: Selection) -> ItemScores:
             hint="this task's metrics exist only as aggregates; compare needs a score per document",
         )
     metric = _choose("metric", metrics, sel.metric, path, "--metric")
-    seen: set[str] = set()
-    for r in rows:
-        doc = str(r["doc_id"])
-        if doc in seen:
-            raise RankbenchError(
-                f"doc_id {doc} appears more than once under filter {filt!r}",
-                path=path,
-                hint="each document must appear once per filter; were two runs concatenated?",
-            )
-        seen.add(doc)
+    doc = first_repeat(str(r["doc_id"]) for r in rows)
+    if doc is not None:
+        raise RankbenchError(
+            f"doc_id {doc} appears more than once under filter {filt!r}",
+            path=path,
+            hint="each document must appear once per filter; were two runs concatenated?",
+        )
     hashes = [str(r["doc_hash"]) for r in rows] if all("doc_hash" in r for r in rows) else None
     pairs = [(r["doc_id"], r.get(metric)) for r in rows]
     return make_item_scores(path, FORMAT, pairs, metric=metric, task=task, filter=filt, doc_hashes=hashes)

@@ -7,6 +7,7 @@ JSONL or CSV) into one :class:`ItemScores`; the statistics only ever see the ali
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,16 +63,24 @@ class ItemScores:
         }
 
 
-def check_unique(ids: list[str], path: str, what: str = "id") -> None:
+def first_repeat(ids: Iterable[str]) -> str | None:
+    """The first id that appears a second time, or None when every id is unique."""
     seen: set[str] = set()
     for item in ids:
         if item in seen:
-            raise RankbenchError(
-                f"duplicate {what} {item!r}: every item must appear once",
-                path=path,
-                hint="remove the repeated rows, or pick the column that identifies an item with --id",
-            )
+            return item
         seen.add(item)
+    return None
+
+
+def check_unique(ids: list[str], path: str, what: str = "id") -> None:
+    item = first_repeat(ids)
+    if item is not None:
+        raise RankbenchError(
+            f"duplicate {what} {item!r}: every item must appear once",
+            path=path,
+            hint="remove the repeated rows, or pick the column that identifies an item with --id",
+        )
 
 
 def as_score(value: Any, *, path: str, item: str, metric: str) -> float:
