@@ -135,13 +135,13 @@ def _finish_axes(plt, ax, tol: float | None, campaign: bool) -> None:
     ax.margins(x=0.06)
 
 
-CAPTION = (
+SIZE_CAPTION = (
     "Δ and its interval against the number of LoRA parameters (log scale); the probe is the star at "
     "Δ = 0; variants of the same size are drawn side by side. The green steps join the passing variants that no smaller passing variant beats: the "
     "choices worth shipping. Filled circles pass, open squares fail, grey marks are controls; a point "
     "outside the range of the compressions is drawn on the edge and its Δ written in its label."
 )
-COLUMNS = ("variant", "LoRA params", "delta", "ci_low", "ci_high", "verdict", "on frontier")
+SIZE_COLUMNS = ("variant", "LoRA params", "delta", "ci_low", "ci_high", "verdict", "on frontier")
 
 
 def _alt_text(rows: list[Row], probe_params: float, front: list[tuple[float, float, str]]) -> str:
@@ -177,4 +177,4 @@ def size_figure(rows: list[Row], probe_params: float, tol: float | None, *, camp
     _finish_axes(plt, ax, tol, campaign)
     title, text = "Quality against size", _alt_text(rows, probe_params, front)
     svg = to_svg(fig, "fig-size", title, text)
-    return Figure("fig-size", title, CAPTION, text, svg, COLUMNS, _table(rows, probe_params, front))
+    return Figure("fig-size", title, SIZE_CAPTION, text, svg, SIZE_COLUMNS, _table(rows, probe_params, front))
