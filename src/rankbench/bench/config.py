@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rankbench.errors import RankbenchError
+from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, PROFILES, VARIANTS
 
 BENCH_VERSION = "0.1"
 
@@ -45,7 +46,7 @@ class GateConfig:
 
 @dataclass
 class TaskConfig:
-    profile: str = "seqcls"  # "seqcls" | "causal_lm_exact_match"
+    profile: str = "seqcls"  # a name in rankbench.names.PROFILES
     dataset: str = "rotten_tomatoes"  # builtin name, local CSV/JSONL file or folder, or hub dataset id
     subset: str | None = None  # hub dataset config name
     split: str = "train"  # the split we draw train and eval items from (hub/builtin)
@@ -98,15 +99,7 @@ class TrainConfig:
 @dataclass
 class CompressionConfig:
     rule: str = "energy:0.9"
-    variants: list[str] = field(
-        default_factory=lambda: [
-            "uniform_median",
-            "uniform_p90",
-            "per_layer",
-            "per_layer_shuffled",
-            "random_subspace",
-        ]
-    )
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))  # every variant, controls included
     # how each variant is built: "truncate" | "retrain" | "truncate+finetune"; a variant may list several
     methods: dict[str, list[str]] = field(default_factory=lambda: {"uniform_median": ["truncate", "retrain"]})
     default_method: str = "truncate"
@@ -263,15 +256,16 @@ def _type_name(typ: Any) -> str:
         return f"a list of {_type_name(args[0])}"
     if origin is dict:
         return f"a mapping of {_type_name(args[0])} to {_type_name(args[1])}"
-    names = {int: f"an integer up to {MAX_INT:,}", float: "a finite number", str: "a string", bool: "true or false"}
+    names = {
+        int: f"an integer up to {MAX_INT:,}",
+        float: "a finite number",
+        str: "a string",
+        bool: "true or false",
+    }
     return names.get(typ, str(typ))
 
 
 # --- value checks -------------------------------------------------------------------------------
-
-VARIANT_NAMES = ("uniform_median", "uniform_p90", "per_layer", "per_layer_shuffled", "random_subspace")
-METHODS = ("truncate", "retrain", "truncate+finetune")
-PROFILES = ("seqcls", "causal_lm_exact_match")
 
 
 def validate(cfg: BenchConfig) -> list[str]:
@@ -319,13 +313,17 @@ def validate(cfg: BenchConfig) -> list[str]:
     )
     c = cfg.compression
     for i, v in enumerate(c.variants):
-        need(v in VARIANT_NAMES, f"compression.variants[{i}]", f"expected one of {', '.join(VARIANT_NAMES)}")
+        need(v in VARIANTS, f"compression.variants[{i}]", f"expected one of {', '.join(VARIANTS)}")
     need(len(set(c.variants)) == len(c.variants), "compression.variants", "duplicate names")
-    need(c.default_method in METHODS, "compression.default_method", f"expected one of {', '.join(METHODS)}")
+    need(
+        c.default_method in BENCH_METHODS,
+        "compression.default_method",
+        f"expected one of {', '.join(BENCH_METHODS)}",
+    )
     for name, methods in c.methods.items():
         need(name in c.variants, f"compression.methods.{name}", "not in compression.variants")
         for m in methods:
-            need(m in METHODS, f"compression.methods.{name}", f"unknown method {m!r}")
+            need(m in BENCH_METHODS, f"compression.methods.{name}", f"unknown method {m!r}")
     if c.allowed_ranks is not None:
         need(
             all(1 <= k <= lo.probe_r for k in c.allowed_ranks) and len(c.allowed_ranks) > 0,
@@ -339,7 +337,7 @@ def validate(cfg: BenchConfig) -> list[str]:
     except RankbenchError as exc:
         errs.append(f"compression.rule: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
     need(c.finetune_steps >= 1, "compression.finetune_steps", f"expected >= 1, got {c.finetune_steps}")
-    need(c.alpha_policy in ("keep_scale", "keep_alpha"), "compression.alpha_policy", "keep_scale|keep_alpha")
+    need(c.alpha_policy in ALPHA_POLICIES, "compression.alpha_policy", "|".join(ALPHA_POLICIES))
     e = cfg.eval
     need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
     need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")

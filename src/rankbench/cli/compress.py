@@ -12,9 +12,8 @@ import contextlib
 import json
 import sys
 
-from rankbench.cli.suggest import PLAN_MENU, add_plan_options, blas_workers
-
-METHODS = ("truncate", "random_subspace")  # rankbench.suggest.compress.METHODS, without importing numpy
+from rankbench.cli.suggest import add_plan_options, blas_workers
+from rankbench.names import COMPRESS_METHODS, PLAN_MENU
 
 
 def register(subparsers) -> None:
@@ -43,7 +42,7 @@ def register(subparsers) -> None:
         help="cap every module at rank K whatever the plan says (serving limits: vLLM's max_lora_rank, "
         "hosted services at 32); recorded in compression.json",
     )
-    p.add_argument("--method", choices=METHODS, default="truncate", help="random_subspace is a control")
+    p.add_argument("--method", choices=COMPRESS_METHODS, default="truncate", help="random_subspace is a control")
     p.add_argument("--seed", type=int, default=0, help="for --method random_subspace")
     p.add_argument("--json", action="store_true", help="print the compression record as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")

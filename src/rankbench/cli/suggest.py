@@ -14,11 +14,12 @@ import contextlib
 import json
 import statistics
 
+from rankbench.names import ALPHA_POLICIES, PLAN_MENU
+
 DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
 SCHEMA_VERSION = 1
-# the library's names, repeated so that building the parser stays numpy-free (a test keeps them equal)
-ALPHA_POLICIES = ("keep_scale", "keep_alpha")
-PLAN_MENU = "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
+# the rule names, repeated so that building the parser stays numpy-free (rankbench.suggest.rules imports
+# numpy; a test keeps them equal to its RULES)
 RULE_NAMES = (
     "energy",
     "sv_fro",

@@ -34,12 +34,12 @@ from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, staged_dir
 from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
+from rankbench.names import COMPRESS_METHODS
 from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
 from rankbench.suggest.spectra import check_single_adapter, file_stat
 
 SCHEMA_VERSION = 1
-METHODS = ("truncate", "random_subspace")
 RECORD_NAME = "compression.json"
 
 
@@ -98,9 +98,9 @@ class CompressionRecord:
 
 def check_compressible(adapter, method: str = "truncate") -> None:
     """Refuse what compression cannot do right: DoRA, a pickled .bin, several adapters in one file."""
-    if method not in METHODS:
+    if method not in COMPRESS_METHODS:
         raise RankbenchError(
-            f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(METHODS)}"
+            f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(COMPRESS_METHODS)}"
         )
     if (
         adapter.use_dora

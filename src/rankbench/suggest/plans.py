@@ -40,13 +40,12 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from rankbench.errors import RankbenchError
+from rankbench.names import ALPHA_POLICIES, PLAN_MENU
 from rankbench.spectral.truncate import numerical_rank
 from rankbench.suggest.allocate import allocate_budget, default_allowed_ranks, minimum_params, round_up
 from rankbench.suggest.rules import parse_rule
 
 SCHEMA_VERSION = 1
-ALPHA_POLICIES = ("keep_scale", "keep_alpha")
-PLAN_MENU = "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
 _PERCENTILE = {"uniform_median": 50.0, "uniform_p90": 90.0}
 
 
