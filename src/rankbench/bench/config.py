@@ -268,14 +268,32 @@ def _type_name(typ: Any) -> str:
 # --- value checks -------------------------------------------------------------------------------
 
 
+class _Problems(list):
+    """The problems found so far, each ``key.path: what is wrong``."""
+
+    def need(self, cond: bool, path: str, msg: str) -> None:
+        if not cond:
+            self.append(f"{path}: {msg}")
+
+
 def validate(cfg: BenchConfig) -> list[str]:
     """Every value problem in a structurally valid config, each with its key path."""
-    errs: list[str] = []
+    errs = _Problems()
+    need = errs.need
+    _check_model_task_lora(cfg, need)
+    _check_train(cfg, need)
+    _check_compression(cfg, need)
+    e = cfg.eval
+    need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
+    need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")
+    need(e.batch_size is None or e.batch_size >= 1, "eval.batch_size", f"expected >= 1, got {e.batch_size}")
+    x = cfg.executor
+    need(x.cpus_per_task >= 0, "executor.cpus_per_task", f"expected >= 0, got {x.cpus_per_task}")
+    need(x.gpus_per_task >= 0, "executor.gpus_per_task", f"expected >= 0, got {x.gpus_per_task}")
+    return list(errs)
 
-    def need(cond: bool, path: str, msg: str) -> None:
-        if not cond:
-            errs.append(f"{path}: {msg}")
 
+def _check_model_task_lora(cfg: BenchConfig, need) -> None:
     need(cfg.bench_version == BENCH_VERSION, "bench_version", f"this rankbench writes {BENCH_VERSION}")
     need(cfg.model.max_length >= 8, "model.max_length", f"expected >= 8, got {cfg.model.max_length}")
     t = cfg.task
@@ -293,6 +311,9 @@ def validate(cfg: BenchConfig) -> list[str]:
     need(lo.alpha > 0, "lora.alpha", f"expected > 0, got {lo.alpha}")
     need(0 <= lo.dropout < 1, "lora.dropout", f"expected in [0, 1), got {lo.dropout}")
     need(lo.target_modules is None or len(lo.target_modules) > 0, "lora.target_modules", "empty list")
+
+
+def _check_train(cfg: BenchConfig, need) -> None:
     tr = cfg.train
     need(tr.steps >= 1, "train.steps", f"expected >= 1, got {tr.steps}")
     need(tr.batch_size >= 1, "train.batch_size", f"expected >= 1, got {tr.batch_size}")
@@ -311,6 +332,9 @@ def validate(cfg: BenchConfig) -> list[str]:
         "train.dtype",
         f"expected auto, float32 or bfloat16, got {tr.dtype!r}",
     )
+
+
+def _check_compression(cfg: BenchConfig, need) -> None:
     c = cfg.compression
     for i, v in enumerate(c.variants):
         need(v in VARIANTS, f"compression.variants[{i}]", f"expected one of {', '.join(VARIANTS)}")
@@ -326,26 +350,18 @@ def validate(cfg: BenchConfig) -> list[str]:
             need(m in BENCH_METHODS, f"compression.methods.{name}", f"unknown method {m!r}")
     if c.allowed_ranks is not None:
         need(
-            all(1 <= k <= lo.probe_r for k in c.allowed_ranks) and len(c.allowed_ranks) > 0,
+            all(1 <= k <= cfg.lora.probe_r for k in c.allowed_ranks) and len(c.allowed_ranks) > 0,
             "compression.allowed_ranks",
-            f"expected ranks in [1, lora.probe_r={lo.probe_r}]",
+            f"expected ranks in [1, lora.probe_r={cfg.lora.probe_r}]",
         )
     try:
         from rankbench.suggest.rules import parse_rule
 
         parse_rule(c.rule)
     except RankbenchError as exc:
-        errs.append(f"compression.rule: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        need(False, "compression.rule", exc.message + (f" ({exc.hint})" if exc.hint else ""))
     need(c.finetune_steps >= 1, "compression.finetune_steps", f"expected >= 1, got {c.finetune_steps}")
     need(c.alpha_policy in ALPHA_POLICIES, "compression.alpha_policy", "|".join(ALPHA_POLICIES))
-    e = cfg.eval
-    need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
-    need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")
-    need(e.batch_size is None or e.batch_size >= 1, "eval.batch_size", f"expected >= 1, got {e.batch_size}")
-    x = cfg.executor
-    need(x.cpus_per_task >= 0, "executor.cpus_per_task", f"expected >= 0, got {x.cpus_per_task}")
-    need(x.gpus_per_task >= 0, "executor.gpus_per_task", f"expected >= 0, got {x.gpus_per_task}")
-    return errs
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> BenchConfig:
