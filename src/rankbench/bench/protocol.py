@@ -98,18 +98,6 @@ def quiet_libraries() -> None:
         pass
 
 
-def apply_threads(cfg: BenchConfig) -> None:
-    """torch threads: executor.cpus_per_task when set, else the pinned default (all cores)."""
-    if cfg.executor.cpus_per_task:
-        import os
-
-        import torch
-
-        # the profiles re-pin torch from OMP_NUM_THREADS before training, so set both
-        os.environ["OMP_NUM_THREADS"] = str(cfg.executor.cpus_per_task)
-        torch.set_num_threads(cfg.executor.cpus_per_task)
-
-
 # --- stages --------------------------------------------------------------------------------------
 
 

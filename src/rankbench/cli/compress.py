@@ -12,8 +12,9 @@ import contextlib
 import json
 import sys
 
-from rankbench.cli.suggest import add_plan_options, blas_workers
+from rankbench.cli.suggest import add_plan_options
 from rankbench.names import COMPRESS_METHODS, PLAN_MENU
+from rankbench.threads import pin_blas_for_audit
 
 
 def register(subparsers) -> None:
@@ -69,7 +70,7 @@ def summary(out, plan, record) -> str:
 
 def run(args) -> int:
     with contextlib.ExitStack() as stack:
-        workers = blas_workers(stack)  # before anything imports numpy
+        workers = pin_blas_for_audit(stack)  # before anything imports numpy
         plan, record = _compress(args, workers)
     if not args.quiet:
         print(summary(args.out, plan, record), file=sys.stderr)

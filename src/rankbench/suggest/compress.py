@@ -32,12 +32,12 @@ from rankbench import __version__
 from rankbench.adapters import open_adapter
 from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, staged_dir
-from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
 from rankbench.names import COMPRESS_METHODS
 from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
 from rankbench.suggest.spectra import check_single_adapter, file_stat
+from rankbench.threads import audit_workers
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "compression.json"
@@ -180,7 +180,7 @@ def compress_adapter(
     ``spectra``: a :class:`~rankbench.suggest.spectra.Spectra` of the same file, to reuse its
     factorisations and its sha256 (when the weights file's size, mtime and inode are unchanged; otherwise
     the file is hashed and a mismatch discards the spectra and starts over). ``workers``: modules
-    rebuilt in parallel (default :func:`rankbench.auditor.default_workers`: one per core when BLAS is
+    rebuilt in parallel (default :func:`rankbench.threads.audit_workers`: one per core when BLAS is
     pinned to one thread).
     """
     t0 = time.perf_counter()
@@ -210,7 +210,7 @@ def _jobs(specs, plan: Plan, method: str, seed, cores: dict) -> list[Job]:
 def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) -> CompressionRecord:
     with open_adapter(src_dir) as adapter:
         check_plan(adapter, plan, method)
-        workers = default_workers() if workers is None else max(1, int(workers))
+        workers = audit_workers() if workers is None else max(1, int(workers))
         if workers > 1 and spectra is None:
             adapter.prefetch_sha256()
         weights = SafetensorsFile(adapter.weights_path)  # the header: offsets for byte-exact copies
