@@ -36,6 +36,7 @@ from rankbench.adapters.keys import natural_key
 from rankbench.adapters.lycoris import StructuredSpec
 from rankbench.adapters.safetensors_file import FLOAT_DTYPES
 from rankbench.errors import RankbenchError
+from rankbench.records import from_record
 from rankbench.spectral import METHODS, METRIC_DEFINITIONS, NonFiniteError, factored_spectrum
 from rankbench.spectral import metrics as m
 from rankbench.spectral.summary import AuditSummary, summarize
@@ -84,10 +85,8 @@ class AdapterInfo:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> AdapterInfo:
-        d = dict(d)
-        d["other_tensors"] = [OtherTensor.from_dict(t) for t in d.get("other_tensors", [])]
-        return cls(**d)
+    def from_dict(cls, data: dict) -> AdapterInfo:
+        return from_record(cls, data)
 
     @classmethod
     def of(cls, adapter: Adapter) -> AdapterInfo:
@@ -152,11 +151,8 @@ class ModuleAudit:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModuleAudit:
-        d = dict(d)
-        d["shape"] = tuple(d["shape"])
-        d["singular_values"] = tuple(d["singular_values"])
-        return cls(**d)
+    def from_dict(cls, data: dict) -> ModuleAudit:
+        return from_record(cls, data)
 
     @classmethod
     def of_structured(cls, spec, delta) -> ModuleAudit:
@@ -226,21 +222,15 @@ class AuditResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> AuditResult:
+        """More than the generic rule: the document's kind and schema version are checked first, and
+        ``definitions`` (the fixed metric definitions, written for readers of the JSON) is not a field."""
         if d.get("kind") != "audit":
             raise ValueError(f"not an audit document (kind={d.get('kind')!r})")
         if d.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
                 f"audit schema_version {d.get('schema_version')!r}; this rankbench reads {SCHEMA_VERSION}"
             )
-        return cls(
-            adapter=AdapterInfo.from_dict(d["adapter"]),
-            method=d["method"],
-            flags=list(d["flags"]),
-            modules=[ModuleAudit.from_dict(x) for x in d["modules"]],
-            summary=AuditSummary.from_dict(d["summary"]),
-            schema_version=d["schema_version"],
-            rankbench_version=d.get("rankbench_version", __version__),
-        )
+        return from_record(cls, {k: v for k, v in d.items() if k != "definitions"})
 
 
 def _audit_pair(adapter: Adapter, pair, method: str) -> ModuleAudit:

@@ -17,6 +17,7 @@ from rankbench.adapters.config import lora_scale, resolve_r_alpha
 from rankbench.adapters.keys import natural_key, parse_key
 from rankbench.adapters.safetensors_file import FLOAT_DTYPES, TensorInfo
 from rankbench.errors import RankbenchError
+from rankbench.records import from_record
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class OtherTensor:
         return {"key": self.key, "shape": list(self.shape), "dtype": self.dtype, "numel": self.numel}
 
     @classmethod
-    def from_dict(cls, d: dict) -> OtherTensor:
-        return cls(d["key"], tuple(d["shape"]), d["dtype"], int(d["numel"]))
+    def from_dict(cls, data: dict) -> OtherTensor:
+        return from_record(cls, data)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 
 from rankbench.errors import RankbenchError
+from rankbench.records import from_record
 
 KINDS = ("inert", "runaway", "collapse", "nonfinite")
 _LISTED = 8  # module names spelled out in one message; the rest are counted
@@ -59,8 +60,8 @@ class MonitorThresholds:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> MonitorThresholds:
-        return cls(**d)
+    def from_dict(cls, data: dict) -> MonitorThresholds:
+        return from_record(cls, data)
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ class Alert:
         return {"step": self.step, "kind": self.kind, "modules": list(self.modules), "message": self.message}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Alert:
-        return cls(int(d["step"]), d["kind"], tuple(d["modules"]), d["message"])
+    def from_dict(cls, data: dict) -> Alert:
+        return from_record(cls, data)
 
 
 def _names(modules) -> str:

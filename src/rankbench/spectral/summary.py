@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from rankbench.records import from_record
 from rankbench.spectral.metrics import ENERGY_TAUS
 
 
@@ -27,8 +28,8 @@ class WastefulModule:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> WastefulModule:
-        return cls(**d)
+    def from_dict(cls, data: dict) -> WastefulModule:
+        return from_record(cls, data)
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,8 @@ class AuditSummary:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> AuditSummary:
-        d = dict(d)
-        d["most_wasteful"] = [WastefulModule.from_dict(w) for w in d.get("most_wasteful", [])]
-        return cls(**d)
+    def from_dict(cls, data: dict) -> AuditSummary:
+        return from_record(cls, data)
 
 
 def percentile(values, p: float) -> float:

@@ -26,10 +26,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rankbench.records import from_record
 from rankbench.stats._validate import (
     check_confidence,
     check_tolerance,
-    from_dict,
     paired_differences,
     to_dict,
 )
@@ -79,7 +79,7 @@ class PairedDelta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairedDelta:
-        return from_dict(cls, data)
+        return from_record(cls, data)
 
 
 def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 0.95) -> PairedDelta:
@@ -215,7 +215,7 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        return from_dict(cls, data)
+        return from_record(cls, data)
 
 
 def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:

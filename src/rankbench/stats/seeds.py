@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from rankbench.errors import RankbenchError
-from rankbench.stats._validate import check_confidence, from_dict, to_dict
+from rankbench.records import from_record
+from rankbench.stats._validate import check_confidence, to_dict
 from rankbench.stats.distributions import t_ppf
 
 T_INTERVAL_METHOD = "t-interval of the mean across seeds (df = n - 1)"
@@ -61,7 +62,7 @@ class TInterval:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TInterval:
-        return from_dict(cls, data)
+        return from_record(cls, data)
 
 
 def t_interval(values: Any, confidence: float = 0.95) -> TInterval:

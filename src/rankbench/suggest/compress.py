@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, staged_dir
 from rankbench.errors import RankbenchError
 from rankbench.names import COMPRESS_METHODS
+from rankbench.records import from_record
 from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
 from rankbench.suggest.spectra import check_single_adapter, file_stat
@@ -90,10 +91,7 @@ class CompressionRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> CompressionRecord:
-        known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in data.items() if k in known}
-        d["modules"] = [ModuleRecord(**m) for m in d["modules"]]
-        return cls(**d)
+        return from_record(cls, data)
 
 
 def check_compressible(adapter, method: str = "truncate") -> None:

@@ -35,12 +35,13 @@ import copy
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from rankbench.errors import RankbenchError
 from rankbench.names import ALPHA_POLICIES, PLAN_MENU
+from rankbench.records import from_record
 from rankbench.spectral.truncate import numerical_rank
 from rankbench.suggest.allocate import allocate_budget, default_allowed_ranks, minimum_params, round_up
 from rankbench.suggest.rules import parse_rule
@@ -148,8 +149,7 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return from_record(cls, data)
 
     def scale_of(self, module: str) -> float:
         k = self.ranks[module]
