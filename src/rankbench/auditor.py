@@ -84,9 +84,7 @@ class AdapterInfo:
         d["network"] = dict(self.network)
         return d
 
-    @classmethod
-    def from_dict(cls, data: dict) -> AdapterInfo:
-        return from_record(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
     @classmethod
     def of(cls, adapter: Adapter) -> AdapterInfo:
@@ -150,9 +148,7 @@ class ModuleAudit:
         d["energy_rank"] = dict(self.energy_rank)
         return d
 
-    @classmethod
-    def from_dict(cls, data: dict) -> ModuleAudit:
-        return from_record(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
     @classmethod
     def of_structured(cls, spec, delta) -> ModuleAudit:

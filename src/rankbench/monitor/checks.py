@@ -59,9 +59,7 @@ class MonitorThresholds:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> MonitorThresholds:
-        return from_record(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 @dataclass(frozen=True)
@@ -74,9 +72,7 @@ class Alert:
     def to_dict(self) -> dict:
         return {"step": self.step, "kind": self.kind, "modules": list(self.modules), "message": self.message}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Alert:
-        return from_record(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def _names(modules) -> str:

@@ -60,9 +60,7 @@ class BootstrapCI:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BootstrapCI:
-        return from_record(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def _resampled_means(rng: np.random.Generator, d: np.ndarray, count: int) -> np.ndarray:

@@ -56,9 +56,7 @@ class PowerResult:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PowerResult:
-        return from_record(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def power_label(power: float | None) -> str:

@@ -60,9 +60,7 @@ class TInterval:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TInterval:
-        return from_record(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def t_interval(values: Any, confidence: float = 0.95) -> TInterval:
