@@ -43,7 +43,9 @@ def register(subparsers) -> None:
         help="cap every module at rank K whatever the plan says (serving limits: vLLM's max_lora_rank, "
         "hosted services at 32); recorded in compression.json",
     )
-    p.add_argument("--method", choices=COMPRESS_METHODS, default="truncate", help="random_subspace is a control")
+    p.add_argument(
+        "--method", choices=COMPRESS_METHODS, default="truncate", help="random_subspace is a control"
+    )
     p.add_argument("--seed", type=int, default=0, help="for --method random_subspace")
     p.add_argument("--json", action="store_true", help="print the compression record as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
