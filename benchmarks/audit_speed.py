@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import os
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from rankbench.threads import THREAD_VARS, audit_workers  # torch- and numpy-free: safe before the pin
+
 if not any(_var in os.environ for _var in THREAD_VARS):
     for _var in THREAD_VARS:
         os.environ[_var] = "1"
@@ -40,8 +41,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-
-from rankbench.auditor import default_workers  # noqa: E402
 
 HIDDEN, INTER, RANK, ALPHA = 4096, 11008, 64, 128
 PROJ = {  # name: (out, in)
@@ -222,7 +221,7 @@ def main() -> int:
     best, gram_best = min(times), min(gram_times)
     rows = [
         ("threads", ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in THREAD_VARS) + f" (cpus: {os.cpu_count()})"),
-        ("audit workers (modules at once)", str(default_workers())),
+        ("audit workers (modules at once)", str(audit_workers())),
         ("adapter", f"{n_modules} modules, {n_params / 1e6:.1f}M params, bf16, {size_mb:.0f} MB (built in {build_s:.1f} s)"),
         ("load average before timing", f"{load_before:.2f} (other processes share these cores when > 0.5)"),
         ("exact audit, CLI --json", f"best {best:.3f} s, median {statistics.median(times):.3f} s of {len(times)}  (target <= 1.5 s)"),

@@ -22,11 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rankbench.openmp import choose_wait_policy
-from rankbench.provenance import pin_threads
+from rankbench.threads import choose_wait_policy, pin_pools_for_bench
 
 WAIT = choose_wait_policy()  # as the CLI does, before torch starts its OpenMP pool
-THREADS = pin_threads()
+THREADS = pin_pools_for_bench()
 
 
 def run(config: Path | None, overrides: dict, out: Path, cache: Path) -> tuple[float, dict]:

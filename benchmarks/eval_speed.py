@@ -24,11 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rankbench.openmp import choose_wait_policy
-from rankbench.provenance import pin_threads
+from rankbench.threads import choose_wait_policy, pin_pools_for_bench
 
 WAIT = choose_wait_policy()  # as the CLI does, before torch starts its OpenMP pool
-THREADS = pin_threads()
+THREADS = pin_pools_for_bench()
 
 
 def main() -> int:
@@ -41,12 +40,12 @@ def main() -> int:
     import torch
 
     from rankbench.bench.config import load_config
-    from rankbench.bench.device import pin_threads as pin_torch
     from rankbench.bench.profiles.seqcls import SeqClsProfile
     from rankbench.bench.profiles.seqcls_eval import predict
     from rankbench.bench.profiles.seqcls_model import load_base
+    from rankbench.threads import set_torch_threads
 
-    pin_torch()
+    set_torch_threads()
     cfg = load_config(None, {})
     profile = SeqClsProfile()
     with tempfile.TemporaryDirectory() as tmp:

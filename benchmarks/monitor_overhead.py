@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rankbench.openmp import choose_wait_policy  # noqa: E402
+from rankbench.threads import choose_wait_policy, set_torch_threads  # noqa: E402
 
 choose_wait_policy()  # as the CLI does, before torch starts its pool
 
@@ -34,7 +34,6 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from rankbench.bench.config import load_config  # noqa: E402
 from rankbench.bench.data import pad_batch  # noqa: E402
-from rankbench.bench.device import pin_threads  # noqa: E402
 from rankbench.bench.profiles.seqcls import SeqClsProfile  # noqa: E402
 from rankbench.bench.profiles.seqcls_model import extra_head_modules, load_base  # noqa: E402
 from rankbench.monitor import DEFAULT_EVERY_N_STEPS  # noqa: E402
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--every", type=int, default=DEFAULT_EVERY_N_STEPS, help="the frequency to compare")
     args = ap.parse_args(argv)
     logging.getLogger("rankbench.monitor").setLevel(logging.ERROR)  # the callback's lines are not the point
-    threads = pin_threads()
+    threads = set_torch_threads()
     print(f"threads: {threads}", file=sys.stderr)
     cfg = load_config(None, {})
     profile = SeqClsProfile()

@@ -26,7 +26,8 @@ from __future__ import annotations
 import os
 import sys
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from rankbench.threads import THREAD_VARS  # torch- and numpy-free: safe before the pin
+
 _threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "2"
 for _var in THREAD_VARS:
     os.environ[_var] = _threads

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# Before torch starts its OpenMP pool: the same spin-or-sleep choice as the CLI (rankbench.openmp).
-from rankbench.openmp import choose_wait_policy  # noqa: E402
+# Before torch starts its OpenMP pool: the same spin-or-sleep choice as the CLI (rankbench.threads).
+from rankbench.threads import choose_wait_policy, set_torch_threads  # noqa: E402
 
 choose_wait_policy()  # as the CLI does, before torch starts its pool
 
@@ -34,7 +34,6 @@ import torch  # noqa: E402
 
 from rankbench.bench.config import load_config  # noqa: E402
 from rankbench.bench.data import bucketed_order, pad_batch  # noqa: E402
-from rankbench.bench.device import pin_threads  # noqa: E402
 from rankbench.bench.profiles.seqcls import SeqClsProfile  # noqa: E402
 from rankbench.bench.profiles.seqcls_eval import predict  # noqa: E402
 from rankbench.bench.profiles.seqcls_model import load_base  # noqa: E402
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-padded", action="store_true", help="skip the padded-to-max_length row")
     args = ap.parse_args(argv)
 
-    threads = pin_threads()
+    threads = set_torch_threads()
     print(f"threads: {threads}", file=sys.stderr)
     cfg = load_config(None, {"train.batch_size": args.batch_size})
     profile = SeqClsProfile()

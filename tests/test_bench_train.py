@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from rankbench.bench.device import pick_device, pick_dtype, pin_threads, seed_everything
+from rankbench.bench.device import pick_device, pick_dtype, seed_everything
 from rankbench.bench.train import cycle, linear_schedule, run_training
 from rankbench.errors import RankbenchError
+from rankbench.threads import set_torch_threads
 
 CPU = torch.device("cpu")
 
@@ -150,11 +151,11 @@ def test_pin_threads_respects_omp_num_threads(monkeypatch):
     before = torch.get_num_threads()
     try:
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
-        info = pin_threads()
+        info = set_torch_threads()
         assert info["torch_num_threads"] == 1 and info["source"] == "OMP_NUM_THREADS"
         assert info["env"]["OMP_NUM_THREADS"] == "1"
         monkeypatch.delenv("OMP_NUM_THREADS")
-        info = pin_threads()
+        info = set_torch_threads()
         assert info["source"] == "cpu_count" and info["torch_num_threads"] == info["usable_cpus"]
     finally:
         torch.set_num_threads(before)

@@ -33,7 +33,7 @@ def make_sentiment_csv(path: Path, n: int, seed: int = 0, labels=("neg", "pos"))
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """Ops this small only pay for thread synchronisation; pin_threads() honours OMP_NUM_THREADS."""
+    """Ops this small only pay for thread synchronisation; set_torch_threads() honours OMP_NUM_THREADS."""
     threads = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", "1")

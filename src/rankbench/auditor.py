@@ -25,7 +25,6 @@ factors' size, and route khatri_rao | kronecker | dense.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 
@@ -37,9 +36,11 @@ from rankbench.adapters.keys import natural_key
 from rankbench.adapters.lycoris import StructuredSpec
 from rankbench.adapters.safetensors_file import FLOAT_DTYPES
 from rankbench.errors import RankbenchError
+from rankbench.records import from_record
 from rankbench.spectral import METHODS, METRIC_DEFINITIONS, NonFiniteError, factored_spectrum
 from rankbench.spectral import metrics as m
 from rankbench.spectral.summary import AuditSummary, summarize
+from rankbench.threads import audit_workers
 
 SCHEMA_VERSION = 1
 NETWORK_KEYS = (
@@ -83,11 +84,7 @@ class AdapterInfo:
         d["network"] = dict(self.network)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> AdapterInfo:
-        d = dict(d)
-        d["other_tensors"] = [OtherTensor.from_dict(t) for t in d.get("other_tensors", [])]
-        return cls(**d)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
     @classmethod
     def of(cls, adapter: Adapter) -> AdapterInfo:
@@ -151,12 +148,7 @@ class ModuleAudit:
         d["energy_rank"] = dict(self.energy_rank)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> ModuleAudit:
-        d = dict(d)
-        d["shape"] = tuple(d["shape"])
-        d["singular_values"] = tuple(d["singular_values"])
-        return cls(**d)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
     @classmethod
     def of_structured(cls, spec, delta) -> ModuleAudit:
@@ -226,21 +218,15 @@ class AuditResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> AuditResult:
+        """More than the generic rule: the document's kind and schema version are checked first, and
+        ``definitions`` (the fixed metric definitions, written for readers of the JSON) is not a field."""
         if d.get("kind") != "audit":
             raise ValueError(f"not an audit document (kind={d.get('kind')!r})")
         if d.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
                 f"audit schema_version {d.get('schema_version')!r}; this rankbench reads {SCHEMA_VERSION}"
             )
-        return cls(
-            adapter=AdapterInfo.from_dict(d["adapter"]),
-            method=d["method"],
-            flags=list(d["flags"]),
-            modules=[ModuleAudit.from_dict(x) for x in d["modules"]],
-            summary=AuditSummary.from_dict(d["summary"]),
-            schema_version=d["schema_version"],
-            rankbench_version=d.get("rankbench_version", __version__),
-        )
+        return from_record(cls, {k: v for k, v in d.items() if k != "definitions"})
 
 
 def _audit_pair(adapter: Adapter, pair, method: str) -> ModuleAudit:
@@ -294,21 +280,6 @@ def _flags(adapter: Adapter, modules: list[ModuleAudit], method: str) -> list[st
     )
 
 
-def default_workers() -> int:
-    """Modules audited in parallel: one per core when BLAS is pinned to one thread per call, else 1.
-
-    Several numpy threads on top of a multi-threaded BLAS oversubscribe the cores; OpenBLAS then
-    busy-waits and can run 10-100x slower. `rankbench audit` pins BLAS to 1 thread (unless the user set
-    a thread variable), so it gets one worker per core; library callers keep 1 unless they pin BLAS.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # OpenBLAS's own order of precedence
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return max(1, cores // int(value))
-    return 1
-
-
 def _audit_all(adapter: Adapter, method: str, workers: int, progress=None) -> list[ModuleAudit]:
     def one(spec) -> ModuleAudit:
         if isinstance(spec, StructuredSpec):
@@ -346,13 +317,13 @@ def audit(
 
     ``method``: "exact" (default) or "gram" (fast shortcut with unreliable tails; flagged in the
     result); "cholqr2"/"householder" force one exact route. ``workers``: modules audited in parallel
-    (default: :func:`default_workers`). ``progress(stage, done, total)`` is called after each module.
+    (default: :func:`rankbench.threads.audit_workers`). ``progress(stage, done, total)`` is called after each module.
     Raises :class:`RankbenchError` for bad input. The adapter
     folder is only read, never written.
     """
     if method not in METHODS:
         raise RankbenchError(f"unknown method {method!r}", hint=f"use one of: {', '.join(METHODS)}")
-    workers = default_workers() if workers is None else workers
+    workers = audit_workers() if workers is None else workers
     with open_adapter(path, revision=revision) as adapter:
         if workers > 1:  # BLAS is single-threaded: hashing the file can overlap the math
             adapter.prefetch_sha256()

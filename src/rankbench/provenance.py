@@ -15,20 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+from rankbench.threads import THREAD_VARS, thread_env
+
 RECORDED_VARS = ("CUDA_VISIBLE_DEVICES", "HF_HOME", "TORCH_HOME", "HF_HUB_OFFLINE", *THREAD_VARS)
-
-
-def pin_threads(n: int | None = None) -> dict[str, str]:
-    """Pin BLAS/OpenMP pools to ``n`` (default: the core count) unless the user set them already.
-
-    Must run before numpy/torch start their pools to be fully effective. Oversubscription on a
-    2-core machine once made a run 100x slower, so every entry point calls this.
-    """
-    n = n or os.cpu_count() or 1
-    for var in THREAD_VARS:
-        os.environ.setdefault(var, str(n))
-    return {var: os.environ[var] for var in THREAD_VARS}
 
 
 def package_version(name: str) -> str | None:
@@ -115,11 +104,6 @@ def environment() -> dict[str, Any]:
         env[f"{pkg}_version"] = package_version(pkg)
     env.update(_torch_info())
     env["environment_variables"] = {k: os.environ.get(k) for k in RECORDED_VARS}  # null: unset
-    env["threads"] = {var: os.environ.get(var) for var in THREAD_VARS}
-    env["threads"]["torch_num_threads"] = env.pop("torch_num_threads")
-    # how idle OpenMP workers waited, and why (rankbench.openmp): it moves CPU step times by 1.5x
-    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
-        env["threads"][var] = os.environ.get(var)
-    env["threads"]["openmp_wait"] = os.environ.get("RANKBENCH_OPENMP_WAIT")
+    env["threads"] = thread_env(env.pop("torch_num_threads"))
     env.update(git_info())
     return env

@@ -17,6 +17,7 @@ from rankbench.adapters.config import lora_scale, resolve_r_alpha
 from rankbench.adapters.keys import natural_key, parse_key
 from rankbench.adapters.safetensors_file import TensorInfo, require_float
 from rankbench.errors import RankbenchError
+from rankbench.records import from_record
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,7 @@ class OtherTensor:
     def to_dict(self) -> dict:
         return {"key": self.key, "shape": list(self.shape), "dtype": self.dtype, "numel": self.numel}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> OtherTensor:
-        return cls(d["key"], tuple(d["shape"]), d["dtype"], int(d["numel"]))
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 @dataclass(frozen=True)

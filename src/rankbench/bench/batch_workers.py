@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from rankbench.threads import single_torch_thread
+
 
 def eval_workers(device: torch.device) -> int:
     """Workers for ``device``: one per torch thread on a CPU, one on an accelerator."""
@@ -67,16 +69,14 @@ def map_batches(
                 if progress is not None:
                     progress(stage, done, total, {})
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pool = ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="rankbench-eval")
-    try:
-        futures = [pool.submit(work) for _ in range(min(workers, total))]
-        for future in futures:
-            future.result()
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        torch.set_num_threads(threads)
+    with single_torch_thread():
+        pool = ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="rankbench-eval")
+        try:
+            futures = [pool.submit(work) for _ in range(min(workers, total))]
+            for future in futures:
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)

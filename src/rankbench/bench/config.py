@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rankbench.errors import RankbenchError
+from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, PROFILES, VARIANTS
 
 BENCH_VERSION = "0.1"
 
@@ -45,7 +46,7 @@ class GateConfig:
 
 @dataclass
 class TaskConfig:
-    profile: str = "seqcls"  # "seqcls" | "causal_lm_exact_match"
+    profile: str = "seqcls"  # a name in rankbench.names.PROFILES
     dataset: str = "rotten_tomatoes"  # builtin name, local CSV/JSONL file or folder, or hub dataset id
     subset: str | None = None  # hub dataset config name
     split: str = "train"  # the split we draw train and eval items from (hub/builtin)
@@ -98,15 +99,7 @@ class TrainConfig:
 @dataclass
 class CompressionConfig:
     rule: str = "energy:0.9"
-    variants: list[str] = field(
-        default_factory=lambda: [
-            "uniform_median",
-            "uniform_p90",
-            "per_layer",
-            "per_layer_shuffled",
-            "random_subspace",
-        ]
-    )
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))  # every variant, controls included
     # how each variant is built: "truncate" | "retrain" | "truncate+finetune"; a variant may list several
     methods: dict[str, list[str]] = field(default_factory=lambda: {"uniform_median": ["truncate", "retrain"]})
     default_method: str = "truncate"
@@ -263,25 +256,44 @@ def _type_name(typ: Any) -> str:
         return f"a list of {_type_name(args[0])}"
     if origin is dict:
         return f"a mapping of {_type_name(args[0])} to {_type_name(args[1])}"
-    names = {int: f"an integer up to {MAX_INT:,}", float: "a finite number", str: "a string", bool: "true or false"}
+    names = {
+        int: f"an integer up to {MAX_INT:,}",
+        float: "a finite number",
+        str: "a string",
+        bool: "true or false",
+    }
     return names.get(typ, str(typ))
 
 
 # --- value checks -------------------------------------------------------------------------------
 
-VARIANT_NAMES = ("uniform_median", "uniform_p90", "per_layer", "per_layer_shuffled", "random_subspace")
-METHODS = ("truncate", "retrain", "truncate+finetune")
-PROFILES = ("seqcls", "causal_lm_exact_match")
+
+class _Problems(list):
+    """The problems found so far, each ``key.path: what is wrong``."""
+
+    def need(self, cond: bool, path: str, msg: str) -> None:
+        if not cond:
+            self.append(f"{path}: {msg}")
 
 
 def validate(cfg: BenchConfig) -> list[str]:
     """Every value problem in a structurally valid config, each with its key path."""
-    errs: list[str] = []
+    errs = _Problems()
+    need = errs.need
+    _check_model_task_lora(cfg, need)
+    _check_train(cfg, need)
+    _check_compression(cfg, need)
+    e = cfg.eval
+    need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
+    need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")
+    need(e.batch_size is None or e.batch_size >= 1, "eval.batch_size", f"expected >= 1, got {e.batch_size}")
+    x = cfg.executor
+    need(x.cpus_per_task >= 0, "executor.cpus_per_task", f"expected >= 0, got {x.cpus_per_task}")
+    need(x.gpus_per_task >= 0, "executor.gpus_per_task", f"expected >= 0, got {x.gpus_per_task}")
+    return list(errs)
 
-    def need(cond: bool, path: str, msg: str) -> None:
-        if not cond:
-            errs.append(f"{path}: {msg}")
 
+def _check_model_task_lora(cfg: BenchConfig, need) -> None:
     need(cfg.bench_version == BENCH_VERSION, "bench_version", f"this rankbench writes {BENCH_VERSION}")
     need(cfg.model.max_length >= 8, "model.max_length", f"expected >= 8, got {cfg.model.max_length}")
     t = cfg.task
@@ -299,6 +311,9 @@ def validate(cfg: BenchConfig) -> list[str]:
     need(lo.alpha > 0, "lora.alpha", f"expected > 0, got {lo.alpha}")
     need(0 <= lo.dropout < 1, "lora.dropout", f"expected in [0, 1), got {lo.dropout}")
     need(lo.target_modules is None or len(lo.target_modules) > 0, "lora.target_modules", "empty list")
+
+
+def _check_train(cfg: BenchConfig, need) -> None:
     tr = cfg.train
     need(tr.steps >= 1, "train.steps", f"expected >= 1, got {tr.steps}")
     need(tr.batch_size >= 1, "train.batch_size", f"expected >= 1, got {tr.batch_size}")
@@ -317,37 +332,36 @@ def validate(cfg: BenchConfig) -> list[str]:
         "train.dtype",
         f"expected auto, float32 or bfloat16, got {tr.dtype!r}",
     )
+
+
+def _check_compression(cfg: BenchConfig, need) -> None:
     c = cfg.compression
     for i, v in enumerate(c.variants):
-        need(v in VARIANT_NAMES, f"compression.variants[{i}]", f"expected one of {', '.join(VARIANT_NAMES)}")
+        need(v in VARIANTS, f"compression.variants[{i}]", f"expected one of {', '.join(VARIANTS)}")
     need(len(set(c.variants)) == len(c.variants), "compression.variants", "duplicate names")
-    need(c.default_method in METHODS, "compression.default_method", f"expected one of {', '.join(METHODS)}")
+    need(
+        c.default_method in BENCH_METHODS,
+        "compression.default_method",
+        f"expected one of {', '.join(BENCH_METHODS)}",
+    )
     for name, methods in c.methods.items():
         need(name in c.variants, f"compression.methods.{name}", "not in compression.variants")
         for m in methods:
-            need(m in METHODS, f"compression.methods.{name}", f"unknown method {m!r}")
+            need(m in BENCH_METHODS, f"compression.methods.{name}", f"unknown method {m!r}")
     if c.allowed_ranks is not None:
         need(
-            all(1 <= k <= lo.probe_r for k in c.allowed_ranks) and len(c.allowed_ranks) > 0,
+            all(1 <= k <= cfg.lora.probe_r for k in c.allowed_ranks) and len(c.allowed_ranks) > 0,
             "compression.allowed_ranks",
-            f"expected ranks in [1, lora.probe_r={lo.probe_r}]",
+            f"expected ranks in [1, lora.probe_r={cfg.lora.probe_r}]",
         )
     try:
         from rankbench.suggest.rules import parse_rule
 
         parse_rule(c.rule)
     except RankbenchError as exc:
-        errs.append(f"compression.rule: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        need(False, "compression.rule", exc.message + (f" ({exc.hint})" if exc.hint else ""))
     need(c.finetune_steps >= 1, "compression.finetune_steps", f"expected >= 1, got {c.finetune_steps}")
-    need(c.alpha_policy in ("keep_scale", "keep_alpha"), "compression.alpha_policy", "keep_scale|keep_alpha")
-    e = cfg.eval
-    need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
-    need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")
-    need(e.batch_size is None or e.batch_size >= 1, "eval.batch_size", f"expected >= 1, got {e.batch_size}")
-    x = cfg.executor
-    need(x.cpus_per_task >= 0, "executor.cpus_per_task", f"expected >= 0, got {x.cpus_per_task}")
-    need(x.gpus_per_task >= 0, "executor.gpus_per_task", f"expected >= 0, got {x.gpus_per_task}")
-    return errs
+    need(c.alpha_policy in ALPHA_POLICIES, "compression.alpha_policy", "|".join(ALPHA_POLICIES))
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> BenchConfig:

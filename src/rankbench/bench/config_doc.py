@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 from rankbench.bench.config import BenchConfig
+from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, CONTROLS, VARIANTS, profile_menu
 
-DOCS = {
+# a value is the text, or a function that builds it from rankbench.names when the YAML is written (so a
+# name registered there shows up here without an edit)
+DOCS: dict[str, str | Callable[[], str]] = {
     "bench_version": "artifact format version this config targets",
     "model": "the base model",
     "model.name": "builtin name (all-minilm-l6-v2, smollm2-135m-instruct), a local folder, or a hub id",
@@ -20,7 +24,7 @@ DOCS = {
     "model.trust_remote_code": "run code shipped with a hub model (off unless you trust it)",
     "model.gguf_file": "GGUF file name inside a local folder or hub repo (dequantised once, then cached)",
     "task": "data, splits and the metric",
-    "task.profile": "seqcls (classification accuracy) or causal_lm_exact_match (generation, exact match)",
+    "task.profile": profile_menu,
     "task.dataset": "builtin (rotten_tomatoes, gsm8k), a local CSV/JSONL file or folder, or a hub dataset id",
     "task.subset": "hub dataset config name (e.g. main for gsm8k)",
     "task.split": "the split train items (and, without eval_split, eval items) come from",
@@ -65,12 +69,15 @@ DOCS = {
     "compression": "which smaller adapters to build from the probe",
     "compression.rule": "per-module rank rule: energy:0.9 (cumulative σ²), sv_fro:0.9, sv_cumulative:0.9, "
     "sv_ratio:10, threshold:1e-3, gavish_donoho, stable_rank, effective_rank",
-    "compression.variants": "uniform_median, uniform_p90, per_layer, and the controls per_layer_shuffled, "
-    "random_subspace",
-    "compression.methods": "per variant: a list of truncate, retrain, truncate+finetune",
+    "compression.variants": lambda: (
+        ", ".join(v for v in VARIANTS if v not in CONTROLS) + ", and the controls " + ", ".join(CONTROLS)
+    ),
+    "compression.methods": lambda: "per variant: a list of " + ", ".join(BENCH_METHODS),
     "compression.default_method": "method for variants not listed in `methods`",
     "compression.allowed_ranks": "ranks a plan may round up to (null: powers of two up to probe_r)",
-    "compression.alpha_policy": "keep_scale (same effective scale, the default) or keep_alpha",
+    "compression.alpha_policy": lambda: (
+        f"{ALPHA_POLICIES[0]} (same effective scale, the default) or {ALPHA_POLICIES[1]}"
+    ),
     "compression.finetune_steps": "extra steps for truncate+finetune",
     "eval": "the verdict",
     "eval.tolerance": "non-inferiority margin: PASS when the CI's lower end of Δ is above -tolerance",
@@ -80,6 +87,12 @@ DOCS = {
     "executor.cpus_per_task": "torch threads and Ray CPUs per job (0: all cores)",
     "executor.gpus_per_task": "Ray GPUs per job",
 }
+
+
+def describe(key: str) -> str:
+    """The documentation line of a dotted config key."""
+    text = DOCS[key]
+    return text() if callable(text) else text
 
 
 def _scalar(v) -> str:
@@ -103,7 +116,7 @@ def commented_yaml(cfg: BenchConfig | None = None) -> str:
             key = f"{prefix}{f.name}"
             value = getattr(obj, f.name)
             pad = "  " * indent
-            out.append(f"{pad}# {DOCS[key]}")
+            out.append(f"{pad}# {describe(key)}")
             if dataclasses.is_dataclass(value):
                 out.append(f"{pad}{f.name}:")
                 emit(value, key + ".", indent + 1)

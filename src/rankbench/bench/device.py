@@ -1,33 +1,19 @@
-"""Where the bench runs: device and dtype choice, seeding, and thread pinning.
+"""Where the bench runs: device and dtype choice and seeding (threads: :mod:`rankbench.threads`).
 
 ``device: auto`` picks the first CUDA GPU when there is one and the CPU otherwise; ``dtype: auto``
 picks bfloat16 on a GPU that supports it and float32 everywhere else (bf16 matmuls on CPU are slower
 than fp32 on the machines we measured). The bench uses the dtype as the autocast dtype: master weights
 and optimizer state stay in float32.
-
-Thread counts are pinned once per process and recorded: an oversubscribed BLAS on 2 cores made one
-measured run 100x slower, so the numbers we report must say which settings produced them.
 """
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
 
 from rankbench.errors import RankbenchError
-
-_THREAD_ENV = (
-    "OMP_NUM_THREADS",
-    "OMP_WAIT_POLICY",  # how idle OpenMP workers wait: see rankbench.openmp
-    "GOMP_SPINCOUNT",
-    "RANKBENCH_OPENMP_WAIT",  # why rankbench chose those two
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "TOKENIZERS_PARALLELISM",
-)
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -88,38 +74,3 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (the affinity mask in a container, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
-
-
-def pin_threads() -> dict:
-    """Set torch's intra-op threads to the usable CPUs unless the user set OMP_NUM_THREADS.
-
-    Idempotent; returns the settings for provenance: what torch uses and where that number came from.
-    """
-    # the fast tokenizers' own thread pool fights torch's on small machines; we tokenise once, cached
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env = {k: os.environ[k] for k in _THREAD_ENV if k in os.environ}
-    if "OMP_NUM_THREADS" in env:
-        try:
-            threads = max(1, int(env["OMP_NUM_THREADS"]))
-            source = "OMP_NUM_THREADS"
-        except ValueError:
-            threads, source = usable_cpus(), "cpu_count (OMP_NUM_THREADS not an integer)"
-    else:
-        threads, source = usable_cpus(), "cpu_count"
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    return {
-        "torch_num_threads": torch.get_num_threads(),
-        "torch_num_interop_threads": torch.get_num_interop_threads(),
-        "source": source,
-        "usable_cpus": usable_cpus(),
-        "env": env,
-    }

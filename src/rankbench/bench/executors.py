@@ -27,11 +27,12 @@ class SeedJob:
 def make_bench(job: SeedJob):
     from rankbench.bench.config import BenchConfig
     from rankbench.bench.progress import Progress
-    from rankbench.bench.protocol import BenchRun, apply_threads
+    from rankbench.bench.protocol import BenchRun
     from rankbench.bench.runstate import RunDir
+    from rankbench.threads import apply_cpus_per_task
 
     cfg = BenchConfig.from_dict(job.config)
-    apply_threads(cfg)
+    apply_cpus_per_task(cfg.executor.cpus_per_task)
     run = RunDir(job.out)
     run.claim(cfg.experiment_dict(), cfg.config_hash(), {"smoke": job.smoke})
     return BenchRun(

@@ -23,9 +23,10 @@ from pathlib import Path
 from rankbench.bench.config import BenchConfig
 from rankbench.bench.progress import Progress
 from rankbench.bench.runstate import RunDir
-from rankbench.bench.variants import CONTROLS, PLAN_OF, VariantJob, shuffled_ranks, variant_jobs
+from rankbench.bench.variants import VariantJob, shuffled_ranks, variant_jobs
 from rankbench.errors import CheckFailed
 from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from rankbench.names import BASE_PLANS, CONTROLS, VARIANT_PLANS
 
 SMOKE_OVERRIDES = {
     "train.steps": 20,
@@ -95,18 +96,6 @@ def quiet_libraries() -> None:
         hf_logging.set_verbosity_error()
     except ImportError:  # the profile will say what is missing
         pass
-
-
-def apply_threads(cfg: BenchConfig) -> None:
-    """torch threads: executor.cpus_per_task when set, else the pinned default (all cores)."""
-    if cfg.executor.cpus_per_task:
-        import os
-
-        import torch
-
-        # the profiles re-pin torch from OMP_NUM_THREADS before training, so set both
-        os.environ["OMP_NUM_THREADS"] = str(cfg.executor.cpus_per_task)
-        torch.set_num_threads(cfg.executor.cpus_per_task)
 
 
 # --- stages --------------------------------------------------------------------------------------
@@ -253,7 +242,7 @@ def stage_plans(b: BenchRun) -> dict:
     audit_result = load_audit(b)
     kw = {"rule": c.rule, "allowed_ranks": c.allowed_ranks, "alpha_policy": c.alpha_policy}
     plans = {}
-    for spec in ("uniform_median", "uniform_p90", "per_layer"):
+    for spec in BASE_PLANS:
         plans[spec] = make_plan(spec, audit_result, **kw)
     if "per_layer_shuffled" in c.variants:
         ranks = shuffled_ranks(plans["per_layer"].ranks, seed=b.seed)
@@ -283,7 +272,7 @@ def stage_variant(b: BenchRun, job: VariantJob) -> dict:
         return b.run.record(job.stage)
     t0 = time.perf_counter()
     out = b.run.begin(job.stage)
-    plan = load_plans(b)[PLAN_OF[job.variant]]
+    plan = load_plans(b)[VARIANT_PLANS[job.variant]]
     adapter = out / "adapter"
     b.progress.stage(f"building {job.key} ({job.method}, {_rank_text(plan)})")
     build: dict = {"variant": job.variant, "method": job.method, "plan": plan.name}

@@ -9,6 +9,7 @@ Two controls answer the questions a careful reviewer asks:
   which module needs what. If it does as well as per_layer, the per-module allocation carries no signal.
 - ``random_subspace``: the probe projected on a random rank-k subspace at uniform_median's ranks. Same
   parameter count as uniform_median but not the best rank-k. If it does as well, the SVD choice is moot.
+The names (variants, their plans, the controls, the methods) live in :mod:`rankbench.names`.
 A variant whose plan keeps every module at the probe's rank is marked a control, not a compression.
 """
 
@@ -18,16 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# the plan each variant is built from; controls derive from another plan
-PLAN_OF = {
-    "uniform_median": "uniform_median",
-    "uniform_p90": "uniform_p90",
-    "per_layer": "per_layer",
-    "per_layer_shuffled": "per_layer_shuffled",
-    "random_subspace": "uniform_median",
-}
-CONTROLS = ("per_layer_shuffled", "random_subspace")
-METHOD_SUFFIX = {"truncate": "", "retrain": "_retrain", "truncate+finetune": "_finetuned"}
+from rankbench.names import BENCH_METHOD_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -47,7 +39,7 @@ def variant_jobs(compression_cfg) -> list[VariantJob]:
     for variant in compression_cfg.variants:
         methods = compression_cfg.methods.get(variant, [compression_cfg.default_method])
         for method in methods:
-            jobs.append(VariantJob(variant + METHOD_SUFFIX[method], variant, method))
+            jobs.append(VariantJob(variant + BENCH_METHOD_SUFFIX[method], variant, method))
     return jobs
 
 

@@ -15,7 +15,7 @@ import warnings
 
 from rankbench import __version__
 from rankbench.errors import EXIT_INTERRUPTED, RankbenchError, RankbenchWarning
-from rankbench.openmp import choose_wait_policy
+from rankbench.threads import choose_wait_policy
 
 # Subcommand modules, in the order `--help` lists them.
 SUBCOMMANDS = ("audit", "suggest", "compress", "run", "init_config", "aggregate", "report", "compare", "schema")

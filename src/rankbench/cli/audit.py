@@ -1,19 +1,19 @@
 """`rankbench audit PATH`: exact singular values and rank metrics of every LoRA module.
 
 Imports stay inside :func:`run` so that `rankbench --help` is fast and BLAS is pinned before numpy
-starts its pool: one thread per call, one module per core (see :func:`pin_blas_for_audit`), unless the
-user set OMP/OPENBLAS/MKL_NUM_THREADS.
+starts its pool: one thread per call, one module per core (see
+:func:`rankbench.threads.pin_blas_for_audit`), unless the user set OMP/OPENBLAS/MKL_NUM_THREADS.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 
+from rankbench.threads import pin_blas_for_audit
+
 METHOD_CHOICES = ("exact", "gram")
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _non_negative(text: str) -> int:
@@ -82,34 +82,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def pin_blas_for_audit() -> bool:
-    """Before numpy loads: one BLAS thread per call, and (in the auditor) one worker per core.
-
-    The audit's matrix products are tall-skinny (n x r, r <= a few hundred); splitting each one over
-    threads gains little and, with other work on the machine, OpenBLAS's spinning threads can make
-    them 10-100x slower. Auditing modules in parallel, one per core, uses the cores instead. A user
-    who set any of the thread variables keeps them (the auditor then sizes its workers to fit).
-
-    Returns False when the pin came too late: numpy was already imported (by another subcommand
-    module), so its BLAS pool has its default size and the audit must run on one worker.
-    """
-    if any(var in os.environ for var in THREAD_VARS):
-        return True
-    for var in THREAD_VARS:  # as rankbench.provenance.pin_threads(1), without importing importlib.metadata
-        os.environ[var] = "1"
-    return "numpy" not in sys.modules
-
-
-def _limit_loaded_blas(stack: contextlib.ExitStack) -> bool:
-    """numpy is loaded already: cap its BLAS at 1 thread for the audit if threadpoolctl is installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return False
-    stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
-    return True
-
-
 def write_audit_html(path: str, result) -> None:
     """The audit page: the figures of the audit and of suggest's default plans, built by the library."""
     from rankbench.cli.suggest import DEFAULT_PLANS
@@ -146,7 +118,7 @@ def run(args) -> int:
 
         require_matplotlib()  # before the audit: no matplotlib is exit 2 with the install command, not wasted work
     with contextlib.ExitStack() as stack:
-        workers = None if pin_blas_for_audit() or _limit_loaded_blas(stack) else 1
+        workers = pin_blas_for_audit(stack)
         from rankbench.auditor import audit
 
         result = audit(

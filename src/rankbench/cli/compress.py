@@ -12,9 +12,9 @@ import contextlib
 import json
 import sys
 
-from rankbench.cli.suggest import PLAN_MENU, add_plan_options, blas_workers
-
-METHODS = ("truncate", "random_subspace")  # rankbench.suggest.compress.METHODS, without importing numpy
+from rankbench.cli.suggest import add_plan_options
+from rankbench.names import COMPRESS_METHODS, PLAN_MENU
+from rankbench.threads import pin_blas_for_audit
 
 
 def register(subparsers) -> None:
@@ -43,7 +43,9 @@ def register(subparsers) -> None:
         help="cap every module at rank K whatever the plan says (serving limits: vLLM's max_lora_rank, "
         "hosted services at 32); recorded in compression.json",
     )
-    p.add_argument("--method", choices=METHODS, default="truncate", help="random_subspace is a control")
+    p.add_argument(
+        "--method", choices=COMPRESS_METHODS, default="truncate", help="random_subspace is a control"
+    )
     p.add_argument("--seed", type=int, default=0, help="for --method random_subspace")
     p.add_argument("--json", action="store_true", help="print the compression record as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
@@ -70,66 +72,83 @@ def summary(out, plan, record) -> str:
 
 def run(args) -> int:
     with contextlib.ExitStack() as stack:
-        workers = blas_workers(stack)  # before anything imports numpy
-        from rankbench.adapters import open_adapter
-        from rankbench.adapters.writer import check_out_dir
-        from rankbench.suggest.compress import check_compressible, compress_adapter
-        from rankbench.suggest.compress_file import check_out_file, compress_file
-        from rankbench.suggest.plans import cap_ranks, make_plan
-        from rankbench.suggest.rules import parse_rule
-        from rankbench.suggest.spectra import compute_spectra
-        from rankbench.suggest.verify import verify_truncation
-
-        parse_rule(args.rule)
-        with open_adapter(args.adapter) as adapter:
-            check_compressible(adapter, args.method)
-            fmt = adapter.format
-        single = fmt != "peft"
-        if single and args.method != "truncate":
-            from rankbench.errors import RankbenchError
-
-            raise RankbenchError(
-                f"--method {args.method} is for PEFT folders; a {fmt} file is compressed by truncation",
-                hint="drop --method",
-            )
-        check_out_file(args.out) if single else check_out_dir(args.out)  # refuse before the work
-        spectra = compute_spectra(args.adapter, workers=workers)
-        plan = make_plan(
-            args.plan,
-            spectra,
-            rule=args.rule,
-            allowed_ranks=args.allowed_ranks,
-            alpha_policy=args.alpha_policy,
-            cap_numerical_rank=single,
-        )
-        if args.max_rank is not None:
-            plan = cap_ranks(plan, spectra, args.max_rank)
-        if single:
-            record = compress_file(args.adapter, plan, args.out, workers=workers)
-        else:
-            record = compress_adapter(
-                args.adapter,
-                plan,
-                args.out,
-                method=args.method,
-                seed=args.seed,
-                spectra=spectra,
-                workers=workers,
-            )
-        if args.method == "truncate":  # read the output back: every ΔW must be its truncation
-            verify_truncation(args.out, spectra, plan)
+        workers = pin_blas_for_audit(stack)  # before anything imports numpy
+        plan, record = _compress(args, workers)
     if not args.quiet:
         print(summary(args.out, plan, record), file=sys.stderr)
     if record.out_bytes is not None and record.out_bytes > record.source_bytes:
-        from rankbench.errors import warn
-
-        warn(
-            f"{args.out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes): "
-            "LoHa/LoKr store dW more compactly than a plain LoRA of this rank; the conversion buys "
-            "compatibility, not size (choose a smaller --plan for a smaller file)"
-            if record.format == "lycoris"
-            else f"{args.out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes)"
-        )
+        _warn_larger(args.out, record)
     if args.json:
         print(json.dumps(record.to_dict(), indent=2))
     return 0
+
+
+def _compress(args, workers: int):
+    """(plan, record): check the input and output, plan, write, and check the result."""
+    from rankbench.adapters.writer import check_out_dir
+    from rankbench.suggest.compress import compress_adapter
+    from rankbench.suggest.compress_file import check_out_file, compress_file
+    from rankbench.suggest.plans import cap_ranks, make_plan
+    from rankbench.suggest.spectra import compute_spectra
+    from rankbench.suggest.verify import verify_truncation
+
+    single = _check_input(args)
+    check_out_file(args.out) if single else check_out_dir(args.out)  # refuse before the work
+    spectra = compute_spectra(args.adapter, workers=workers)
+    plan = make_plan(
+        args.plan,
+        spectra,
+        rule=args.rule,
+        allowed_ranks=args.allowed_ranks,
+        alpha_policy=args.alpha_policy,
+        cap_numerical_rank=single,
+    )
+    if args.max_rank is not None:
+        plan = cap_ranks(plan, spectra, args.max_rank)
+    if single:
+        record = compress_file(args.adapter, plan, args.out, workers=workers)
+    else:
+        record = compress_adapter(
+            args.adapter,
+            plan,
+            args.out,
+            method=args.method,
+            seed=args.seed,
+            spectra=spectra,
+            workers=workers,
+        )
+    if args.method == "truncate":  # read the output back: every ΔW must be its truncation
+        verify_truncation(args.out, spectra, plan)
+    return plan, record
+
+
+def _check_input(args) -> bool:
+    """Refuse a bad rule, method or adapter up front; True for a single-file (non-PEFT) adapter."""
+    from rankbench.adapters import open_adapter
+    from rankbench.errors import RankbenchError
+    from rankbench.suggest.compress import check_compressible
+    from rankbench.suggest.rules import parse_rule
+
+    parse_rule(args.rule)
+    with open_adapter(args.adapter) as adapter:
+        check_compressible(adapter, args.method)
+        fmt = adapter.format
+    single = fmt != "peft"
+    if single and args.method != "truncate":
+        raise RankbenchError(
+            f"--method {args.method} is for PEFT folders; a {fmt} file is compressed by truncation",
+            hint="drop --method",
+        )
+    return single
+
+
+def _warn_larger(out, record) -> None:
+    from rankbench.errors import warn
+
+    warn(
+        f"{out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes): "
+        "LoHa/LoKr store dW more compactly than a plain LoRA of this rank; the conversion buys "
+        "compatibility, not size (choose a smaller --plan for a smaller file)"
+        if record.format == "lycoris"
+        else f"{out} is larger than its source ({record.source_bytes:,} -> {record.out_bytes:,} bytes)"
+    )

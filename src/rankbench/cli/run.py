@@ -76,12 +76,13 @@ def resolve(args: argparse.Namespace, seed: int | None = None, notes: list | Non
 
 def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     from rankbench.bench.progress import Progress
-    from rankbench.bench.protocol import BenchRun, apply_threads, run_bench
+    from rankbench.bench.protocol import BenchRun, run_bench
     from rankbench.bench.runstate import RunDir
+    from rankbench.threads import apply_cpus_per_task
 
     notes: list[str] = []
     cfg = resolve(args, seed, notes)
-    apply_threads(cfg)
+    apply_cpus_per_task(cfg.executor.cpus_per_task)
     run = RunDir(out)
     progress = Progress(quiet=args.quiet)
     for note in notes:
@@ -97,9 +98,9 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankbench.provenance import pin_threads
+    from rankbench.threads import pin_pools_for_bench
 
-    pin_threads()
+    pin_pools_for_bench()
     if args.seeds:
         from rankbench.cli.campaign import run_campaign
 

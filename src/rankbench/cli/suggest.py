@@ -4,7 +4,7 @@ Human table on stdout by default (plan, rank(s), LoRA params, reduction, discard
 prints only JSON. The rule and its parameter are named in both.
 
 Nothing here imports numpy at module level: the dispatcher imports every subcommand module to build
-the parser, and BLAS thread pools must be pinned (:func:`blas_workers`) before numpy starts them.
+the parser, and BLAS thread pools must be pinned (:func:`rankbench.threads.pin_blas_for_audit`) before numpy starts them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import contextlib
 import json
 import statistics
 
+from rankbench.names import ALPHA_POLICIES, PLAN_MENU
+from rankbench.threads import pin_blas_for_audit
+
 DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
 SCHEMA_VERSION = 1
-# the library's names, repeated so that building the parser stays numpy-free (a test keeps them equal)
-ALPHA_POLICIES = ("keep_scale", "keep_alpha")
-PLAN_MENU = "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
+# the rule names, repeated so that building the parser stays numpy-free (rankbench.suggest.rules imports
+# numpy; a test keeps them equal to its RULES)
 RULE_NAMES = (
     "energy",
     "sv_fro",
@@ -76,24 +78,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def blas_workers(stack: contextlib.ExitStack) -> int | None:
-    """Pin BLAS to one thread per call and work on one module per core, as `rankbench audit` does.
-
-    Returns the ``workers`` argument for the library: None (its default, sized from the pinned pools)
-    or 1 when numpy was loaded before the pin and threadpoolctl is not there to cap it.
-    """
-    from rankbench.cli.audit import pin_blas_for_audit
-
-    if pin_blas_for_audit():
-        return None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return 1
-    stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
-    return None
-
-
 def suggest_document(adapter_path: str, sha256: str, rule, plans: dict, fmt: str = "peft") -> dict:
     """`rankbench suggest --json`: the one place that lays out this document."""
     return {
@@ -137,7 +121,7 @@ def table(plans: dict) -> str:
 
 def run(args) -> int:
     with contextlib.ExitStack() as stack:
-        workers = blas_workers(stack)
+        workers = pin_blas_for_audit(stack)
         from rankbench.suggest.plans import make_plan
         from rankbench.suggest.rules import parse_rule
         from rankbench.suggest.spectra import compute_spectra

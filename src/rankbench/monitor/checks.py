@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 
 from rankbench.errors import RankbenchError
+from rankbench.records import from_record
 
 KINDS = ("inert", "runaway", "collapse", "nonfinite")
 _LISTED = 8  # module names spelled out in one message; the rest are counted
@@ -58,9 +59,7 @@ class MonitorThresholds:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> MonitorThresholds:
-        return cls(**d)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,7 @@ class Alert:
     def to_dict(self) -> dict:
         return {"step": self.step, "kind": self.kind, "modules": list(self.modules), "message": self.message}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> Alert:
-        return cls(int(d["step"]), d["kind"], tuple(d["modules"]), d["message"])
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def _names(modules) -> str:

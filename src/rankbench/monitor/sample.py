@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rankbench.records import from_record
+
 SCHEMA_VERSION = 1
 SCALAR_PREFIX = "rankbench/"
 TIMELINE_FILE = "rankbench_spectra.jsonl"
@@ -66,11 +68,7 @@ class ModuleRow:
             d["singular_values"] = list(self.singular_values)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> ModuleRow:
-        d = dict(d)
-        sv = d.pop("singular_values", None)
-        return cls(**d, singular_values=None if sv is None else tuple(sv))
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def aggregates(rows: list[ModuleRow], inert: list[str]) -> dict[str, float]:

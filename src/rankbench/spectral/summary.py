@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from rankbench.records import from_record
 from rankbench.spectral.metrics import ENERGY_TAUS
 
 
@@ -26,9 +27,7 @@ class WastefulModule:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> WastefulModule:
-        return cls(**d)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 @dataclass(frozen=True)
@@ -55,11 +54,7 @@ class AuditSummary:
         d["most_wasteful"] = [w.to_dict() for w in self.most_wasteful]
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> AuditSummary:
-        d = dict(d)
-        d["most_wasteful"] = [WastefulModule.from_dict(w) for w in d.get("most_wasteful", [])]
-        return cls(**d)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def percentile(values, p: float) -> float:

@@ -62,21 +62,6 @@ def paired_differences(probe_scores: Any, variant_scores: Any, where: str = "") 
     return probe, variant, variant - probe
 
 
-def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Build a frozen dataclass from its to_dict() output; lists become tuples where the field is a tuple."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    missing = [n for n in names if n not in data]
-    if missing:
-        raise RankbenchError(f"{cls.__name__} record lacks key(s): {', '.join(missing)}")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        value = data[f.name]
-        if isinstance(value, list) and "tuple" in str(f.type):
-            value = tuple(value)
-        kwargs[f.name] = value
-    return cls(**kwargs)
-
-
 def to_dict(obj: Any) -> dict[str, Any]:
     """dataclasses.asdict with tuples turned into lists (JSON has no tuples)."""
     out = dataclasses.asdict(obj)

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from rankbench.errors import RankbenchError
-from rankbench.stats._validate import check_confidence, from_dict, paired_differences, to_dict
+from rankbench.records import from_record
+from rankbench.stats._validate import check_confidence, paired_differences, to_dict
 from rankbench.stats.paired import no_discordance_bound
 
 BOOTSTRAP_METHOD = (
@@ -59,9 +60,7 @@ class BootstrapCI:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BootstrapCI:
-        return from_dict(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def _resampled_means(rng: np.random.Generator, d: np.ndarray, count: int) -> np.ndarray:

@@ -26,10 +26,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rankbench.records import from_record
 from rankbench.stats._validate import (
     check_confidence,
     check_tolerance,
-    from_dict,
     paired_differences,
     to_dict,
 )
@@ -77,9 +77,7 @@ class PairedDelta:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PairedDelta:
-        return from_dict(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 0.95) -> PairedDelta:
@@ -213,9 +211,7 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        return from_dict(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:

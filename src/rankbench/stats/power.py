@@ -24,7 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rankbench.stats._validate import check_confidence, check_tolerance, from_dict, to_dict
+from rankbench.records import from_record
+from rankbench.stats._validate import check_confidence, check_tolerance, to_dict
 from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
 from rankbench.stats.paired import minimum_detectable_effect
 
@@ -55,9 +56,7 @@ class PowerResult:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PowerResult:
-        return from_dict(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def power_label(power: float | None) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from rankbench.errors import RankbenchError
-from rankbench.stats._validate import check_confidence, from_dict, to_dict
+from rankbench.records import from_record
+from rankbench.stats._validate import check_confidence, to_dict
 from rankbench.stats.distributions import t_ppf
 
 T_INTERVAL_METHOD = "t-interval of the mean across seeds (df = n - 1)"
@@ -59,9 +60,7 @@ class TInterval:
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TInterval:
-        return from_dict(cls, data)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def t_interval(values: Any, confidence: float = 0.95) -> TInterval:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +32,15 @@ from rankbench import __version__
 from rankbench.adapters import open_adapter
 from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, staged_dir
-from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
+from rankbench.names import COMPRESS_METHODS
+from rankbench.records import from_record
 from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
 from rankbench.suggest.spectra import check_single_adapter, file_stat
+from rankbench.threads import audit_workers
 
 SCHEMA_VERSION = 1
-METHODS = ("truncate", "random_subspace")
 RECORD_NAME = "compression.json"
 
 
@@ -88,19 +89,14 @@ class CompressionRecord:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> CompressionRecord:
-        known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in data.items() if k in known}
-        d["modules"] = [ModuleRecord(**m) for m in d["modules"]]
-        return cls(**d)
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
 def check_compressible(adapter, method: str = "truncate") -> None:
     """Refuse what compression cannot do right: DoRA, a pickled .bin, several adapters in one file."""
-    if method not in METHODS:
+    if method not in COMPRESS_METHODS:
         raise RankbenchError(
-            f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(METHODS)}"
+            f"unknown compression method {method!r}", hint=f"choose one of: {', '.join(COMPRESS_METHODS)}"
         )
     if (
         adapter.use_dora
@@ -180,7 +176,7 @@ def compress_adapter(
     ``spectra``: a :class:`~rankbench.suggest.spectra.Spectra` of the same file, to reuse its
     factorisations and its sha256 (when the weights file's size, mtime and inode are unchanged; otherwise
     the file is hashed and a mismatch discards the spectra and starts over). ``workers``: modules
-    rebuilt in parallel (default :func:`rankbench.auditor.default_workers`: one per core when BLAS is
+    rebuilt in parallel (default :func:`rankbench.threads.audit_workers`: one per core when BLAS is
     pinned to one thread).
     """
     t0 = time.perf_counter()
@@ -210,7 +206,7 @@ def _jobs(specs, plan: Plan, method: str, seed, cores: dict) -> list[Job]:
 def _compress(src_dir, plan: Plan, out_dir, method, seed, spectra, workers, t0) -> CompressionRecord:
     with open_adapter(src_dir) as adapter:
         check_plan(adapter, plan, method)
-        workers = default_workers() if workers is None else max(1, int(workers))
+        workers = audit_workers() if workers is None else max(1, int(workers))
         if workers > 1 and spectra is None:
             adapter.prefetch_sha256()
         weights = SafetensorsFile(adapter.weights_path)  # the header: offsets for byte-exact copies

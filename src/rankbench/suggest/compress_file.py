@@ -33,12 +33,12 @@ from rankbench.adapters.file_metadata import resized_metadata
 from rankbench.adapters.lycoris import StructuredSpec
 from rankbench.adapters.safetensors_file import decode_float
 from rankbench.adapters.writer import SafetensorsWriter, encode_float
-from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError
 from rankbench.spectral.truncate import discarded_energy
 from rankbench.suggest.compress import CompressionRecord, ModuleRecord, check_plan, make_record
 from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
+from rankbench.threads import audit_workers
 
 
 def check_out_file(out) -> Path:
@@ -131,7 +131,7 @@ def compress_file(src, plan: Plan, out, *, workers=None) -> CompressionRecord:
     """Write the compressed single-file adapter ``out`` (see the module docs) and return its record."""
     t0 = time.perf_counter()
     out = check_out_file(out)
-    workers = default_workers() if workers is None else max(1, int(workers))
+    workers = audit_workers() if workers is None else max(1, int(workers))
     with open_adapter(src) as adapter:
         check_plan(adapter, plan, "truncate")
         alphas = stored_alphas(adapter, plan)

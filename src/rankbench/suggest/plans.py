@@ -35,18 +35,18 @@ import copy
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from rankbench.errors import RankbenchError
+from rankbench.names import ALPHA_POLICIES, PLAN_MENU
+from rankbench.records import from_record
 from rankbench.spectral.truncate import numerical_rank
 from rankbench.suggest.allocate import allocate_budget, default_allowed_ranks, minimum_params, round_up
 from rankbench.suggest.rules import parse_rule
 
 SCHEMA_VERSION = 1
-ALPHA_POLICIES = ("keep_scale", "keep_alpha")
-PLAN_MENU = "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
 _PERCENTILE = {"uniform_median": 50.0, "uniform_p90": 90.0}
 
 
@@ -147,10 +147,7 @@ class Plan:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Plan:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
     def scale_of(self, module: str) -> float:
         k = self.ranks[module]

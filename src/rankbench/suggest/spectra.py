@@ -17,11 +17,11 @@ from rankbench.adapters import OtherTensor, open_adapter
 from rankbench.adapters.keys import natural_key
 from rankbench.adapters.lycoris import StructuredSpec
 from rankbench.adapters.safetensors_file import FLOAT_DTYPES
-from rankbench.auditor import default_workers
 from rankbench.errors import RankbenchError, warn
 from rankbench.spectral import NonFiniteError
 from rankbench.spectral.truncate import CoreSVD, core_svd
 from rankbench.suggest.rebuild import ordered_map
+from rankbench.threads import audit_workers
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def compute_spectra(path, *, workers: int | None = None) -> Spectra:
     ``workers``: modules factored in parallel, as in :func:`rankbench.auditor.audit` (default: one per
     core when BLAS is pinned to one thread, else 1).
     """
-    workers = default_workers() if workers is None else max(1, int(workers))
+    workers = audit_workers() if workers is None else max(1, int(workers))
     with open_adapter(path) as adapter:
         check_single_adapter(adapter)
         if adapter.use_dora or any(s.info_magnitude is not None for s in adapter.specs):

@@ -2,7 +2,7 @@
 
 The protocol (``rankbench.bench.protocol``) is task-agnostic: it asks a profile to prepare data, train
 an adapter, and evaluate an adapter folder into per-item records. Adding a task family means adding one
-module under ``profiles/`` and one line in :data:`rankbench.bench.profiles.PROFILES`.
+module under ``profiles/`` and one line in :data:`rankbench.names.PROFILES`.
 
 Per-item records are dicts with at least ``item_id`` (str, stable across variants and seeds of the
 same data) and ``score`` (float in [0, 1]; 1/0 correctness for accuracy and exact match). The paired

@@ -164,10 +164,11 @@ class CausalLMExactMatchProfile:
         import torch
 
         from rankbench.bench.data import BucketedBatches
-        from rankbench.bench.device import pick_device, pick_dtype, pin_threads, seed_everything
+        from rankbench.bench.device import pick_device, pick_dtype, seed_everything
         from rankbench.bench.train import run_training
+        from rankbench.threads import set_torch_threads
 
-        pin_threads()
+        set_torch_threads()
         device = pick_device(cfg.train.device)
         amp = pick_dtype(cfg.train.dtype, device)
         seed_everything(seed)  # the LoRA A init draws from torch's generator
@@ -213,11 +214,12 @@ class CausalLMExactMatchProfile:
         from peft import PeftModel
 
         from rankbench.bench.answers import score_answer
-        from rankbench.bench.device import eval_batch_size, pick_device, pick_dtype, pin_threads
+        from rankbench.bench.device import eval_batch_size, pick_device, pick_dtype
         from rankbench.bench.generation import generate_greedy
+        from rankbench.threads import set_torch_threads
 
         t0 = time.perf_counter()
-        pin_threads()
+        set_torch_threads()
         device = pick_device(cfg.train.device)
         amp = pick_dtype(cfg.train.dtype, device)
         tok = self._tokenizer(cfg)

@@ -27,7 +27,7 @@ from rankbench.bench.data import (
     sample_items,
     split_items,
 )
-from rankbench.bench.device import eval_batch_size, pick_device, pin_threads, seed_everything
+from rankbench.bench.device import eval_batch_size, pick_device, seed_everything
 from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainResult
 from rankbench.bench.profiles.seqcls_eval import amp_dtype, predict
 from rankbench.bench.profiles.seqcls_model import (
@@ -42,6 +42,7 @@ from rankbench.bench.profiles.seqcls_model import (
 from rankbench.bench.sources import ModelSource, load_rows, resolve_model
 from rankbench.bench.train import run_training
 from rankbench.errors import RankbenchError
+from rankbench.threads import set_torch_threads
 
 
 @dataclass
@@ -156,7 +157,7 @@ class SeqClsProfile:
     ) -> TrainResult:
         from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 
-        pin_threads()
+        set_torch_threads()
         device = pick_device(cfg.train.device)
         amp = amp_dtype(cfg, device)
         seed_everything(seed)  # the head's initial weights come from this
@@ -216,7 +217,7 @@ class SeqClsProfile:
     def evaluate(self, cfg, data: PreparedData, adapter_dir: Path, *, progress=None) -> EvalResult:
         from peft import PeftModel
 
-        pin_threads()
+        set_torch_threads()
         _check_adapter_dir(Path(adapter_dir))
         start = time.perf_counter()
         device = pick_device(cfg.train.device)

@@ -1,0 +1,87 @@
+"""The names registry: torch-free, the one home every user of a name reads, and a task profile is one
+module plus one line there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from rankbench import names
+from rankbench.bench.config import BenchConfig, load_config, validate
+from rankbench.bench.profiles import get_profile
+from rankbench.cli import main
+from rankbench.errors import RankbenchError
+
+
+def test_the_registry_imports_without_numpy_torch_or_transformers():
+    code = (
+        "import sys\n"
+        "for mod in ('numpy', 'torch', 'transformers', 'peft'):\n"
+        "    sys.modules[mod] = None  # any import of them now raises ImportError\n"
+        "import rankbench.names as n\n"
+        "print(len(n.PROFILES), len(n.VARIANTS), len(n.BENCH_METHODS), len(n.ALPHA_POLICIES))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "5", "3", "2"]
+
+
+def test_every_variant_has_a_plan_and_the_controls_are_variants():
+    assert set(names.CONTROLS) <= set(names.VARIANTS)
+    assert set(names.VARIANT_PLANS.values()) <= set(names.VARIANTS)
+    assert set(names.BASE_PLANS) <= set(names.VARIANT_PLANS.values())
+    assert BenchConfig().compression.variants == list(names.VARIANTS)
+
+
+def test_users_of_a_name_read_the_registry():
+    from rankbench.bench import config
+    from rankbench.cli import compress as cli_compress
+    from rankbench.cli import suggest as cli_suggest
+    from rankbench.suggest import plans
+
+    assert config.PROFILES is names.PROFILES and plans.ALPHA_POLICIES is names.ALPHA_POLICIES
+    assert (
+        cli_suggest.PLAN_MENU is names.PLAN_MENU and cli_compress.COMPRESS_METHODS is names.COMPRESS_METHODS
+    )
+
+
+DUMMY_PROFILE = """
+class DummyProfile:
+    name = "dummy_task"
+"""
+
+
+@pytest.fixture
+def dummy_profile(tmp_path, monkeypatch):
+    """A new task profile: one module, plus the one line in rankbench.names.PROFILES."""
+    (tmp_path / "dummy_profile_mod.py").write_text(DUMMY_PROFILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(names.PROFILES, "dummy_task", ("dummy_profile_mod:DummyProfile", "a dummy metric"))
+    yield "dummy_task"
+    sys.modules.pop("dummy_profile_mod", None)
+
+
+def test_a_registered_profile_is_accepted_everywhere_without_further_edits(dummy_profile, tmp_path, capsys):
+    cfg = BenchConfig()
+    cfg.task.profile = dummy_profile
+    assert validate(cfg) == []
+    path = tmp_path / "c.yaml"
+    path.write_text(f"task:\n  profile: {dummy_profile}\n")
+    assert load_config(path).task.profile == dummy_profile
+    assert type(get_profile(dummy_profile)).__name__ == "DummyProfile"
+    assert main(["init-config"]) == 0
+    doc = capsys.readouterr().out
+    assert "dummy_task (a dummy metric)" in doc
+    assert (
+        "seqcls (classification accuracy), causal_lm_exact_match (generation, exact match) or dummy_task"
+        in doc
+    )
+
+
+def test_an_unregistered_profile_is_refused_by_the_config_and_get_profile():
+    cfg = BenchConfig()
+    cfg.task.profile = "dummy_task"
+    assert validate(cfg) == ["task.profile: expected one of seqcls, causal_lm_exact_match, got 'dummy_task'"]
+    with pytest.raises(RankbenchError, match="unknown task profile 'dummy_task'"):
+        get_profile("dummy_task")
