@@ -146,9 +146,11 @@ def test_an_exception_leaves_the_stage_undone_and_it_resumes(tmp_path, fail):
 def test_a_stage_body_that_sets_no_record_is_a_bug_not_a_finished_stage(tmp_path):
     run = RunDir(tmp_path)
     run.claim({}, "h")
-    with pytest.raises(RuntimeError, match="stage 'audit' ended without setting its record"):
-        with run.stage("audit"):
-            pass
+    with (
+        pytest.raises(RuntimeError, match="stage 'audit' ended without setting its record"),
+        run.stage("audit"),
+    ):
+        pass
     assert not run.is_done("audit")
     _assert_unlocked(tmp_path, "audit")
 
