@@ -119,31 +119,35 @@ def apply_threads(cfg: BenchConfig) -> None:
 
 def stage_probe(b: BenchRun) -> dict:
     """Train the probe at lora.probe_r, or import the user's adapter (``probe.adapter``) in its place."""
-    cfg = b.cfg
     with b.run.stage("probe") as st:
         if st.done:
             return st.record
-        if cfg.probe.adapter:
+        if b.cfg.probe.adapter:
             from rankbench.bench.adapter_fit import import_adapter
 
-            b.progress.stage(f"checking and importing the adapter {cfg.probe.adapter}")
+            b.progress.stage(f"checking and importing the adapter {b.cfg.probe.adapter}")
             adapter = import_adapter(b, st.dir)
             st.record = {"source": "user_adapter", "adapter": adapter, "train": None}
         else:
-            spec = LoraSpec(
-                r=cfg.lora.probe_r,
-                alpha=cfg.lora.alpha,
-                target_modules=cfg.lora.target_modules or b.profile.default_target_modules(cfg),
-                dropout=cfg.lora.dropout,
-                use_rslora=cfg.lora.use_rslora,
-            )
-            job = TrainJob(spec, cfg.train.steps, b.seed, st.dir / "adapter", progress=b.progress)
-            data = b.data
-            b.progress.stage(f"training the probe (r={spec.r}, {cfg.train.steps} steps)")
-            train = _train_record(b.profile.train(cfg, data, job), spec)
-            atomic_write_json(st.dir / "train.json", train)
-            st.record = {"train": train}
+            st.record = {"train": _train_probe(b, st.dir)}
     return st.record
+
+
+def _train_probe(b: BenchRun, out: Path) -> dict:
+    cfg = b.cfg
+    spec = LoraSpec(
+        r=cfg.lora.probe_r,
+        alpha=cfg.lora.alpha,
+        target_modules=cfg.lora.target_modules or b.profile.default_target_modules(cfg),
+        dropout=cfg.lora.dropout,
+        use_rslora=cfg.lora.use_rslora,
+    )
+    data = b.data
+    b.progress.stage(f"training the probe (r={spec.r}, {cfg.train.steps} steps)")
+    job = TrainJob(spec, cfg.train.steps, b.seed, out / "adapter", progress=b.progress)
+    train = _train_record(b.profile.train(cfg, data, job), spec)
+    atomic_write_json(out / "train.json", train)
+    return train
 
 
 def stage_eval(b: BenchRun, name: str, adapter_dir: Path, label: str) -> dict:
