@@ -15,7 +15,7 @@ from helpers.gsm8k import FULL_SIZES, has_full_copy, read_split  # noqa: E402
 from rankbench.bench.answers import gold_answer  # noqa: E402
 from rankbench.bench.config import BenchConfig  # noqa: E402
 from rankbench.bench.profiles import get_profile  # noqa: E402
-from rankbench.bench.profiles.base import LoraSpec  # noqa: E402
+from rankbench.bench.profiles.base import LoraSpec, TrainJob  # noqa: E402
 from rankbench.bench.profiles.causal_lm import (  # noqa: E402
     GPT2_TARGETS,
     LLAMA_TARGETS,
@@ -228,7 +228,7 @@ def test_prepare_train_evaluate_on_gsm8k(tmp_path, monkeypatch, chat):
 
     monkeypatch.setattr(LlamaForCausalLM, "forward", spy)
     lora = LoraSpec(r=4, alpha=8, target_modules=LLAMA_TARGETS)
-    res = profile.train(cfg, data, lora=lora, steps=3, seed=3, out_dir=tmp_path / "adapter")
+    res = profile.train(cfg, data, TrainJob(lora, steps=3, seed=3, out_dir=tmp_path / "adapter"))
     monkeypatch.undo()
     assert len(seen) == 3 and res.steps == 3 and np.isfinite(res.final_loss)
     by_content = {

@@ -94,3 +94,69 @@ def test_a_killed_process_leaves_no_stale_lock(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     RunDir(tmp_path).begin("probe")  # the kernel dropped the dead process's lock
+
+
+# --- the stage context ---------------------------------------------------------------------------
+
+
+def _run_stage(run: RunDir, name: str, calls: list, fail: BaseException | None = None) -> dict:
+    """A stage body as the protocol writes one: skipped when done, files in st.dir, a record."""
+    with run.stage(name) as st:
+        if st.done:
+            return st.record
+        calls.append(name)
+        (st.dir / "out.txt").write_text("x")
+        if fail is not None:
+            raise fail
+        time.sleep(0.02)
+        st.record = {"answer": 42}
+    return st.record
+
+
+def test_a_stage_runs_once_and_its_record_holds_the_timing(tmp_path):
+    run = RunDir(tmp_path)
+    run.claim({}, "h")
+    calls: list = []
+    t0 = time.perf_counter()
+    rec = _run_stage(run, "probe", calls)
+    took = time.perf_counter() - t0
+    assert calls == ["probe"] and run.is_done("probe")
+    assert rec == {"answer": 42, "stage": "probe", "seconds": rec["seconds"]}
+    assert 0.02 <= rec["seconds"] <= took
+    assert run.record("probe") == rec  # what was returned is what the marker holds
+    again = _run_stage(run, "probe", calls)
+    assert calls == ["probe"] and again == rec  # done: the body did not run, its record came back
+    assert (tmp_path / "probe" / "out.txt").is_file()  # and nothing was wiped
+
+
+@pytest.mark.parametrize("fail", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_an_exception_leaves_the_stage_undone_and_it_resumes(tmp_path, fail):
+    run = RunDir(tmp_path)
+    run.claim({}, "h")
+    calls: list = []
+    with pytest.raises(type(fail)):
+        _run_stage(run, "probe", calls, fail=fail)
+    assert not run.is_done("probe") and (tmp_path / "probe" / "out.txt").is_file()
+    _assert_unlocked(tmp_path, "probe")
+    rec = _run_stage(RunDir(tmp_path), "probe", calls)
+    assert calls == ["probe", "probe"] and rec["answer"] == 42
+    assert RunDir(tmp_path).is_done("probe")
+
+
+def test_a_stage_body_that_sets_no_record_is_a_bug_not_a_finished_stage(tmp_path):
+    run = RunDir(tmp_path)
+    run.claim({}, "h")
+    with (
+        pytest.raises(RuntimeError, match="stage 'audit' ended without setting its record"),
+        run.stage("audit"),
+    ):
+        pass
+    assert not run.is_done("audit")
+    _assert_unlocked(tmp_path, "audit")
+
+
+def _assert_unlocked(root, name: str) -> None:
+    """Another RunDir (as another process would) can take the stage: its lock was released."""
+    other = RunDir(root)
+    other.begin(name)
+    other._unlock_stage(name)

@@ -15,7 +15,7 @@ from helpers.tiny_bench import make_sentiment_csv as _csv
 from helpers.tiny_bench import make_tiny_bert as _bert
 from rankbench.bench.config import load_config
 from rankbench.bench.profiles import get_profile
-from rankbench.bench.profiles.base import LoraSpec
+from rankbench.bench.profiles.base import LoraSpec, TrainJob
 from rankbench.bench.profiles.seqcls import SeqClsProfile
 from rankbench.errors import RankbenchError
 
@@ -61,7 +61,7 @@ def setup(tmp_path_factory, one_thread):
     profile = SeqClsProfile()
     data = profile.prepare(cfg, seed=0, cache_dir=root / "cache")
     lora = LoraSpec(r=4, alpha=8.0, target_modules=TARGETS)
-    adapter = profile.train(cfg, data, lora=lora, steps=100, seed=0, out_dir=root / "probe").adapter_dir
+    adapter = profile.train(cfg, data, TrainJob(lora, steps=100, seed=0, out_dir=root / "probe")).adapter_dir
     return {"root": root, "cfg": cfg, "profile": profile, "data": data, "lora": lora, "adapter": adapter}
 
 
@@ -154,10 +154,12 @@ def test_reused_eval_base_gives_the_same_records_as_a_fresh_process(setup):
         .train(
             s["cfg"],
             s["data"],
-            lora=LoraSpec(r=2, alpha=2.0, target_modules=["query", "value"]),
-            steps=5,
-            seed=1,
-            out_dir=s["root"] / "other",
+            TrainJob(
+                LoraSpec(r=2, alpha=2.0, target_modules=["query", "value"]),
+                steps=5,
+                seed=1,
+                out_dir=s["root"] / "other",
+            ),
         )
         .adapter_dir
     )
@@ -174,8 +176,8 @@ def test_reused_eval_base_gives_the_same_records_as_a_fresh_process(setup):
 def test_training_is_reproducible_for_a_seed(setup):
     s = setup
     kw = {"lora": s["lora"], "steps": 3, "seed": 5}
-    a = s["profile"].train(s["cfg"], s["data"], out_dir=s["root"] / "rep-a", **kw)
-    b = SeqClsProfile().train(s["cfg"], s["data"], out_dir=s["root"] / "rep-b", **kw)
+    a = s["profile"].train(s["cfg"], s["data"], TrainJob(out_dir=s["root"] / "rep-a", **kw))
+    b = SeqClsProfile().train(s["cfg"], s["data"], TrainJob(out_dir=s["root"] / "rep-b", **kw))
     assert a.losses == b.losses
     ta, tb = (
         load_file(a.adapter_dir / "adapter_model.safetensors"),
@@ -186,27 +188,23 @@ def test_training_is_reproducible_for_a_seed(setup):
 
 def test_finetune_continues_from_the_init_adapter(setup, monkeypatch):
     """truncate+finetune: training starts from the init adapter's weights (and its ranks), not from scratch."""
-    import rankbench.bench.profiles.seqcls as seqcls
+    import rankbench.bench.train as train
 
     s = setup
     start = {}
-    real = seqcls.run_training
+    real = train.run_training
 
     def spy(model, batches, **kw):
         start.update({k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad})
         return real(model, batches, **kw)
 
-    monkeypatch.setattr(seqcls, "run_training", spy)
+    monkeypatch.setattr(train, "run_training", spy)
     out = (
         s["profile"]
         .train(
             s["cfg"],
             s["data"],
-            lora=s["lora"],
-            steps=3,
-            seed=2,
-            out_dir=s["root"] / "ft",
-            init_adapter=s["adapter"],
+            TrainJob(s["lora"], steps=3, seed=2, out_dir=s["root"] / "ft", init_adapter=s["adapter"]),
         )
         .adapter_dir
     )
@@ -225,7 +223,7 @@ def test_rank_pattern_reaches_the_saved_adapter(setup):
     lora = LoraSpec(r=4, alpha=4.0, target_modules=TARGETS, rank_pattern={"layer.0.attention.self.query": 2})
     out = (
         s["profile"]
-        .train(s["cfg"], s["data"], lora=lora, steps=1, seed=0, out_dir=s["root"] / "rp")
+        .train(s["cfg"], s["data"], TrainJob(lora, steps=1, seed=0, out_dir=s["root"] / "rp"))
         .adapter_dir
     )
     tensors = load_file(out / "adapter_model.safetensors")
@@ -296,7 +294,7 @@ def test_embedded_default_end_to_end_smoke(tmp_path):
     targets = profile.default_target_modules(cfg)
     assert targets == TARGETS
     lora = LoraSpec(r=16, alpha=16.0, target_modules=targets)
-    result = profile.train(cfg, data, lora=lora, steps=4, seed=0, out_dir=tmp_path / "probe")
+    result = profile.train(cfg, data, TrainJob(lora, steps=4, seed=0, out_dir=tmp_path / "probe"))
     assert result.steps == 4 and len(result.losses) == 1
     tensors = load_file(result.adapter_dir / "adapter_model.safetensors")
     assert sum(".lora_A." in k for k in tensors) == 6 * 6 + 1  # 6 layers x (q, k, v, 3 dense) + pooler

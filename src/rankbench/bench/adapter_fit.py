@@ -12,12 +12,19 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rankbench.adapters.keys import strip_prefix
 from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME, sha256_file
 from rankbench.bench.user_adapter import OVERRIDE_HINT, open_user_adapter
 from rankbench.errors import RankbenchError
 from rankbench.io import read_json
+
+if TYPE_CHECKING:
+    import torch
+
+    from rankbench.adapters.reader import Adapter
+    from rankbench.bench.protocol import BenchRun
 
 HEADS = ("classifier", "score")  # the heads transformers' sequence classifiers put on a base
 
@@ -36,7 +43,9 @@ def delta_shape(module, kind: str) -> tuple[int, ...] | None:
     return shape[0], flat  # Linear (out, in); a convolution (out, in·k…)
 
 
-def first_mismatch(adapter, model, num_labels: int | None) -> tuple[str, str] | None:
+def first_mismatch(
+    adapter: Adapter, model: torch.nn.Module, num_labels: int | None
+) -> tuple[str, str] | None:
     """(what does not fit, hint) for the first tensor of ``adapter`` that ``model`` cannot take."""
     modules = dict(model.named_modules())
     params = dict(model.named_parameters())
@@ -74,7 +83,7 @@ def _shape(shape) -> str:
     return str(tuple(int(x) for x in shape))  # (3,) for a bias, (2, 32) for a weight
 
 
-def _arch_hint(adapter, model) -> str:
+def _arch_hint(adapter: Adapter, model: torch.nn.Module) -> str:
     theirs = adapter.config.get("base_model_name_or_path") or "unknown"
     return (
         f"the adapter was trained on another model (its {CONFIG_NAME} names {theirs}; the base here is "
@@ -82,7 +91,7 @@ def _arch_hint(adapter, model) -> str:
     )
 
 
-def check_fit(b) -> dict:
+def check_fit(b: BenchRun) -> dict:
     """Stop with exit 2 unless the adapter fits the base and the task; returns its provenance."""
     cfg = b.cfg
     folder = Path(cfg.probe.adapter)
@@ -120,7 +129,7 @@ def check_fit(b) -> dict:
     }
 
 
-def import_adapter(b, out: Path) -> dict:
+def import_adapter(b: BenchRun, out: Path) -> dict:
     """Copy the checked adapter into ``out/adapter`` (its two files); the user's folder is only read."""
     t0 = time.perf_counter()
     prov = check_fit(b)

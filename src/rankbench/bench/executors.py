@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rankbench.errors import RankbenchError
+
+if TYPE_CHECKING:
+    from rankbench.bench.protocol import BenchRun
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class SeedJob:
     quiet: bool = True
 
 
-def make_bench(job: SeedJob):
+def make_bench(job: SeedJob) -> BenchRun:
     from rankbench.bench.config import BenchConfig
     from rankbench.bench.progress import Progress
     from rankbench.bench.protocol import BenchRun

@@ -15,18 +15,23 @@ variant stages of many seeds anywhere (see :mod:`rankbench.bench.executors`).
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rankbench.bench.config import BenchConfig
+from rankbench.bench.profiles.base import LoraSpec, PreparedData, TaskProfile, TrainJob, TrainResult
 from rankbench.bench.progress import Progress
 from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import VariantJob, shuffled_ranks, variant_jobs
 from rankbench.errors import CheckFailed
 from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from rankbench.names import BASE_PLANS, CONTROLS, VARIANT_PLANS
+
+if TYPE_CHECKING:
+    from rankbench.auditor import AuditResult
+    from rankbench.suggest.plans import Plan
 
 SMOKE_OVERRIDES = {
     "train.steps": 20,
@@ -45,11 +50,11 @@ class BenchRun:
     cache_dir: Path
     smoke: bool = False
     progress: Progress = field(default_factory=Progress)
-    _profile: object = None
-    _data: object = None
+    _profile: TaskProfile | None = None
+    _data: PreparedData | None = None
 
     @property
-    def profile(self):
+    def profile(self) -> TaskProfile:
         if self._profile is None:
             from rankbench.bench.profiles import get_profile
 
@@ -58,7 +63,7 @@ class BenchRun:
         return self._profile
 
     @property
-    def data(self):
+    def data(self) -> PreparedData:
         if self._data is None:
             self.progress.stage("preparing data")
             self._data = self.profile.prepare(self.cfg, seed=self.cfg.train.seed, cache_dir=self.cache_dir)
@@ -98,25 +103,24 @@ def quiet_libraries() -> None:
         pass
 
 
-# --- stages --------------------------------------------------------------------------------------
-
-
 def stage_probe(b: BenchRun) -> dict:
-    from rankbench.bench.profiles.base import LoraSpec
+    """Train the probe at lora.probe_r, or import the user's adapter (``probe.adapter``) in its place."""
+    with b.run.stage("probe") as st:
+        if st.done:
+            return st.record
+        if b.cfg.probe.adapter:
+            from rankbench.bench.adapter_fit import import_adapter
 
-    name = "probe"
-    if b.run.is_done(name):
-        return b.run.record(name)
-    t0 = time.perf_counter()
-    out = b.run.begin(name)
+            b.progress.stage(f"checking and importing the adapter {b.cfg.probe.adapter}")
+            adapter = import_adapter(b, st.dir)
+            st.record = {"source": "user_adapter", "adapter": adapter, "train": None}
+        else:
+            st.record = {"train": _train_probe(b, st.dir)}
+    return st.record
+
+
+def _train_probe(b: BenchRun, out: Path) -> dict:
     cfg = b.cfg
-    if cfg.probe.adapter:
-        from rankbench.bench.adapter_fit import import_adapter
-
-        b.progress.stage(f"checking and importing the adapter {cfg.probe.adapter}")
-        return b.run.finish(
-            name, {"source": "user_adapter", "adapter": import_adapter(b, out), "train": None}, t0
-        )
     spec = LoraSpec(
         r=cfg.lora.probe_r,
         alpha=cfg.lora.alpha,
@@ -126,27 +130,19 @@ def stage_probe(b: BenchRun) -> dict:
     )
     data = b.data
     b.progress.stage(f"training the probe (r={spec.r}, {cfg.train.steps} steps)")
-    res = b.profile.train(
-        cfg,
-        data,
-        lora=spec,
-        steps=cfg.train.steps,
-        seed=b.seed,
-        out_dir=out / "adapter",
-        progress=b.progress,
-    )
-    train = _train_record(res, spec)
+    job = TrainJob(spec, cfg.train.steps, b.seed, out / "adapter", progress=b.progress)
+    train = _train_record(b.profile.train(cfg, data, job), spec)
     atomic_write_json(out / "train.json", train)
-    return b.run.finish(name, {"train": train}, t0)
+    return train
 
 
 def stage_eval(b: BenchRun, name: str, adapter_dir: Path, label: str) -> dict:
     """Evaluate an adapter on the fixed eval items; write eval.json and predictions.jsonl."""
-    if b.run.is_done(name):
-        return b.run.record(name)
-    t0 = time.perf_counter()
-    out = b.run.begin(name)
-    return b.run.finish(name, evaluate_into(b, out, adapter_dir, label), t0)
+    with b.run.stage(name) as st:
+        if st.done:
+            return st.record
+        st.record = evaluate_into(b, st.dir, adapter_dir, label)
+    return st.record
 
 
 def evaluate_into(b: BenchRun, out: Path, adapter_dir: Path, label: str) -> dict:
@@ -213,18 +209,17 @@ def check_gate(b: BenchRun, probe_eval: dict) -> dict:
 def stage_audit(b: BenchRun) -> dict:
     from rankbench.auditor import audit
 
-    name = "audit"
-    if b.run.is_done(name):
-        return b.run.record(name)
-    t0 = time.perf_counter()
-    out = b.run.begin(name)
-    b.progress.stage("auditing the probe's spectrum")
-    result = audit(b.probe_adapter())
-    atomic_write_json(out / "audit.json", result.to_dict())
-    return b.run.finish(name, {"summary": result.to_dict()["summary"]}, t0)
+    with b.run.stage("audit") as st:
+        if st.done:
+            return st.record
+        b.progress.stage("auditing the probe's spectrum")
+        result = audit(b.probe_adapter())
+        atomic_write_json(st.dir / "audit.json", result.to_dict())
+        st.record = {"summary": result.to_dict()["summary"]}
+    return st.record
 
 
-def load_audit(b: BenchRun):
+def load_audit(b: BenchRun) -> AuditResult:
     from rankbench.auditor import AuditResult
 
     return AuditResult.from_dict(read_json(b.run.stage_dir("audit") / "audit.json"))
@@ -233,30 +228,29 @@ def load_audit(b: BenchRun):
 def stage_plans(b: BenchRun) -> dict:
     from rankbench.suggest.plans import make_plan, plan_from_ranks
 
-    name = "plans"
-    if b.run.is_done(name):
-        return b.run.record(name)
-    t0 = time.perf_counter()
-    out = b.run.begin(name)
-    c = b.cfg.compression
-    audit_result = load_audit(b)
-    kw = {"rule": c.rule, "allowed_ranks": c.allowed_ranks, "alpha_policy": c.alpha_policy}
-    plans = {}
-    for spec in BASE_PLANS:
-        plans[spec] = make_plan(spec, audit_result, **kw)
-    if "per_layer_shuffled" in c.variants:
-        ranks = shuffled_ranks(plans["per_layer"].ranks, seed=b.seed)
-        # a module can't take more than its own probe rank; clip (same probe r everywhere in practice)
-        ranks = {m: min(k, plans["per_layer"].source_ranks[m]) for m, k in ranks.items()}
-        plans["per_layer_shuffled"] = plan_from_ranks(
-            "per_layer_shuffled", ranks, audit_result, alpha_policy=c.alpha_policy
-        )
-    record = {"plans": {k: p.to_dict() for k, p in plans.items()}}
-    atomic_write_json(out / "plans.json", record)
-    return b.run.finish(name, {"plan_names": sorted(plans)}, t0)
+    with b.run.stage("plans") as st:
+        if st.done:
+            return st.record
+        c = b.cfg.compression
+        audit_result = load_audit(b)
+        kw = {"rule": c.rule, "allowed_ranks": c.allowed_ranks, "alpha_policy": c.alpha_policy}
+        plans = {}
+        for spec in BASE_PLANS:
+            plans[spec] = make_plan(spec, audit_result, **kw)
+        if "per_layer_shuffled" in c.variants:
+            ranks = shuffled_ranks(plans["per_layer"].ranks, seed=b.seed)
+            # a module can't take more than its own probe rank; clip (same probe r everywhere in practice)
+            ranks = {m: min(k, plans["per_layer"].source_ranks[m]) for m, k in ranks.items()}
+            plans["per_layer_shuffled"] = plan_from_ranks(
+                "per_layer_shuffled", ranks, audit_result, alpha_policy=c.alpha_policy
+            )
+        record = {"plans": {k: p.to_dict() for k, p in plans.items()}}
+        atomic_write_json(st.dir / "plans.json", record)
+        st.record = {"plan_names": sorted(plans)}
+    return st.record
 
 
-def load_plans(b: BenchRun) -> dict:
+def load_plans(b: BenchRun) -> dict[str, Plan]:
     from rankbench.suggest.plans import Plan
 
     data = read_json(b.run.stage_dir("plans") / "plans.json")
@@ -265,53 +259,58 @@ def load_plans(b: BenchRun) -> dict:
 
 def stage_variant(b: BenchRun, job: VariantJob) -> dict:
     """Build one variant (truncate / retrain / truncate+finetune) and evaluate it."""
-    from rankbench.bench.profiles.base import LoraSpec
+    with b.run.stage(job.stage) as st:
+        if st.done:
+            return st.record
+        plan = load_plans(b)[VARIANT_PLANS[job.variant]]
+        b.progress.stage(f"building {job.key} ({job.method}, {_rank_text(plan)})")
+        build: dict = {"variant": job.variant, "method": job.method, "plan": plan.name}
+        if job.method in ("truncate", "truncate+finetune"):
+            build["compression"] = _truncate(b, job, plan, st.dir)
+        if job.method in ("retrain", "truncate+finetune"):
+            build["train"] = _retrain(b, job, plan, st.dir)
+        build["build_seconds"] = round(st.elapsed(), 3)
+        atomic_write_json(st.dir / "build.json", build)
+        ev = evaluate_into(b, st.dir, st.dir / "adapter", job.key)
+        st.record = {"build": build, "eval": ev, "role": role_of(job, plan)}
+    return st.record
+
+
+def _truncate(b: BenchRun, job: VariantJob, plan: Plan, out: Path) -> dict:
+    """Cut the probe to the plan's ranks: the variant's adapter, or the start of its finetune."""
     from rankbench.suggest.compress import compress_adapter
 
-    if b.run.is_done(job.stage):
-        return b.run.record(job.stage)
-    t0 = time.perf_counter()
-    out = b.run.begin(job.stage)
-    plan = load_plans(b)[VARIANT_PLANS[job.variant]]
-    adapter = out / "adapter"
-    b.progress.stage(f"building {job.key} ({job.method}, {_rank_text(plan)})")
-    build: dict = {"variant": job.variant, "method": job.method, "plan": plan.name}
-    if job.method in ("truncate", "truncate+finetune"):
-        method = "random_subspace" if job.variant == "random_subspace" else "truncate"
-        target = adapter if job.method == "truncate" else out / "truncated"
-        rec = compress_adapter(b.probe_adapter(), plan, target, method=method, seed=b.seed)
-        build["compression"] = rec.to_dict() if hasattr(rec, "to_dict") else rec
-    if job.method in ("retrain", "truncate+finetune"):
-        cfg_update = plan.peft_config_update(read_json(b.probe_adapter() / "adapter_config.json"))
-        spec = LoraSpec(
-            r=int(cfg_update["r"]),
-            alpha=float(cfg_update["lora_alpha"]),
-            target_modules=b.target_modules(),
-            dropout=b.cfg.lora.dropout,
-            use_rslora=b.cfg.lora.use_rslora,
-            rank_pattern=dict(cfg_update.get("rank_pattern") or {}),
-            alpha_pattern=dict(cfg_update.get("alpha_pattern") or {}),
-        )
-        init = out / "truncated" if job.method == "truncate+finetune" else None
-        steps = b.cfg.train.steps if job.method == "retrain" else b.cfg.compression.finetune_steps
-        res = b.profile.train(
-            b.cfg,
-            b.data,
-            lora=spec,
-            steps=steps,
-            seed=b.seed,
-            out_dir=adapter,
-            init_adapter=init,
-            progress=b.progress,
-        )
-        build["train"] = _train_record(res, spec)
-    build["build_seconds"] = round(time.perf_counter() - t0, 3)
-    atomic_write_json(out / "build.json", build)
-    ev = evaluate_into(b, out, adapter, job.key)
-    return b.run.finish(job.stage, {"build": build, "eval": ev, "role": role_of(job, plan)}, t0)
+    method = "random_subspace" if job.variant == "random_subspace" else "truncate"
+    target = out / "adapter" if job.method == "truncate" else out / "truncated"
+    rec = compress_adapter(b.probe_adapter(), plan, target, method=method, seed=b.seed)
+    return rec.to_dict() if hasattr(rec, "to_dict") else rec
 
 
-def role_of(job: VariantJob, plan) -> str:
+def _retrain(b: BenchRun, job: VariantJob, plan: Plan, out: Path) -> dict:
+    """Train at the plan's ranks: from scratch (retrain) or from the truncated probe (finetune)."""
+    cfg_update = plan.peft_config_update(read_json(b.probe_adapter() / "adapter_config.json"))
+    spec = LoraSpec(
+        r=int(cfg_update["r"]),
+        alpha=float(cfg_update["lora_alpha"]),
+        target_modules=b.target_modules(),
+        dropout=b.cfg.lora.dropout,
+        use_rslora=b.cfg.lora.use_rslora,
+        rank_pattern=dict(cfg_update.get("rank_pattern") or {}),
+        alpha_pattern=dict(cfg_update.get("alpha_pattern") or {}),
+    )
+    finetune = job.method == "truncate+finetune"
+    train = TrainJob(
+        spec,
+        steps=b.cfg.compression.finetune_steps if finetune else b.cfg.train.steps,
+        seed=b.seed,
+        out_dir=out / "adapter",
+        init_adapter=out / "truncated" if finetune else None,
+        progress=b.progress,
+    )
+    return _train_record(b.profile.train(b.cfg, b.data, train), spec)
+
+
+def role_of(job: VariantJob, plan: Plan) -> str:
     if job.variant in CONTROLS:
         return "control"
     if all(plan.ranks[m] >= plan.source_ranks[m] for m in plan.ranks):
@@ -319,14 +318,14 @@ def role_of(job: VariantJob, plan) -> str:
     return "compression"
 
 
-def _rank_text(plan) -> str:
+def _rank_text(plan: Plan) -> str:
     if getattr(plan, "uniform_rank", None):
         return f"r={plan.uniform_rank}"
     ks = sorted(plan.ranks.values())
     return f"r={ks[0]}..{ks[-1]} per module"
 
 
-def _train_record(res, spec) -> dict:
+def _train_record(res: TrainResult, spec: LoraSpec) -> dict:
     return {
         "steps": res.steps,
         "final_loss": res.final_loss,

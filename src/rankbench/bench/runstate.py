@@ -12,6 +12,15 @@ A stage being run holds an exclusive lock (``flock`` on ``.locks/<stage>``) unti
 written, so a second process started on the same folder is refused instead of wiping a stage that
 is still running. The kernel drops the lock when the process dies, SIGKILL included, so a resume
 never finds a stale one. Different stages of one run (Ray's variant jobs) lock separately.
+
+A stage body runs inside :meth:`RunDir.stage`, which does all of the above::
+
+    with run.stage("audit") as st:
+        if st.done:              # finished by an earlier run: st.record is its marker
+            return st.record
+        ...                      # write files into st.dir
+        st.record = {...}        # the marker's content; "stage" and "seconds" are added
+    return st.record
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from rankbench.errors import RankbenchError
@@ -99,6 +109,10 @@ class RunDir:
     def record(self, name: str) -> dict:
         return read_json(self.stage_dir(name) / MARKER)
 
+    def stage(self, name: str) -> StageRun:
+        """The context of one stage: skipped when done, marked done only when its body succeeds."""
+        return StageRun(self, name)
+
     def begin(self, name: str) -> Path:
         """A clean folder for a stage that has not finished (wipes a killed run's leftovers)."""
         self._lock_stage(name)
@@ -136,3 +150,46 @@ class RunDir:
         fd = self._held.pop(name, None)
         if fd is not None:
             os.close(fd)  # closing the last descriptor releases the flock
+
+
+class StageRun:
+    """``with run.stage(name) as st``: see the module doc.
+
+    On entry a finished stage sets ``done`` and ``record`` (its marker) and nothing else happens; an
+    unfinished one gets a clean locked folder ``dir`` and a clock. On a clean exit the body's
+    ``record`` is written as the marker, with ``stage`` and ``seconds`` added (``record`` then holds
+    what was written). An exception (Ctrl-C included) writes no marker and releases the lock, so the
+    stage runs again on resume.
+    """
+
+    def __init__(self, run: RunDir, name: str) -> None:
+        self.run, self.name = run, name
+        self.done = False
+        self.record: dict | None = None
+        self.dir = run.stage_dir(name)
+        self._t0 = 0.0
+
+    def elapsed(self) -> float:
+        """Seconds since the stage began."""
+        return time.perf_counter() - self._t0
+
+    def __enter__(self) -> StageRun:
+        if self.run.is_done(self.name):
+            self.done, self.record = True, self.run.record(self.name)
+            return self
+        self._t0 = time.perf_counter()
+        self.dir = self.run.begin(self.name)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.done:
+            return
+        if kind is not None:
+            self.run._unlock_stage(self.name)
+            return
+        if self.record is None:
+            self.run._unlock_stage(self.name)
+            raise RuntimeError(f"stage {self.name!r} ended without setting its record")
+        self.record = self.run.finish(self.name, self.record, self._t0)

@@ -4,20 +4,30 @@ Task-agnostic: every batch is a dict of tensors passed as ``model(**batch)``, an
 its own ``.loss`` from the labels in the batch (-100 = ignored). The loop takes exactly ``steps``
 optimizer steps, cycling the data when it runs out. It never syncs the host with the device except
 every ``log_every`` steps (to read the running loss), so on a GPU the CPU queues work ahead.
+
+:func:`train_adapter` is what a task profile calls: the loop with the config's ``train`` recipe, then
+the adapter saved atomically, as a :class:`~rankbench.bench.profiles.base.TrainResult`.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from rankbench.bench.device import seed_everything
+from rankbench.bench.device import pick_dtype, seed_everything
+from rankbench.bench.profiles.base import TrainJob, TrainResult
 from rankbench.errors import RankbenchError
+
+if TYPE_CHECKING:
+    from rankbench.bench.config import BenchConfig
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,12 @@ def cycle(batches: Iterable[dict]) -> Iterator[dict]:
             raise RankbenchError("the training data yielded no batches", hint="check task.train_size")
 
 
+def amp_dtype(cfg: BenchConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``train.dtype`` on this device; None for float32 (no autocast)."""
+    dtype = pick_dtype(cfg.train.dtype, device)
+    return None if dtype == torch.float32 else dtype
+
+
 def _to_device(t: torch.Tensor, device: torch.device, non_blocking: bool) -> torch.Tensor:
     if not non_blocking:
         return t.to(device)
@@ -92,11 +108,7 @@ def run_training(
     every ``log_every`` steps and at the end.
     """
     seed_everything(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise RankbenchError(
-            "the model has no trainable parameters", hint="was the LoRA adapter loaded frozen?"
-        )
+    params = _trainable(model)
     fused = device.type == "cuda"  # one kernel for the whole update; on CPU foreach is the fast path
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, fused=fused or None)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(steps, warmup_ratio))
@@ -104,9 +116,7 @@ def run_training(
     non_blocking = device.type == "cuda"
 
     model.train()
-    losses: list[float] = []
-    window = torch.zeros((), device=device)  # summed on the device: no host sync per step
-    window_steps = 0
+    window = _LossWindow(device)
     examples = 0
     data = cycle(batches)
     start = time.perf_counter()
@@ -120,28 +130,99 @@ def run_training(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        window += loss.detach().float()
-        window_steps += 1
+        window.add(loss)
         if step % log_every == 0 or step == steps:
-            mean = window.item() / window_steps  # the one host sync per window
-            if not math.isfinite(mean):
-                raise RankbenchError(
-                    f"training diverged: the loss is {mean} at step {step}",
-                    hint="lower train.learning_rate or train.max_grad_norm",
-                )
-            losses.append(mean)
-            window.zero_()
-            window_steps = 0
+            mean = window.close(step)
             if progress is not None:
                 progress("train", step, steps, {"loss": mean})
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     return TrainStats(
-        losses=losses,
-        final_loss=losses[-1],
+        losses=window.means,
+        final_loss=window.means[-1],
         seconds=seconds,
         steps=steps,
         examples_per_second=examples / seconds if seconds > 0 else 0.0,
         examples=examples,
     )
+
+
+def _trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise RankbenchError(
+            "the model has no trainable parameters", hint="was the LoRA adapter loaded frozen?"
+        )
+    return params
+
+
+class _LossWindow:
+    """The running loss, summed on the device (no host sync per step) and read once per window."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.sum = torch.zeros((), device=device)
+        self.steps = 0
+        self.means: list[float] = []
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.sum += loss.detach().float()
+        self.steps += 1
+
+    def close(self, step: int) -> float:
+        """The window's mean loss (the one host sync); a non-finite one stops the training."""
+        mean = self.sum.item() / self.steps
+        if not math.isfinite(mean):
+            raise RankbenchError(
+                f"training diverged: the loss is {mean} at step {step}",
+                hint="lower train.learning_rate or train.max_grad_norm",
+            )
+        self.means.append(mean)
+        self.sum.zero_()
+        self.steps = 0
+        return mean
+
+
+def train_adapter(
+    model: torch.nn.Module,
+    batches: Iterable[dict],
+    cfg: BenchConfig,
+    job: TrainJob,
+    device: torch.device,
+) -> TrainResult:
+    """A profile's training: ``run_training`` with the config's ``train`` recipe (autocast to
+    ``train.dtype``), then the adapter saved to ``job.out_dir``."""
+    t = cfg.train
+    stats = run_training(
+        model,
+        batches,
+        steps=job.steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        warmup_ratio=t.warmup_ratio,
+        max_grad_norm=t.max_grad_norm,
+        device=device,
+        seed=job.seed,
+        progress=job.progress,
+        amp_dtype=amp_dtype(cfg, device),
+    )
+    save_adapter(model, Path(job.out_dir))
+    return TrainResult(
+        adapter_dir=Path(job.out_dir),
+        steps=stats.steps,
+        final_loss=stats.final_loss,
+        losses=list(stats.losses),
+        seconds=stats.seconds,
+        examples_per_second=stats.examples_per_second,
+    )
+
+
+def save_adapter(model: torch.nn.Module, out_dir: Path) -> None:
+    """save_pretrained into ``out_dir.tmp``, then rename: a killed run never leaves a half adapter."""
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)

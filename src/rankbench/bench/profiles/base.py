@@ -1,7 +1,9 @@
 """What a task profile is: the one place that knows a task family's data, model head, loss and metric.
 
-The protocol (``rankbench.bench.protocol``) is task-agnostic: it asks a profile to prepare data, train
-an adapter, and evaluate an adapter folder into per-item records. Adding a task family means adding one
+The protocol (``rankbench.bench.protocol``) is task-agnostic: it asks a profile (a :class:`TaskProfile`)
+to prepare data, train an adapter (a :class:`TrainJob`), and evaluate an adapter folder into per-item
+records. The training loop itself is shared: a profile builds its model and batches and hands them to
+:func:`rankbench.bench.train.train_adapter`. Adding a task family means adding one
 module under ``profiles/`` and one line in :data:`rankbench.names.PROFILES`.
 
 Per-item records are dicts with at least ``item_id`` (str, stable across variants and seeds of the
@@ -14,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from rankbench.bench.config import BenchConfig
 
 # progress(stage, done, total, info) -- the protocol turns this into a bar on stderr
 ProgressFn = Callable[[str, int, int, dict], None]
@@ -63,34 +68,49 @@ class LoraSpec:
     alpha_pattern: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TrainJob:
+    """One training run: a fresh LoRA at ``lora`` (or ``init_adapter`` continued), saved to ``out_dir``.
+
+    The recipe (learning rate, schedule, batch size, device) comes from the config's ``train`` section.
+    """
+
+    lora: LoraSpec
+    steps: int
+    seed: int
+    out_dir: Path
+    init_adapter: Path | None = None  # truncate+finetune: the truncated probe to start from
+    progress: ProgressFn | None = None
+
+
 class TaskProfile(Protocol):
+    """What the bench calls on a task profile (``BenchRun.profile``, the stages, ``adapter_fit``)."""
+
     name: str
     primary_metric_key: str
 
-    def prepare(self, cfg, *, seed: int, cache_dir: Path) -> PreparedData:
+    def prepare(self, cfg: BenchConfig, *, seed: int, cache_dir: Path) -> PreparedData:
         """Load, split (deterministic from seed; train and eval disjoint) and tokenise (cached)."""
+        ...
 
-    def model_provenance(self, cfg) -> dict:
+    def model_provenance(self, cfg: BenchConfig) -> dict:
         """model_id, revision (hub commit or sha256 of the files), source path."""
+        ...
 
-    def default_target_modules(self, cfg) -> list[str]:
+    def default_target_modules(self, cfg: BenchConfig) -> list[str]:
         """LoRA targets when the config names none."""
+        ...
 
-    def train(
-        self,
-        cfg,
-        data: PreparedData,
-        *,
-        lora: LoraSpec,
-        steps: int,
-        seed: int,
-        out_dir: Path,
-        init_adapter: Path | None = None,
-        progress: ProgressFn | None = None,
-    ) -> TrainResult:
-        """Train a LoRA (fresh at ``lora``, or continuing from ``init_adapter``) and save it to out_dir."""
+    def meta_model(self, cfg: BenchConfig, data: PreparedData) -> Any:
+        """The model the adapters go on (with the task's head) on the meta device: names and shapes only."""
+        ...
+
+    def train(self, cfg: BenchConfig, data: PreparedData, job: TrainJob) -> TrainResult:
+        """Train the LoRA that ``job`` describes and save it to ``job.out_dir``."""
+        ...
 
     def evaluate(
-        self, cfg, data: PreparedData, adapter_dir: Path, *, progress: ProgressFn | None = None
+        self, cfg: BenchConfig, data: PreparedData, adapter_dir: Path, *, progress: ProgressFn | None = None
     ) -> EvalResult:
         """Evaluate the adapter on exactly ``data.eval`` (in ``data.eval_ids`` order)."""
+        ...

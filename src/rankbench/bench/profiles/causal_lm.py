@@ -20,11 +20,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, ProgressFn, TrainResult
+from rankbench.bench.profiles.base import (
+    EvalResult,
+    LoraSpec,
+    PreparedData,
+    ProgressFn,
+    TrainJob,
+    TrainResult,
+)
 from rankbench.errors import RankbenchError, warn
+
+if TYPE_CHECKING:
+    from rankbench.bench.config import BenchConfig
 
 LLAMA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 GPT2_TARGETS = ["c_attn", "c_proj", "c_fc"]
@@ -149,61 +160,26 @@ class CausalLMExactMatchProfile:
 
     # --- training -------------------------------------------------------------------------------
 
-    def train(
-        self,
-        cfg,
-        data: PreparedData,
-        *,
-        lora: LoraSpec,
-        steps: int,
-        seed: int,
-        out_dir: Path,
-        init_adapter: Path | None = None,
-        progress: ProgressFn | None = None,
-    ) -> TrainResult:
-        import torch
-
+    def train(self, cfg: BenchConfig, data: PreparedData, job: TrainJob) -> TrainResult:
         from rankbench.bench.data import BucketedBatches
-        from rankbench.bench.device import pick_device, pick_dtype, seed_everything
-        from rankbench.bench.train import run_training
+        from rankbench.bench.device import pick_device, seed_everything
+        from rankbench.bench.train import train_adapter
         from rankbench.threads import set_torch_threads
 
         set_torch_threads()
         device = pick_device(cfg.train.device)
-        amp = pick_dtype(cfg.train.dtype, device)
-        seed_everything(seed)  # the LoRA A init draws from torch's generator
+        seed_everything(job.seed)  # the LoRA A init draws from torch's generator
         tok = self._tokenizer(cfg)
-        model = attach_lora(self._model(cfg), lora, init_adapter).to(device)
+        model = attach_lora(self._model(cfg), job.lora, job.init_adapter).to(device)
         items: TrainItems = data.train
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         batches = BucketedBatches(
             np.array([len(x) for x in items.ids]),
             cfg.train.batch_size,
-            seed=seed,
+            seed=job.seed,
             make_batch=lambda idx: collate_train(items, idx, pad_id),
         )
-        stats = run_training(
-            model,
-            batches,
-            steps=steps,
-            learning_rate=cfg.train.learning_rate,
-            weight_decay=cfg.train.weight_decay,
-            warmup_ratio=cfg.train.warmup_ratio,
-            max_grad_norm=cfg.train.max_grad_norm,
-            device=device,
-            seed=seed,
-            progress=progress,
-            amp_dtype=None if amp == torch.float32 else amp,
-        )
-        model.save_pretrained(out_dir)
-        return TrainResult(
-            adapter_dir=Path(out_dir),
-            steps=stats.steps,
-            final_loss=stats.final_loss,
-            losses=list(stats.losses),
-            seconds=stats.seconds,
-            examples_per_second=stats.examples_per_second,
-        )
+        return train_adapter(model, batches, cfg, job, device)
 
     # --- evaluation -----------------------------------------------------------------------------
 

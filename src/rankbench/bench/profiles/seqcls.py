@@ -12,10 +12,10 @@ reusing a modified one.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,8 +28,8 @@ from rankbench.bench.data import (
     split_items,
 )
 from rankbench.bench.device import eval_batch_size, pick_device, seed_everything
-from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainResult
-from rankbench.bench.profiles.seqcls_eval import amp_dtype, predict
+from rankbench.bench.profiles.base import EvalResult, LoraSpec, PreparedData, TrainJob, TrainResult
+from rankbench.bench.profiles.seqcls_eval import predict
 from rankbench.bench.profiles.seqcls_model import (
     extra_head_modules,
     linear_targets,
@@ -40,9 +40,12 @@ from rankbench.bench.profiles.seqcls_model import (
     tokenizer_key,
 )
 from rankbench.bench.sources import ModelSource, load_rows, resolve_model
-from rankbench.bench.train import run_training
+from rankbench.bench.train import train_adapter
 from rankbench.errors import RankbenchError
 from rankbench.threads import set_torch_threads
+
+if TYPE_CHECKING:
+    from rankbench.bench.config import BenchConfig
 
 
 @dataclass
@@ -143,42 +146,12 @@ class SeqClsProfile:
         """Leaf names of the Linear (and GPT-2 Conv1D) layers of the encoder/decoder, not of the head."""
         return linear_targets(self.source(cfg), cfg)
 
-    def train(
-        self,
-        cfg,
-        data: PreparedData,
-        *,
-        lora: LoraSpec,
-        steps: int,
-        seed: int,
-        out_dir: Path,
-        init_adapter: Path | None = None,
-        progress=None,
-    ) -> TrainResult:
-        from peft import LoraConfig, PeftModel, TaskType, get_peft_model
-
+    def train(self, cfg: BenchConfig, data: PreparedData, job: TrainJob) -> TrainResult:
         set_torch_threads()
         device = pick_device(cfg.train.device)
-        amp = amp_dtype(cfg, device)
-        seed_everything(seed)  # the head's initial weights come from this
+        seed_everything(job.seed)  # the head's initial weights come from this
         base, missing = load_base(self.source(cfg), cfg, data.extra["num_labels"], data.extra["pad_token_id"])
-        if init_adapter is not None:
-            _check_adapter_dir(Path(init_adapter))
-            model = PeftModel.from_pretrained(base, str(init_adapter), is_trainable=True)
-        else:
-            config = LoraConfig(
-                task_type=TaskType.SEQ_CLS,
-                r=lora.r,
-                lora_alpha=lora.alpha,
-                target_modules=list(lora.target_modules),
-                rank_pattern=dict(lora.rank_pattern),
-                alpha_pattern=dict(lora.alpha_pattern),
-                use_rslora=lora.use_rslora,
-                lora_dropout=lora.dropout,
-                modules_to_save=extra_head_modules(missing) or None,
-            )
-            model = get_peft_model(base, config)
-        model.to(device)
+        model = attach_lora(base, job.lora, job.init_adapter, extra_head_modules(missing)).to(device)
         pad = data.extra["pad_token_id"]
         split: SeqClsSplit = data.train
 
@@ -190,29 +163,8 @@ class SeqClsProfile:
                 "labels": torch.from_numpy(split.labels[idx]),
             }
 
-        batches = BucketedBatches(split.lengths, cfg.train.batch_size, seed=seed, make_batch=make_batch)
-        stats = run_training(
-            model,
-            batches,
-            steps=steps,
-            learning_rate=cfg.train.learning_rate,
-            weight_decay=cfg.train.weight_decay,
-            warmup_ratio=cfg.train.warmup_ratio,
-            max_grad_norm=cfg.train.max_grad_norm,
-            device=device,
-            seed=seed,
-            progress=progress,
-            amp_dtype=amp,
-        )
-        save_adapter(model, Path(out_dir))
-        return TrainResult(
-            adapter_dir=Path(out_dir),
-            steps=stats.steps,
-            final_loss=stats.final_loss,
-            losses=stats.losses,
-            seconds=stats.seconds,
-            examples_per_second=stats.examples_per_second,
-        )
+        batches = BucketedBatches(split.lengths, cfg.train.batch_size, seed=job.seed, make_batch=make_batch)
+        return train_adapter(model, batches, cfg, job, device)
 
     def evaluate(self, cfg, data: PreparedData, adapter_dir: Path, *, progress=None) -> EvalResult:
         from peft import PeftModel
@@ -329,12 +281,23 @@ def _check_adapter_dir(path: Path) -> None:
         )
 
 
-def save_adapter(model, out_dir: Path) -> None:
-    """save_pretrained into ``out_dir.tmp``, then rename: a killed run never leaves a half adapter."""
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(str(tmp), safe_serialization=True)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+def attach_lora(base, lora: LoraSpec, init_adapter: Path | None, head_modules: list[str]):
+    """A PEFT classifier: a fresh LoRA as ``lora`` says (the head trained in full and saved with it),
+    or a saved adapter to continue training."""
+    from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+
+    if init_adapter is not None:
+        _check_adapter_dir(Path(init_adapter))
+        return PeftModel.from_pretrained(base, str(init_adapter), is_trainable=True)
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        target_modules=list(lora.target_modules),
+        rank_pattern=dict(lora.rank_pattern),
+        alpha_pattern=dict(lora.alpha_pattern),
+        use_rslora=lora.use_rslora,
+        lora_dropout=lora.dropout,
+        modules_to_save=head_modules or None,
+    )
+    return get_peft_model(base, config)

@@ -8,13 +8,8 @@ import torch
 
 from rankbench.bench.batch_workers import eval_workers, map_batches
 from rankbench.bench.data import eval_order, pad_batch
-from rankbench.bench.device import pick_dtype
 from rankbench.bench.profiles.first_token import FirstTokenEval
-
-
-def amp_dtype(cfg, device: torch.device):
-    dtype = pick_dtype(cfg.train.dtype, device)
-    return None if dtype == torch.float32 else dtype
+from rankbench.bench.train import amp_dtype
 
 
 def predict(
