@@ -192,14 +192,6 @@ def test_compress_keeps_bf16_and_every_other_key(tmp_path, capsys):
     assert data(old, old_raw, key) == data(new, new_raw, key)  # copied byte for byte
 
 
-def test_cli_rule_names_match_the_rules():
-    """The one copy left: the rule table holds numpy functions, and the parser must stay numpy-free."""
-    from rankbench.cli import suggest as cli_suggest
-    from rankbench.suggest import rules
-
-    assert tuple(rules.RULES) == cli_suggest.RULE_NAMES
-
-
 def test_registering_the_commands_does_not_load_numpy():
     """BLAS pools are pinned in run(); importing numpy while the parser is built would be too early."""
     import subprocess

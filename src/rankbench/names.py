@@ -59,3 +59,16 @@ BENCH_METHODS = tuple(BENCH_METHOD_SUFFIX)
 COMPRESS_METHODS = ("truncate", "random_subspace")  # random_subspace is a control
 ALPHA_POLICIES = ("keep_scale", "keep_alpha")
 PLAN_MENU = "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
+
+# --- per-module rank rules (`--rule NAME[:PARAM]`; their formulas live in rankbench.suggest.rules) -----
+
+RULE_NAMES = (
+    "energy",
+    "sv_fro",
+    "sv_cumulative",
+    "sv_ratio",
+    "threshold",
+    "gavish_donoho",
+    "stable_rank",
+    "effective_rank",
+)

@@ -14,23 +14,11 @@ import contextlib
 import json
 import statistics
 
-from rankbench.names import ALPHA_POLICIES, PLAN_MENU
+from rankbench.names import ALPHA_POLICIES, PLAN_MENU, RULE_NAMES
 from rankbench.threads import pin_blas_for_audit
 
 DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
 SCHEMA_VERSION = 1
-# the rule names, repeated so that building the parser stays numpy-free (rankbench.suggest.rules imports
-# numpy; a test keeps them equal to its RULES)
-RULE_NAMES = (
-    "energy",
-    "sv_fro",
-    "sv_cumulative",
-    "sv_ratio",
-    "threshold",
-    "gavish_donoho",
-    "stable_rank",
-    "effective_rank",
-)
 
 
 def int_list(text: str) -> list[int]:

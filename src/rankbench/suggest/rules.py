@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rankbench.errors import RankbenchError
+from rankbench.names import RULE_NAMES
 from rankbench.spectral.metrics import energy_rank, stable_rank
 
 _CEIL_SLACK = 1e-9  # ⌈3.0000000000000004⌉ is 3 here, not 4
@@ -154,7 +155,7 @@ class RuleInfo:
     needs_shape: bool = False
 
 
-RULES: dict[str, RuleInfo] = {
+_TABLE: dict[str, RuleInfo] = {
     "energy": RuleInfo(
         energy_rule, "tau", lambda x: 0 < x <= 1, "a fraction in (0, 1]", "smallest k with Σᵢ≤ₖ σᵢ² ≥ τ·Σσᵢ²"
     ),
@@ -195,6 +196,12 @@ RULES: dict[str, RuleInfo] = {
         effective_rank_rule, None, None, "no parameter", "k = ⌈exp(H(σ/Σσ))⌉ (Roy & Vetterli)"
     ),
 }
+
+if set(_TABLE) != set(RULE_NAMES):  # a rule added here must be named in rankbench.names too, and back
+    raise ImportError(
+        f"rule table and rankbench.names.RULE_NAMES differ: {sorted(set(_TABLE) ^ set(RULE_NAMES))}"
+    )
+RULES: dict[str, RuleInfo] = {name: _TABLE[name] for name in RULE_NAMES}  # in the names' order
 
 
 @dataclass(frozen=True)
