@@ -262,7 +262,7 @@ def test_without_matplotlib_a_run_still_writes_its_markdown(tmp_path, monkeypatc
 
 
 def test_write_bench_writes_the_page_beside_the_markdown(runs, tmp_path):
-    from rankbench.bench.assemble import write_bench
+    from rankbench.artifacts.bench import write_bench
 
     doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
     write_bench(tmp_path, doc)

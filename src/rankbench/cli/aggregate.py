@@ -31,7 +31,7 @@ def write_aggregate(out: Path, doc: dict) -> None:
 def run(args) -> int:
     import json
 
-    from rankbench.bench.campaign import aggregate_runs
+    from rankbench.artifacts.aggregate import aggregate_runs
     from rankbench.stats import load_policy
 
     for p in args.runs:

@@ -19,7 +19,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def run_campaign(args) -> int:
-    from rankbench.bench.campaign import aggregate_runs
+    from rankbench.artifacts.aggregate import aggregate_runs
     from rankbench.bench.executors import LocalExecutor, RayExecutor, SeedJob
     from rankbench.cli.aggregate import write_aggregate
     from rankbench.cli.run import cache_dir, resolve
