@@ -229,3 +229,28 @@ def probe_block(runs: list[dict]) -> dict:
         "energy_rank_90_p50": summarize([p["energy_rank_90_p50"] for p in probes]),
         "metric_key": probes[0].get("metric_key"),
     }
+
+
+def rebuild_aggregate(folder: Path) -> dict:
+    """bench_aggregate.json rebuilt from the seed folders it lists, with the policy it records; the
+    timestamp is kept. A listed path that is not there is looked for inside ``folder`` (a campaign's
+    seed_N folders, when the campaign was written from another working directory or moved)."""
+    from rankbench.stats.policy import Policy
+
+    folder = Path(folder)
+    old = read_json(folder / "bench_aggregate.json")
+    if old.get("kind") != "bench_aggregate" or not old.get("runs"):
+        raise RankbenchError(
+            "bench_aggregate.json lists no runs to rebuild from",
+            path=folder / "bench_aggregate.json",
+            hint="rebuild from an unmodified bench_aggregate.json written by rankbench",
+        )
+    paths = [Path(r["path"]) if Path(r["path"]).is_dir() else folder / Path(r["path"]).name for r in old["runs"]]
+    try:
+        policy = Policy(**old["policy"])
+    except (KeyError, TypeError) as exc:
+        raise RankbenchError(
+            f"bench_aggregate.json records no usable policy ({exc})", path=folder / "bench_aggregate.json"
+        ) from None
+    smoke = any(r.get("validation_level") == "smoke" for r in old["runs"])
+    return aggregate_runs(paths, include_smoke=smoke, policy=policy, timestamp=old.get("timestamp"))
