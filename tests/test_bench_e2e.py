@@ -69,8 +69,7 @@ def test_artifacts_and_stage_folders(world):
     out, doc = world["out"], world["doc"]
     assert_valid(doc, "bench")
     assert set(doc["compressed"]) == EXPECTED_KEYS
-    stages = ["provenance", "probe", "probe_eval", "audit", "plans", *(f"variants/{k}" for k in EXPECTED_KEYS)]
-    for stage in stages:
+    for stage in ["provenance", "probe", "probe_eval", "audit", "plans", *(f"variants/{k}" for k in EXPECTED_KEYS)]:
         assert (out / stage / "stage.json").is_file(), stage
     assert (out / "audit" / "audit.json").is_file()
     assert (out / "probe" / "adapter" / "adapter_model.safetensors").is_file()
@@ -284,8 +283,9 @@ def assert_rebuilds_the_same(run: Path, out: Path) -> None:
 
 def test_report_rebuild_gives_the_same_bench_json(world, tmp_path):
     assert_rebuilds_the_same(world["out"], tmp_path / "rebuilt")
-    if (world["out"] / "bench.html").is_file():
-        assert (tmp_path / "rebuilt" / "bench.html").read_bytes() == (world["out"] / "bench.html").read_bytes()
+    page = world["out"] / "bench.html"
+    if page.is_file():
+        assert (tmp_path / "rebuilt" / "bench.html").read_bytes() == page.read_bytes()
 
 
 def test_a_rebuild_without_bench_json_recomputes_every_record_derived_key(world, tmp_path, capsys):

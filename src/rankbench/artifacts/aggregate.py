@@ -245,7 +245,9 @@ def rebuild_aggregate(folder: Path) -> dict:
             path=folder / "bench_aggregate.json",
             hint="rebuild from an unmodified bench_aggregate.json written by rankbench",
         )
-    paths = [Path(r["path"]) if Path(r["path"]).is_dir() else folder / Path(r["path"]).name for r in old["runs"]]
+    paths = [
+        Path(r["path"]) if Path(r["path"]).is_dir() else folder / Path(r["path"]).name for r in old["runs"]
+    ]
     try:
         policy = Policy(**old["policy"])
     except (KeyError, TypeError) as exc:
