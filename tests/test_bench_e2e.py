@@ -307,6 +307,22 @@ def test_a_rebuild_without_bench_json_recomputes_every_record_derived_key(world,
     assert (out / "bench.md").read_text().startswith("# rankbench bench")
 
 
+def test_the_rebuild_reads_where_data_and_model_came_from_in_the_provenance_record(world, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(world["out"], out)
+    record = json.loads((out / "provenance" / "stage.json").read_text())
+    assert record["n_eval_items"] == 300 and record["data"]["split_sizes"] == {"train": 400, "eval": 300}
+    record["data"]["revision"], record["model"]["revision"] = "sha256:data-edited", "sha256:model-edited"
+    record["data"]["split_sizes"]["train"] = 800
+    (out / "provenance" / "stage.json").write_text(json.dumps(record))
+    assert main(["report", str(out), "--rebuild"]) == 0
+    doc = json.loads((out / "bench.json").read_text())
+    assert doc["env"]["dataset_info"]["revision"] == "sha256:data-edited"
+    assert doc["env"]["model_info"]["revision"] == "sha256:model-edited"
+    assert doc["env"]["dataset_info"]["split_sizes"] == {"train": 800, "eval": 300, "test": 300}
+    assert doc["config_metadata"]["embedded_config"]["train"]["train_samples"] == 800
+
+
 def test_a_folder_older_than_the_provenance_record_is_refused_then_resumed(world, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(world["out"], out)

@@ -306,7 +306,7 @@ def test_audit_html_without_matplotlib_exits_2_before_auditing(tmp_path, capsys,
 
 
 def test_write_aggregate_writes_the_page_beside_the_markdown(runs, tmp_path):
-    from rankbench.cli.aggregate import write_aggregate
+    from rankbench.artifacts.aggregate import write_aggregate
 
     doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
     write_aggregate(tmp_path, doc)

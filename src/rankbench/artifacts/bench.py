@@ -215,11 +215,10 @@ def embedded_config(resolved: dict, cfg: BenchConfig, probe_rec: dict, data_prov
 def write_bench(out: Path, doc: dict, run_root: Path | None = None) -> None:
     """bench.json, bench.md and (with matplotlib) bench.html into ``out``; the page's figures read
     the audit and plans of ``run_root`` (default: ``out``)."""
-    from rankbench.io import atomic_write_json, atomic_write_text, ensure_dir
+    from rankbench.io import atomic_write_json, atomic_write_text
     from rankbench.report.bench_md import render_bench
     from rankbench.report.html import bench_html_beside, write_html_if_possible
 
-    ensure_dir(out)
     atomic_write_json(out / "bench.json", doc)
     atomic_write_text(out / "bench.md", render_bench(doc))
     write_html_if_possible(out / "bench.html", lambda: bench_html_beside(run_root or out, doc))

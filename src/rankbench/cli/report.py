@@ -93,9 +93,8 @@ def run(args) -> int:
 
 def rebuild(path: Path, out: Path | None) -> int:
     """Rebuild the artifact of a run or campaign folder from its records and write it with its pages."""
-    from rankbench.artifacts.aggregate import rebuild_aggregate
+    from rankbench.artifacts.aggregate import rebuild_aggregate, write_aggregate
     from rankbench.artifacts.bench import rebuild_bench, write_bench
-    from rankbench.cli.aggregate import write_aggregate
 
     folder = path.parent if path.is_file() else path
     if not folder.is_dir():
