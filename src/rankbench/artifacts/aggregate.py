@@ -245,7 +245,9 @@ def write_aggregate(out: Path, doc: dict) -> None:
 def rebuild_aggregate(folder: Path) -> dict:
     """bench_aggregate.json rebuilt from the seed folders it lists, with the policy it records; the
     timestamp is kept. A listed path that is not there is looked for inside ``folder`` (a campaign's
-    seed_N folders, when the campaign was written from another working directory or moved)."""
+    seed_N folders, when the campaign was written from another working directory or moved). Runs the
+    original left out (smoke runs it was not asked to count) are not listed, so the note naming them
+    is not repeated."""
     from rankbench.stats.policy import Policy
 
     folder = Path(folder)
