@@ -69,7 +69,7 @@ def test_artifacts_and_stage_folders(world):
     out, doc = world["out"], world["doc"]
     assert_valid(doc, "bench")
     assert set(doc["compressed"]) == EXPECTED_KEYS
-    for stage in ["probe", "probe_eval", "audit", "plans", *(f"variants/{k}" for k in EXPECTED_KEYS)]:
+    for stage in ["provenance", "probe", "probe_eval", "audit", "plans", *(f"variants/{k}" for k in EXPECTED_KEYS)]:
         assert (out / stage / "stage.json").is_file(), stage
     assert (out / "audit" / "audit.json").is_file()
     assert (out / "probe" / "adapter" / "adapter_model.safetensors").is_file()
@@ -254,6 +254,7 @@ def test_a_failed_gate_stops_before_variants(tmp_path, monkeypatch):
     assert doc["protocol_invariants"]["probe_quality_gate"]["status"] == "FAILED"
     assert doc["compressed"] == {}
     assert not (tmp_path / "run" / "variants").exists()
+    assert_rebuilds_the_same(tmp_path / "run", tmp_path / "rebuilt")
 
 
 def test_smoke_records_an_undertrained_probe_and_goes_on(tmp_path, monkeypatch, capsys):
@@ -267,3 +268,82 @@ def test_smoke_records_an_undertrained_probe_and_goes_on(tmp_path, monkeypatch, 
     assert doc["env"]["validation_classification"]["level"] == "smoke"
     assert doc["config_metadata"]["resolved_config"]["train"]["steps"] == 20
     assert set(doc["compressed"]) == EXPECTED_KEYS
+    assert_rebuilds_the_same(tmp_path / "run", tmp_path / "rebuilt")
+
+
+# --- rankbench report --rebuild: bench.json from the run folder's records alone ---------------------
+
+
+def assert_rebuilds_the_same(run: Path, out: Path) -> None:
+    assert main(["report", str(run), "--rebuild", "--output", str(out)]) == 0
+    for name in ("bench.json", "bench.md"):
+        assert (out / name).read_bytes() == (run / name).read_bytes(), name
+    assert_valid(json.loads((out / "bench.json").read_text()), "bench")
+
+
+def test_report_rebuild_gives_the_same_bench_json(world, tmp_path):
+    assert_rebuilds_the_same(world["out"], tmp_path / "rebuilt")
+    page = world["out"] / "bench.html"
+    if page.is_file():
+        assert (tmp_path / "rebuilt" / "bench.html").read_bytes() == page.read_bytes()
+
+
+def test_a_rebuild_without_bench_json_recomputes_every_record_derived_key(world, tmp_path, capsys):
+    from rankbench.artifacts.bench import DERIVED_ENV_KEYS
+
+    out = tmp_path / "run"
+    shutil.copytree(world["out"], out)
+    for name in ("bench.json", "bench.md", "bench.html"):
+        (out / name).unlink(missing_ok=True)
+    assert main(["report", str(out), "--rebuild"]) == 0
+    assert f"rebuilt {out / 'bench.json'} from the records in {out}" in capsys.readouterr().err
+    new, old = json.loads((out / "bench.json").read_text()), world["doc"]
+    # the timestamp and the machine facts are this process's; everything from the records is the same
+    assert set(new) == set(old) and new["timestamp"] != old["timestamp"]
+    assert {k: v for k, v in new.items() if k not in ("timestamp", "env")} == {
+        k: v for k, v in old.items() if k not in ("timestamp", "env")
+    }
+    assert {k: new["env"][k] for k in DERIVED_ENV_KEYS} == {k: old["env"][k] for k in DERIVED_ENV_KEYS}
+    assert (out / "bench.md").read_text().startswith("# rankbench bench")
+
+
+def test_the_rebuild_reads_where_data_and_model_came_from_in_the_provenance_record(world, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(world["out"], out)
+    record = json.loads((out / "provenance" / "stage.json").read_text())
+    assert record["n_eval_items"] == 300 and record["data"]["split_sizes"] == {"train": 400, "eval": 300}
+    record["data"]["revision"], record["model"]["revision"] = "sha256:data-edited", "sha256:model-edited"
+    record["data"]["split_sizes"]["train"] = 800
+    (out / "provenance" / "stage.json").write_text(json.dumps(record))
+    assert main(["report", str(out), "--rebuild"]) == 0
+    doc = json.loads((out / "bench.json").read_text())
+    assert doc["env"]["dataset_info"]["revision"] == "sha256:data-edited"
+    assert doc["env"]["model_info"]["revision"] == "sha256:model-edited"
+    assert doc["env"]["dataset_info"]["split_sizes"] == {"train": 800, "eval": 300, "test": 300}
+    assert doc["config_metadata"]["embedded_config"]["train"]["train_samples"] == 800
+
+
+def test_a_folder_older_than_the_provenance_record_is_refused_then_resumed(world, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(world["out"], out)
+    shutil.rmtree(out / "provenance")  # as written before the record existed
+    assert main(["report", str(out), "--rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "this run folder predates the provenance record" in err
+    assert "run the same `rankbench run --config ... --output RUN` again" in err
+    assert "Traceback" not in err
+    proc = _cli(["run", "--config", str(world["config"]), "--output", str(out)], world["root"])
+    assert proc.returncode == 0, proc.stderr
+    assert "training the probe" not in proc.stderr  # the resume only records where data and model came from
+    assert json.loads((out / "provenance" / "stage.json").read_text()) == json.loads(
+        (world["out"] / "provenance" / "stage.json").read_text()
+    ) | {"seconds": json.loads((out / "provenance" / "stage.json").read_text())["seconds"]}
+    assert_rebuilds_the_same(out, tmp_path / "rebuilt")
+
+
+def test_rebuild_refuses_a_folder_that_holds_no_run(tmp_path, capsys):
+    assert main(["report", str(tmp_path), "--rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "no run_config.json here: not a rankbench run folder" in err and "Traceback" not in err
+    assert main(["report", str(tmp_path / "absent"), "--rebuild"]) == 2
+    assert "no such run folder" in capsys.readouterr().err

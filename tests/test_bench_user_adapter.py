@@ -265,3 +265,11 @@ def test_a_campaign_over_seeds_benches_the_same_adapter(world, tmp_path, monkeyp
     assert [d["probe"]["adapter"]["sha256"] for d in docs] == [world["doc"]["probe"]["adapter"]["sha256"]] * 2
     assert docs[0]["probe"]["n_eval_items"] == docs[1]["probe"]["n_eval_items"] == 100
     assert_valid(json.loads((out / "bench_aggregate.json").read_text()), "bench_aggregate")
+
+
+def test_report_rebuild_gives_the_same_bench_json(world, tmp_path):
+    """The user-adapter run's bench.json (probe_import timing, the adapter's provenance) from its records."""
+    out = tmp_path / "rebuilt"
+    assert main(["report", str(world["out"]), "--rebuild", "--output", str(out)]) == 0
+    for name in ("bench.json", "bench.md"):
+        assert (out / name).read_bytes() == (world["out"] / name).read_bytes(), name

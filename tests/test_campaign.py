@@ -233,3 +233,26 @@ def test_report_refuses_other_json(tmp_path, capsys):
     assert main(["report", str(tmp_path / "x.json")]) == 2
     assert "not a rankbench artifact (kind='audit')" in capsys.readouterr().err
     shutil.rmtree(tmp_path)
+
+
+def test_report_rebuild_gives_the_same_aggregate(campaign, tmp_path):
+    """bench_aggregate.json rebuilt from the seed folders it lists equals the campaign's, byte for byte."""
+    out = tmp_path / "rebuilt"
+    assert main(["report", str(campaign["out"]), "--rebuild", "--output", str(out)]) == 0
+    for name in ("bench_aggregate.json", "bench_aggregate.md"):
+        assert (out / name).read_bytes() == (campaign["out"] / name).read_bytes(), name
+    assert_valid(json.loads((out / "bench_aggregate.json").read_text()), "bench_aggregate")
+
+
+def test_a_moved_campaign_rebuilds_from_its_own_seed_folders(campaign, tmp_path):
+    moved = tmp_path / "moved"
+    shutil.copytree(campaign["out"], moved)
+    doc = json.loads((moved / "bench_aggregate.json").read_text())
+    for r in doc["runs"]:
+        r["path"] = f"gone/seed_{r['seed']}"  # written from another working directory
+    (moved / "bench_aggregate.json").write_text(json.dumps(doc))
+    assert main(["report", str(moved), "--rebuild"]) == 0
+    rebuilt = json.loads((moved / "bench_aggregate.json").read_text())
+    assert [r["path"] for r in rebuilt["runs"]] == [str(moved / f"seed_{s}") for s in (42, 43, 44)]
+    assert rebuilt["compressed"] == campaign["doc"]["compressed"]
+    assert rebuilt["summary"] == campaign["doc"]["summary"]

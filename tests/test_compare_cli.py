@@ -43,6 +43,7 @@ def test_json_has_stable_keys_and_only_json_on_stdout(capsys):
     out, err = capsys.readouterr()
     doc = json.loads(out)
     assert doc["kind"] == "rankbench_compare" and doc["tolerance"] == 0.05
+    assert doc["schema_version"] == 1  # an int, like every artifact's
     assert [c["candidate"]["input"] for c in doc["comparisons"]] == [R2, R1]
     for c in doc["comparisons"]:
         assert tuple(c) == COMPARISON_KEYS

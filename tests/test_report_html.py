@@ -262,7 +262,7 @@ def test_without_matplotlib_a_run_still_writes_its_markdown(tmp_path, monkeypatc
 
 
 def test_write_bench_writes_the_page_beside_the_markdown(runs, tmp_path):
-    from rankbench.bench.assemble import write_bench
+    from rankbench.artifacts.bench import write_bench
 
     doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
     write_bench(tmp_path, doc)
@@ -306,7 +306,7 @@ def test_audit_html_without_matplotlib_exits_2_before_auditing(tmp_path, capsys,
 
 
 def test_write_aggregate_writes_the_page_beside_the_markdown(runs, tmp_path):
-    from rankbench.cli.aggregate import write_aggregate
+    from rankbench.artifacts.aggregate import write_aggregate
 
     doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
     write_aggregate(tmp_path, doc)

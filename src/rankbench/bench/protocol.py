@@ -2,6 +2,7 @@
 
 Each step is a stage with its own folder in the run directory (see :mod:`rankbench.bench.runstate`):
 
+    provenance/       where the data and the model came from (stage.json)
     probe/            the probe adapter (trained at lora.probe_r), train.json
     probe_eval/       eval.json, predictions.jsonl, the quality gate
     audit/            audit.json (the exact spectral audit of the probe)
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from rankbench.auditor import AuditResult
     from rankbench.suggest.plans import Plan
 
+PROVENANCE_STAGE = "provenance"  # the stage that records where the data and the model came from
 SMOKE_OVERRIDES = {
     "train.steps": 20,
     "task.eval_size": 200,
@@ -183,17 +185,22 @@ def default_gate(predictions: Path) -> tuple[float, str]:
 
 
 def check_gate(b: BenchRun, probe_eval: dict) -> dict:
-    gate_cfg = b.cfg.task.probe_gate
+    return gate_verdict(b.cfg, b.run, probe_eval, smoke=b.smoke)
+
+
+def gate_verdict(cfg: BenchConfig, run: RunDir, probe_eval: dict, *, smoke: bool) -> dict:
+    """The probe quality gate from the probe_eval record (and its predictions) and the config."""
+    gate_cfg = cfg.task.probe_gate
     metric = gate_cfg.metric or probe_eval["metric_key"]
     if not metric.startswith("eval_"):
         metric = "eval_" + metric
     value = probe_eval["value"]
     if gate_cfg.min_value is None:
-        minimum, source = default_gate(b.run.stage_dir("probe_eval") / "predictions.jsonl")
+        minimum, source = default_gate(run.stage_dir("probe_eval") / "predictions.jsonl")
     else:
         minimum, source = float(gate_cfg.min_value), "config: task.probe_gate.min_value"
     passed = value >= minimum
-    status = "PASSED" if passed else ("UNDERTRAINED" if b.smoke else "FAILED")
+    status = "PASSED" if passed else ("UNDERTRAINED" if smoke else "FAILED")
     return {
         "metric_key": metric,
         "metric_value": value,
@@ -202,7 +209,7 @@ def check_gate(b: BenchRun, probe_eval: dict) -> dict:
         "passed": bool(passed),
         "status": status,
         "message": f"Probe {metric} {value:.4f} {'meets' if passed else 'is below'} the minimum "
-        f"{minimum}" + ("" if passed or not b.smoke else " (smoke run: recorded, run goes on)"),
+        f"{minimum}" + ("" if passed or not smoke else " (smoke run: recorded, run goes on)"),
     }
 
 
@@ -342,20 +349,36 @@ def _train_record(res: TrainResult, spec: LoraSpec) -> dict:
     }
 
 
+def stage_provenance(b: BenchRun) -> dict:
+    """Where the data and the model came from, recorded when the data is prepared: bench.json reads
+    this record, so a run folder alone rebuilds it (``rankbench report --rebuild``)."""
+    with b.run.stage(PROVENANCE_STAGE) as st:
+        if st.done:
+            return st.record
+        data = b.data
+        st.record = {
+            "data": dict(data.provenance),
+            "n_eval_items": len(data.eval_ids),
+            "model": b.profile.model_provenance(b.cfg),
+        }
+    return st.record
+
+
 # --- the whole bench -----------------------------------------------------------------------------
 
 
 def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     """Run (or resume) every stage of one seed and write bench.json + bench.md. Returns bench.json."""
-    from rankbench.bench.assemble import assemble_bench, write_bench
+    from rankbench.artifacts.bench import assemble_bench, assembled_now, write_bench
 
+    stage_provenance(b)
     stage_probe(b)
     probe_eval = stage_eval(
         b, "probe_eval", b.probe_adapter(), "the adapter" if b.cfg.probe.adapter else "the probe"
     )
     gate = check_gate(b, probe_eval)
     if not gate["passed"] and not b.smoke:
-        doc = assemble_bench(b, gate=gate)
+        doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
         write_bench(b.run.root, doc)
         raise CheckFailed(
             f"probe quality gate failed: {gate['message']}; no variants were built",
@@ -370,6 +393,6 @@ def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     if variants:
         for job in variant_jobs(b.cfg.compression):
             stage_variant(b, job)
-    doc = assemble_bench(b, gate=gate)
+    doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
     write_bench(b.run.root, doc)
     return doc

@@ -18,20 +18,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def write_aggregate(out: Path, doc: dict) -> None:
-    from rankbench.io import atomic_write_json, atomic_write_text
-    from rankbench.report.aggregate_md import render_aggregate
-    from rankbench.report.html import render_aggregate_html, write_html_if_possible
-
-    atomic_write_json(out / "bench_aggregate.json", doc)
-    atomic_write_text(out / "bench_aggregate.md", render_aggregate(doc))
-    write_html_if_possible(out / "bench_aggregate.html", lambda: render_aggregate_html(doc))
-
-
 def run(args) -> int:
     import json
 
-    from rankbench.bench.campaign import aggregate_runs
+    from rankbench.artifacts.aggregate import aggregate_runs, write_aggregate
     from rankbench.stats import load_policy
 
     for p in args.runs:

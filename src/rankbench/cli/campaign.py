@@ -19,9 +19,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def run_campaign(args) -> int:
-    from rankbench.bench.campaign import aggregate_runs
+    from rankbench.artifacts.aggregate import aggregate_runs, write_aggregate
+    from rankbench.artifacts.keys import BEST_COMPRESSION
     from rankbench.bench.executors import LocalExecutor, RayExecutor, SeedJob
-    from rankbench.cli.aggregate import write_aggregate
     from rankbench.cli.run import cache_dir, resolve
     from rankbench.stats import load_policy
 
@@ -60,7 +60,7 @@ def run_campaign(args) -> int:
         [args.output / f"seed_{s}" for s in ok], include_smoke=bool(args.smoke), policy=policy
     )
     write_aggregate(args.output, doc)
-    best = doc["summary"]["best_compression"]
+    best = doc["summary"][BEST_COMPRESSION]
     print(
         f"aggregate over seeds {doc['seeds']}: power {doc['summary']['statistical_power']}, "
         f"best {best.get('variant') or 'none'}; wrote {args.output / 'bench_aggregate.json'}",

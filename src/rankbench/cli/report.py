@@ -1,4 +1,5 @@
-"""`rankbench report PATH`: re-render bench.json or bench_aggregate.json as Markdown or HTML (from the JSON only)."""
+"""`rankbench report PATH`: re-render bench.json or bench_aggregate.json as Markdown or HTML (from the JSON
+only), or, with ``--rebuild``, rebuild the JSON itself from the run folder's records."""
 
 from __future__ import annotations
 
@@ -22,10 +23,16 @@ def register(sub) -> None:
         "default file: bench.html / bench_aggregate.html beside the JSON",
     )
     p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild bench.json (from a run folder's stage records) or bench_aggregate.json (from its "
+        "seed folders), with its .md and .html; written into the folder, or into --output as a folder",
+    )
+    p.add_argument(
         "--output",
         "--out",
         type=Path,
-        help="write here (default: stdout for Markdown, beside the JSON for HTML)",
+        help="write here (default: stdout for Markdown, beside the JSON for HTML and --rebuild)",
     )
     p.set_defaults(func=run)
 
@@ -59,6 +66,8 @@ def run(args) -> int:
     from rankbench.report.aggregate_md import render_aggregate
     from rankbench.report.bench_md import render_bench
 
+    if args.rebuild:
+        return rebuild(args.path, args.output)
     path = _find(args.path)
     doc = read_json(path)
     kind = doc.get("kind") if isinstance(doc, dict) else None
@@ -79,4 +88,23 @@ def run(args) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def rebuild(path: Path, out: Path | None) -> int:
+    """Rebuild the artifact of a run or campaign folder from its records and write it with its pages."""
+    from rankbench.artifacts.aggregate import rebuild_aggregate, write_aggregate
+    from rankbench.artifacts.bench import rebuild_bench, write_bench
+
+    folder = path.parent if path.is_file() else path
+    if not folder.is_dir():
+        raise RankbenchError("no such run folder", path=path, hint="give the --output folder of a run")
+    target = out or folder
+    if (folder / "bench_aggregate.json").is_file():
+        write_aggregate(target, rebuild_aggregate(folder))
+        name = "bench_aggregate.json"
+    else:
+        write_bench(target, rebuild_bench(folder), run_root=folder)
+        name = "bench.json"
+    print(f"rebuilt {target / name} from the records in {folder}", file=sys.stderr)
     return 0

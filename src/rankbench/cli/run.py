@@ -117,18 +117,19 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(doc: dict, out: Path) -> None:
     import sys
 
-    best = doc["summary"]["best_compression"]
+    from rankbench.artifacts.keys import BEST_COMPRESSION, DELTA, PARAM_REDUCTION, VERDICT
+
+    best = doc["summary"][BEST_COMPRESSION]
     gate = doc["probe_quality_gate"]
     print(f"probe {gate['metric_key']} = {gate['metric_value']:.4f} ({gate['status']})", file=sys.stderr)
     for key, v in doc["compressed"].items():
         print(
-            f"  {key:<28} Δ {v['delta_vs_probe']:+.4f}  CI [{v['ci']['low']:+.4f}, {v['ci']['high']:+.4f}]  "
-            f"{v['verdict']}",
+            f"  {key:<28} Δ {v[DELTA]:+.4f}  CI [{v['ci']['low']:+.4f}, {v['ci']['high']:+.4f}]  {v[VERDICT]}",
             file=sys.stderr,
         )
     if best.get("variant"):
         print(
-            f"best passing compression: {best['variant']} ({best['param_reduction']:.1%} fewer LoRA parameters)",
+            f"best passing compression: {best['variant']} ({best[PARAM_REDUCTION]:.1%} fewer LoRA parameters)",
             file=sys.stderr,
         )
     page = f", {out / 'bench.html'}" if (out / "bench.html").is_file() else ""

@@ -21,7 +21,7 @@ from rankbench.compare.records import ItemScores
 from rankbench.stats import noninferiority, paired_delta
 
 KIND = "rankbench_compare"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = 1  # an int, like every artifact's
 SEPARATE_TESTS = (
     "each verdict is a separate test of one candidate against the baseline, not a family-wise claim: "
     "the chance that some candidate worse than the tolerance PASSes by luck grows with the number of "

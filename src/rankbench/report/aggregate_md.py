@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from rankbench.artifacts.keys import (
+    BEST_COMPRESSION,
+    DECISION_CI,
+    DELTA,
+    PARAM_REDUCTION,
+    PASS_RATE,
+    POLICY_RESULT,
+)
+
 
 def _ms(block: dict | None, fmt: str = ".4f") -> str:
     if not block or block.get("mean") is None:
@@ -25,11 +34,19 @@ def _counts(v: dict) -> str:
 
 
 def render_aggregate(doc: dict) -> str:
-    s = doc["summary"]
-    pol = doc["policy"]
-    probe = doc["probe"]
     metric = doc["config_metadata"]["primary_metric_key"]
     lines = [
+        *_header_lines(doc, metric),
+        *_variant_lines(doc["compressed"], metric),
+        *_verdict_lines(doc["summary"]),
+        *_policy_lines(doc["policy"], doc["summary"]),
+    ]
+    return "\n".join(lines)
+
+
+def _header_lines(doc: dict, metric: str) -> list[str]:
+    s, pol, probe = doc["summary"], doc["policy"], doc["probe"]
+    return [
         f"# rankbench campaign: {doc['n_seeds']} seeds",
         "",
         f"- **Model:** {doc['model']}",
@@ -44,6 +61,11 @@ def render_aggregate(doc: dict) -> str:
         "",
         f"Probe {metric}: {_ms(probe['accuracy'])} (r={probe['rank']}).",
         "",
+    ]
+
+
+def _variant_lines(compressed: dict, metric: str) -> list[str]:
+    lines = [
         "## Variants",
         "",
         "*Decision CI*: the interval the verdict and the policy use (per-seed Δ, S − 1 df; see its "
@@ -54,37 +76,44 @@ def render_aggregate(doc: dict) -> str:
         "Only variant / only probe | Pooled bootstrap | Seeds passing | Policy |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for key, v in doc["compressed"].items():
+    for key, v in compressed.items():
         # artifacts written before the decision interval existed have none: shown as n/a
-        d, p = v.get("decision_ci") or {"low": None, "high": None}, v["delta_ci_pooled"]
+        d, p = v.get(DECISION_CI) or {"low": None, "high": None}, v["delta_ci_pooled"]
         n_pass = v["verdict_distribution"]["PASS"]
         lines.append(
-            f"| {key} | {v['method']} | {v['role']} | {_ms(v['param_reduction'], '.1%')} | "
-            f"{_ms(v['accuracy'])} | {_ms(v['delta_vs_probe'], '+.4f')} | {_ci(d['low'], d['high'])} | "
+            f"| {key} | {v['method']} | {v['role']} | {_ms(v[PARAM_REDUCTION], '.1%')} | "
+            f"{_ms(v['accuracy'])} | {_ms(v[DELTA], '+.4f')} | {_ci(d['low'], d['high'])} | "
             f"{_fmt(d.get('df'), '.3g')} | {_counts(v)} | {_ci(p['ci_low'], p['ci_high'])} | "
-            f"{n_pass}/{v['n_seeds']} | **{'PASS' if v['policy_result']['passed'] else 'FAIL'}** |"
+            f"{n_pass}/{v['n_seeds']} | **{'PASS' if v[POLICY_RESULT]['passed'] else 'FAIL'}** |"
         )
-    methods = sorted({v["decision_ci"]["method"] for v in doc["compressed"].values() if "decision_ci" in v})
-    lines += [""] + [f"Decision interval: {m}." for m in methods]
-    best = s.get("best_compression")
-    lines += ["", "## Verdict", ""]
+    methods = sorted({v[DECISION_CI]["method"] for v in compressed.values() if DECISION_CI in v})
+    return lines + [""] + [f"Decision interval: {m}." for m in methods]
+
+
+def _verdict_lines(s: dict) -> list[str]:
+    best = s.get(BEST_COMPRESSION)
+    lines = ["", "## Verdict", ""]
     if best and best.get("variant"):
         lines.append(
             f"**Recommended:** {best['variant']} ({best['method']}): "
-            f"{best['param_reduction_mean']:.1%} fewer LoRA parameters, "
-            f"mean Δ {best['delta_vs_probe_mean']:+.4f}, pass rate {best['pass_rate']:.2f}."
+            f"{best[f'{PARAM_REDUCTION}_mean']:.1%} fewer LoRA parameters, "
+            f"mean Δ {best[f'{DELTA}_mean']:+.4f}, pass rate {best[PASS_RATE]:.2f}."
         )
     else:
         lines.append("**No compression meets the policy.**")
-    lines += ["", "### What may and may not be claimed", ""] + [f"- {n}" for n in s["notes"]]
-    lines += ["", "### Policy clauses", ""]
+    return lines + ["", "### What may and may not be claimed", ""] + [f"- {n}" for n in s["notes"]]
+
+
+def _policy_lines(pol: dict, s: dict) -> list[str]:
     clauses = pol.get("clauses", {})
-    lines += [f"- `{k}`: {v}" for k, v in clauses.items() if v is not None]
-    lines += [
+    return [
+        "",
+        "### Policy clauses",
+        "",
+        *(f"- `{k}`: {v}" for k, v in clauses.items() if v is not None),
         "",
         f"Power rule: {s.get('power_rule')}",
         "",
         f"Claim strength rule: {s.get('confidence_rule')}",
         "",
     ]
-    return "\n".join(lines)

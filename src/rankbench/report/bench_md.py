@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from rankbench.artifacts.keys import BEST_COMPRESSION, DELTA, PARAM_REDUCTION, VERDICT
+
 
 def _pct(x) -> str:
     return "n/a" if x is None else f"{x:.1%}"
@@ -19,14 +21,24 @@ def _counts(ci: dict) -> str:
 
 
 def render_bench(doc: dict) -> str:
-    gate = doc["probe_quality_gate"]
-    probe = doc["probe"]
-    env = doc["env"]
-    summary = doc["summary"]
-    vc = env.get("validation_classification", {})
-    metric = gate["metric_key"]
-    git = env.get("git_tag") or (env.get("git_commit") or "unknown")[:8]
+    metric = doc["probe_quality_gate"]["metric_key"]
     lines = [
+        *_header_lines(doc),
+        *_gate_lines(doc["probe_quality_gate"]),
+        *_probe_lines(doc["probe"], metric),
+        *_variant_lines(doc["compressed"], doc["summary"].get("tolerance"), metric),
+        *_summary_lines(doc["summary"]),
+        *_timing_lines(doc.get("timings", {})),
+        *_environment_lines(doc),
+    ]
+    return "\n".join(lines)
+
+
+def _header_lines(doc: dict) -> list[str]:
+    env = doc["env"]
+    vc = env.get("validation_classification", {})
+    git = env.get("git_tag") or (env.get("git_commit") or "unknown")[:8]
+    return [
         f"# rankbench bench v{doc['bench_version']}",
         "",
         f"- **Model:** {doc['model']}",
@@ -35,12 +47,22 @@ def render_bench(doc: dict) -> str:
         f"- **Git:** {git}",
         f"- **Validation level:** {vc.get('level')} (claim strength {vc.get('confidence')}): {vc.get('rationale')}",
         "",
+    ]
+
+
+def _gate_lines(gate: dict) -> list[str]:
+    return [
         "## Probe quality gate",
         "",
         "| Metric | Value | Threshold | Status |",
         "|---|---|---|---|",
-        f"| {metric} | {gate['metric_value']:.4f} | ≥ {gate['min_value']} | {gate['status']} |",
+        f"| {gate['metric_key']} | {gate['metric_value']:.4f} | ≥ {gate['min_value']} | {gate['status']} |",
         "",
+    ]
+
+
+def _probe_lines(probe: dict, metric: str) -> list[str]:
+    return [
         "## Probe",
         "",
         *_user_adapter_lines(probe.get("adapter")),
@@ -53,39 +75,44 @@ def render_bench(doc: dict) -> str:
         f"p90 {probe['suggested_r_global_90']} (rule {probe.get('rule', 'n/a')})",
         "",
     ]
-    comp = doc["compressed"]
-    if comp:
-        conf = int(round(comp[next(iter(comp))]["ci"]["confidence"] * 100))
-        tol = summary.get("tolerance")
-        lines += [
-            "## Variants",
-            "",
-            f"Δ = variant − probe on the same items; PASS when the lower end of the {conf}% paired "
-            f"interval is above −{tol}. *Only variant / only probe*: items that one of the two got "
-            "right and the other wrong, the only items that move Δ. *Resolvable*: the smallest margin "
-            "this run resolves with 80% power when Δ = 0.",
-            "",
-            f"| Variant | Method | Role | Rank | LoRA params | Reduction | {metric} | Δ | {conf}% CI | "
-            "Only variant / only probe | Resolvable | Verdict |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for key, v in comp.items():
-            rank = v["rank"] if v["rank"] is not None else f"{v['rank_mean']:.1f} (mean)"
-            ci = v["ci"]
-            lines.append(
-                f"| {key} | {v['method']} | {v['role']} | {rank} | {_num(v['params'], ',')} | "
-                f"{_pct(v['param_reduction'])} | {v['accuracy']:.4f} | {v['delta_vs_probe']:+.4f} | "
-                f"[{_num(ci['low'], '+.4f')}, {_num(ci['high'], '+.4f')}] | {_counts(ci)} | "
-                f"{_num(v['mde'])} | **{v['verdict']}** |"
-            )
-        methods = sorted({v["ci"].get("method") for v in comp.values() if v["ci"].get("method")})
-        lines += [""] + [f"Interval: {m}." for m in methods] + [""]
-    best = summary.get("best_compression")
-    lines += ["## Summary", ""]
+
+
+def _variant_lines(comp: dict, tol, metric: str) -> list[str]:
+    if not comp:
+        return []
+    conf = int(round(comp[next(iter(comp))]["ci"]["confidence"] * 100))
+    lines = [
+        "## Variants",
+        "",
+        f"Δ = variant − probe on the same items; PASS when the lower end of the {conf}% paired "
+        f"interval is above −{tol}. *Only variant / only probe*: items that one of the two got "
+        "right and the other wrong, the only items that move Δ. *Resolvable*: the smallest margin "
+        "this run resolves with 80% power when Δ = 0.",
+        "",
+        f"| Variant | Method | Role | Rank | LoRA params | Reduction | {metric} | Δ | {conf}% CI | "
+        "Only variant / only probe | Resolvable | Verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, v in comp.items():
+        rank = v["rank"] if v["rank"] is not None else f"{v['rank_mean']:.1f} (mean)"
+        ci = v["ci"]
+        lines.append(
+            f"| {key} | {v['method']} | {v['role']} | {rank} | {_num(v['params'], ',')} | "
+            f"{_pct(v[PARAM_REDUCTION])} | {v['accuracy']:.4f} | {v[DELTA]:+.4f} | "
+            f"[{_num(ci['low'], '+.4f')}, {_num(ci['high'], '+.4f')}] | {_counts(ci)} | "
+            f"{_num(v['mde'])} | **{v[VERDICT]}** |"
+        )
+    methods = sorted({v["ci"].get("method") for v in comp.values() if v["ci"].get("method")})
+    return lines + [""] + [f"Interval: {m}." for m in methods] + [""]
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    best = summary.get(BEST_COMPRESSION)
+    lines = ["## Summary", ""]
     if best and best.get("variant"):
         lines.append(
             f"- **Best passing compression:** {best['variant']} ({best['method']}): "
-            f"{_pct(best['param_reduction'])} fewer LoRA parameters, Δ = {best['delta_vs_probe']:+.4f}"
+            f"{_pct(best[PARAM_REDUCTION])} fewer LoRA parameters, Δ = {best[DELTA]:+.4f}"
         )
     else:
         lines.append("- **No compression passed** the non-inferiority test.")
@@ -94,13 +121,21 @@ def render_bench(doc: dict) -> str:
             f"- **Compress or retrain ({row['variant']}):** truncate {row['truncate_accuracy']:.4f} vs "
             f"retrain {row['retrain_accuracy']:.4f} at the same ranks"
         )
-    lines += ["", "### Notes", ""] + [f"- {n}" for n in summary.get("notes", [])]
-    timings = doc.get("timings", {})
-    if timings:
-        lines += ["", "## Timings (s)", "", "| Stage | Seconds |", "|---|---|"]
-        lines += [f"| {k} | {v:.1f} |" for k, v in timings.items()]
+    return lines + ["", "### Notes", ""] + [f"- {n}" for n in summary.get("notes", [])]
+
+
+def _timing_lines(timings: dict) -> list[str]:
+    if not timings:
+        return []
+    return ["", "## Timings (s)", "", "| Stage | Seconds |", "|---|---|"] + [
+        f"| {k} | {v:.1f} |" for k, v in timings.items()
+    ]
+
+
+def _environment_lines(doc: dict) -> list[str]:
+    env = doc["env"]
     gpu = env.get("gpu_devices") or []
-    lines += [
+    return [
         "",
         "## Environment",
         "",
@@ -121,7 +156,6 @@ def render_bench(doc: dict) -> str:
         "</details>",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _user_adapter_lines(adapter: dict | None) -> list[str]:

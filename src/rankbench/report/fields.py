@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rankbench.artifacts.keys import DECISION_CI, DELTA, PASS_RATE, POLICY_RESULT, VERDICT
+
 
 @dataclass(frozen=True)
 class Row:
@@ -46,13 +48,13 @@ def bench_rows(doc: dict) -> list[Row]:
                 label=_label(key, v),
                 role=v.get("role", "compression"),
                 params=v.get("params"),
-                delta=v["delta_vs_probe"],
+                delta=v[DELTA],
                 low=ci.get("low"),
                 high=ci.get("high"),
                 confidence=ci.get("confidence"),
                 method=ci.get("method", ""),
-                passed=v.get("verdict") == "PASS",
-                verdict=v.get("verdict", "?"),
+                passed=v.get(VERDICT) == "PASS",
+                verdict=v.get(VERDICT, "?"),
                 n=ci.get("n", paired.get("n")),
                 variant_only=ci.get("variant_only_correct", paired.get("variant_only_correct")),
                 probe_only=ci.get("probe_only_correct", paired.get("probe_only_correct")),
@@ -90,7 +92,7 @@ def compare_rows(doc: dict) -> list[Row]:
 
 def decision_interval(v: dict) -> dict:
     """{low, high, confidence, method} of the interval a campaign's verdict was decided on."""
-    ci = v.get("decision_ci")
+    ci = v.get(DECISION_CI)
     if ci and ci.get("low") is not None:
         return {k: ci.get(k) for k in ("low", "high", "confidence", "method")}
     pooled = v.get("delta_ci_pooled") or {}
@@ -106,8 +108,8 @@ def aggregate_rows(doc: dict) -> list[Row]:
     rows = []
     for key, v in doc.get("compressed", {}).items():
         ci = decision_interval(v)
-        passed = bool((v.get("policy_result") or {}).get("passed"))
-        deltas = v["delta_vs_probe"]
+        passed = bool((v.get(POLICY_RESULT) or {}).get("passed"))
+        deltas = v[DELTA]
         rows.append(
             Row(
                 key=key,
@@ -123,7 +125,7 @@ def aggregate_rows(doc: dict) -> list[Row]:
                 verdict="PASS" if passed else "FAIL",
                 seed_deltas=tuple(deltas.get("values") or ()),
                 seeds=tuple(v.get("seeds") or doc.get("seeds") or ()),
-                pass_rate=v.get("pass_rate"),
+                pass_rate=v.get(PASS_RATE),
                 n_pass=(v.get("verdict_distribution") or {}).get("PASS"),
             )
         )
@@ -134,7 +136,7 @@ def tolerance(doc: dict) -> float | None:
     tol = (doc.get("summary") or {}).get("tolerance")
     if tol is None:
         for v in doc.get("compressed", {}).values():
-            tol = v.get("tolerance") or (v.get("policy_result") or {}).get("tolerance")
+            tol = v.get("tolerance") or (v.get(POLICY_RESULT) or {}).get("tolerance")
             if tol is not None:
                 break
     return tol

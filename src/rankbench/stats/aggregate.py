@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from rankbench.artifacts.keys import DECISION_CI, DELTA, PARAM_REDUCTION, PASS_RATE, VERDICT
 from rankbench.errors import RankbenchError
 from rankbench.stats._validate import check_confidence, check_tolerance, paired_differences
 from rankbench.stats.bootstrap import hierarchical_bootstrap_delta
@@ -18,9 +19,9 @@ from rankbench.stats.seeds import summarize, t_interval
 RECORD_KEYS = (
     "seed",
     "accuracy",
-    "delta_vs_probe",
-    "param_reduction",
-    "verdict",
+    DELTA,
+    PARAM_REDUCTION,
+    VERDICT,
     "probe_scores",
     "variant_scores",
 )
@@ -45,17 +46,16 @@ def _check_records(per_seed: list[dict[str, Any]]) -> None:
         missing = [k for k in RECORD_KEYS if k not in rec]
         if missing:
             raise RankbenchError(f"{where} lacks key(s): {', '.join(missing)}")
-        if rec["verdict"] not in ("PASS", "FAIL"):
-            raise RankbenchError(f"{where} has verdict {rec['verdict']!r}; expected 'PASS' or 'FAIL'")
+        if rec[VERDICT] not in ("PASS", "FAIL"):
+            raise RankbenchError(f"{where} has verdict {rec[VERDICT]!r}; expected 'PASS' or 'FAIL'")
         if rec["seed"] in seen:
             raise RankbenchError(f"{where}: seed {rec['seed']} appears twice", hint="list each seed once")
         seen.add(rec["seed"])
         probe, variant, _ = paired_differences(rec["probe_scores"], rec["variant_scores"], where=where)
         computed = float(variant.mean() - probe.mean())
-        if abs(float(rec["delta_vs_probe"]) - computed) > DELTA_CONSISTENCY:
+        if abs(float(rec[DELTA]) - computed) > DELTA_CONSISTENCY:
             raise RankbenchError(
-                f"{where}: delta_vs_probe is {float(rec['delta_vs_probe']):.6g} but its scores give "
-                f"{computed:.6g}",
+                f"{where}: {DELTA} is {float(rec[DELTA]):.6g} but its scores give {computed:.6g}",
                 hint="keep unrounded values in the records, and attach each seed's own per-item scores",
             )
 
@@ -100,7 +100,7 @@ def aggregate_variant(
     confidence = check_confidence(confidence)
     _check_records(per_seed)
     seeds = [_plain(rec["seed"]) for rec in per_seed]
-    deltas = [float(rec["delta_vs_probe"]) for rec in per_seed]
+    deltas = [float(rec[DELTA]) for rec in per_seed]
     results = _seed_results(per_seed, tolerance, confidence)
     verdicts = [v for _, v, _ in results]
     decision = decision_interval([diffs for _, _, diffs in results], confidence)
@@ -110,7 +110,7 @@ def aggregate_variant(
         {
             "tolerance": tolerance,
             "confidence": confidence,
-            "decision_ci": decision.ci(),
+            DECISION_CI: decision.ci(),
             "decision_verdict": _decision_verdict(decision, tolerance),
             "discordant": _discordant(results),
             "power": statistical_power(
@@ -140,9 +140,9 @@ def _seed_format_keys(per_seed, seeds, deltas, verdicts) -> dict[str, Any]:
     block.update(
         {
             "accuracy": summarize([rec["accuracy"] for rec in per_seed]),
-            "delta_vs_probe": summarize(deltas),
-            "param_reduction": summarize([rec["param_reduction"] for rec in per_seed]),
-            "pass_rate": n_pass / len(per_seed),
+            DELTA: summarize(deltas),
+            PARAM_REDUCTION: summarize([rec[PARAM_REDUCTION] for rec in per_seed]),
+            PASS_RATE: n_pass / len(per_seed),
             "verdict_distribution": {"PASS": n_pass, "FAIL": len(per_seed) - n_pass},
             "n_seeds": len(per_seed),
             "seeds": seeds,
@@ -164,9 +164,9 @@ def _pooled(per_seed, tolerance, confidence, n_boot, boot_seed) -> dict[str, Any
 def _verdict_notes(per_seed, seeds, verdicts, tolerance) -> list[str]:
     """A note for every seed whose recorded verdict differs from the one its scores give at ``tolerance``."""
     return [
-        f"seed {seed}: recorded verdict {rec['verdict']}, but its scores give {v} at tolerance {tolerance:g}"
+        f"seed {seed}: recorded verdict {rec[VERDICT]}, but its scores give {v} at tolerance {tolerance:g}"
         for seed, rec, v in zip(seeds, per_seed, verdicts, strict=True)
-        if rec["verdict"] != v
+        if rec[VERDICT] != v
     ]
 
 

@@ -1,0 +1,250 @@
+"""bench.json: a pure function of a run folder's stage records and its config, never of memory.
+
+The document is a superset of the seed format (../shared/seed/bench.json): every key there keeps its
+meaning and type. Ours adds, per variant, the method, the plan and per-module ranks, the paired
+confidence interval and the verdict rule; per-stage timings; thread settings; the config hash; and a
+validation classification with its reason.
+
+Two inputs are facts about the process that assembles the document rather than records of the run:
+the machine's ``env`` (versions, threads, git commit) and the ``timestamp``. The caller passes them
+(:func:`assembled_now` at the end of a run); :func:`rebuild_bench` keeps those of the bench.json it
+replaces, so a rebuild of an unchanged folder gives the same document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from rankbench.artifacts.bench_summary import classify, invariants, summarize
+from rankbench.artifacts.bench_variants import item_scores, variant_entry
+from rankbench.bench.config import BENCH_VERSION, BenchConfig
+from rankbench.bench.runstate import RunDir
+from rankbench.bench.variants import variant_jobs
+from rankbench.errors import RankbenchError
+from rankbench.io import read_json
+
+SCHEMA_VERSION = 2  # 2: Tango intervals, decision_ci, new validation levels
+COMPAT_TRAIN_KEYS = ("save_steps", "eval_steps", "logging_steps")
+# env keys derived from the records, not facts about the machine
+DERIVED_ENV_KEYS = ("model_info", "dataset_info", "validation_classification")
+REBUILD_HINT = (
+    "run the same `rankbench run --config ... --output RUN` again: it resumes the folder and writes the "
+    "record without retraining; then `rankbench report RUN --rebuild` works"
+)
+
+
+def assembled_now() -> dict:
+    """The machine facts and time of this process, for :func:`assemble_bench`."""
+    from rankbench.provenance import environment
+
+    return {"machine": environment(), "timestamp": dt.datetime.now(dt.timezone.utc).isoformat()}
+
+
+def assemble_bench(root: Path, cfg: BenchConfig, *, machine: dict, timestamp: str) -> dict:
+    """bench.json of the run folder ``root`` run with ``cfg``, from its stage records alone."""
+    from rankbench.bench.protocol import gate_verdict
+
+    run = RunDir(root)
+    lock = run.locked_config()
+    smoke = bool(lock.get("smoke"))
+    inputs = provenance_record(run)
+    probe_eval = run.record("probe_eval")
+    gate = gate_verdict(cfg, run, probe_eval, smoke=smoke)
+    probe_rec = run.record("probe")
+    probe = probe_block(run, cfg, probe_rec, probe_eval)
+    probe_ids, probe_scores = item_scores(run.stage_dir("probe_eval") / "predictions.jsonl")
+    compressed = variants_block(run, cfg, probe, probe_scores, probe_ids)
+    env = env_block(machine, inputs, cfg)
+    env["validation_classification"] = classify(gate, compressed, cfg, smoke=smoke)
+    return {
+        "bench_version": BENCH_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "bench",
+        "timestamp": timestamp,
+        "git_commit": env.get("git_commit"),
+        "env": env,
+        "model": cfg.model.name,
+        "task": cfg.task.dataset + (f"/{cfg.task.subset}" if cfg.task.subset else ""),
+        "seed": cfg.train.seed,
+        "smoke": smoke,
+        "probe_quality_gate": {k: gate[k] for k in ("metric_key", "metric_value", "min_value", "passed")}
+        | {"status": gate["status"], "min_value_source": gate["min_value_source"]},
+        "probe": probe,
+        "compressed": compressed,
+        "summary": summarize(gate, probe, compressed, cfg),
+        "config_metadata": config_metadata(lock, cfg, probe_rec, probe_eval, inputs),
+        "protocol_invariants": invariants(gate, compressed, probe_ids, cfg, inputs["data"], smoke=smoke),
+        "timings": timings_block(run, cfg, probe_rec, probe_eval, compressed),
+    }
+
+
+def provenance_record(run: RunDir) -> dict:
+    """The data and model provenance the run recorded (see ``stage_provenance``)."""
+    from rankbench.bench.protocol import PROVENANCE_STAGE
+
+    if not run.is_done(PROVENANCE_STAGE):
+        raise RankbenchError(
+            f"this run folder predates the {PROVENANCE_STAGE} record (where the data and the model came "
+            "from), so bench.json cannot be built from the folder alone",
+            path=run.stage_dir(PROVENANCE_STAGE) / "stage.json",
+            hint=REBUILD_HINT,
+        )
+    return run.record(PROVENANCE_STAGE)
+
+
+def env_block(machine: dict, inputs: dict, cfg: BenchConfig) -> dict:
+    """The machine's env plus where the model and the data came from."""
+    model_prov, data_prov = inputs["model"], inputs["data"]
+    env = dict(machine)
+    env["model_info"] = {
+        "model_id": model_prov.get("model_id"),
+        "revision": model_prov.get("revision"),
+        "last_modified": model_prov.get("last_modified"),
+        "source": model_prov.get("kind"),
+    }
+    sizes = data_prov.get("split_sizes", {})
+    env["dataset_info"] = {
+        "dataset_id": data_prov.get("dataset_id"),
+        "revision": data_prov.get("revision"),
+        "last_modified": data_prov.get("last_modified"),
+        # the seed format names the held-out split "test": here it is the items every variant is scored on
+        "split_sizes": {**sizes, "test": sizes.get("eval", inputs["n_eval_items"])},
+        "requested_split": data_prov.get("requested_split", cfg.task.split),
+        **{
+            k: v
+            for k, v in data_prov.items()
+            if k not in ("dataset_id", "revision", "last_modified", "split_sizes", "requested_split")
+        },
+    }
+    return env
+
+
+def probe_block(run: RunDir, cfg: BenchConfig, probe_rec: dict, probe_eval: dict) -> dict:
+    user = probe_rec.get("adapter")  # the user's own adapter, benched instead of a trained probe
+    probe = {
+        "rank": cfg.lora.probe_r,
+        "params": None,
+        "accuracy": probe_eval["value"],
+        "metric_key": probe_eval["metric_key"],
+        "n_eval_items": probe_eval["n_items"],
+        "eval_forward": probe_eval.get("forward"),
+        "utilization_mean": None,
+        "energy_rank_90_p50": None,
+        "energy_rank_90_p90": None,
+        "suggested_r_global_median": None,
+        "suggested_r_global_90": None,
+        "train": probe_rec["train"],
+        "source": "user_adapter" if user else "trained",
+        "adapter": user,
+    }
+    if run.is_done("audit"):
+        summary = run.record("audit")["summary"]
+        probe.update(
+            params=summary.get("total_lora_params"),
+            utilization_mean=summary.get("utilization_mean"),
+            energy_rank_90_p50=summary.get("energy_rank_90_p50"),
+            energy_rank_90_p90=summary.get("energy_rank_90_p90"),
+            non_lora_params=summary.get("non_lora_params"),
+        )
+    if run.is_done("plans"):
+        plans = read_json(run.stage_dir("plans") / "plans.json")["plans"]
+        probe["suggested_r_global_median"] = plans["uniform_median"].get("uniform_rank")
+        probe["suggested_r_global_90"] = plans["uniform_p90"].get("uniform_rank")
+        probe["rule"] = cfg.compression.rule
+    return probe
+
+
+def variants_block(run: RunDir, cfg: BenchConfig, probe: dict, probe_scores, probe_ids) -> dict:
+    """Every finished variant's entry, in the config's order."""
+    if not run.is_done("plans"):
+        return {}
+    plans = read_json(run.stage_dir("plans") / "plans.json")["plans"]
+    return {
+        job.key: variant_entry(run, cfg, job, plans, probe_ids, probe_scores, probe)
+        for job in variant_jobs(cfg.compression)
+        if run.is_done(job.stage)
+    }
+
+
+def timings_block(run: RunDir, cfg: BenchConfig, probe_rec: dict, probe_eval: dict, compressed: dict) -> dict:
+    timings = {
+        "probe_import" if probe_rec.get("adapter") else "probe_train": probe_rec["seconds"],
+        "probe_eval": probe_eval["seconds"],
+    }
+    for stage in ("audit", "plans"):
+        if run.is_done(stage):
+            timings[stage] = run.record(stage)["seconds"]
+    for job in variant_jobs(cfg.compression):
+        if job.key in compressed:
+            timings[job.key] = run.record(job.stage)["seconds"]
+    timings["total"] = round(sum(v for v in timings.values()), 3)
+    return timings
+
+
+def config_metadata(lock: dict, cfg: BenchConfig, probe_rec: dict, probe_eval: dict, inputs: dict) -> dict:
+    resolved = lock["config"]
+    return {
+        "primary_metric_key": probe_eval["metric_key"],
+        "config_hash": lock["config_hash"],
+        "config_hash_of": "resolved_config (sha256 of its canonical JSON: sorted keys, no spaces)",
+        "resolved_config": resolved,
+        "embedded_config": embedded_config(resolved, cfg, probe_rec, inputs["data"]),
+    }
+
+
+def embedded_config(resolved: dict, cfg: BenchConfig, probe_rec: dict, data_prov: dict) -> dict:
+    """The resolved config plus the seed format's descriptive keys, derived (never user-set)."""
+    import copy
+
+    emb = copy.deepcopy(resolved)
+    emb["model"]["type"] = "causal_lm" if cfg.task.profile.startswith("causal_lm") else "seq_cls"
+    emb["task"]["eval_max_samples"] = cfg.task.eval_size
+    emb["task"]["probe_gate"]["metric"] = emb["task"]["probe_gate"]["metric"] or probe_rec.get("metric_key")
+    if probe_rec.get("train"):
+        emb["lora"]["target_modules"] = probe_rec["train"]["lora"]["target_modules"]
+    n_train = data_prov.get("split_sizes", {}).get("train")
+    emb["train"]["train_samples"] = n_train
+    steps, bs = cfg.train.steps, cfg.train.batch_size
+    emb["train"]["num_epochs"] = round(steps * bs / n_train, 4) if n_train else None
+    for k in COMPAT_TRAIN_KEYS:
+        emb["train"][k] = None  # the bench saves once at the end and logs every few steps
+    return emb
+
+
+def write_bench(out: Path, doc: dict, run_root: Path | None = None) -> None:
+    """bench.json, bench.md and (with matplotlib) bench.html into ``out``; the page's figures read
+    the audit and plans of ``run_root`` (default: ``out``)."""
+    from rankbench.io import atomic_write_json, atomic_write_text
+    from rankbench.report.bench_md import render_bench
+    from rankbench.report.html import bench_html_beside, write_html_if_possible
+
+    atomic_write_json(out / "bench.json", doc)
+    atomic_write_text(out / "bench.md", render_bench(doc))
+    write_html_if_possible(out / "bench.html", lambda: bench_html_beside(run_root or out, doc))
+
+
+def rebuild_bench(root: Path) -> dict:
+    """bench.json rebuilt from the folder's records and its locked config; the machine facts and the
+    timestamp are those of the bench.json it replaces (this machine's and now when there is none)."""
+    root = Path(root)
+    if not (root / "run_config.json").is_file():
+        raise RankbenchError(
+            "no run_config.json here: not a rankbench run folder",
+            path=root,
+            hint="give the --output folder of `rankbench run` (a campaign's seed_N folder for one seed)",
+        )
+    cfg = BenchConfig.from_dict(RunDir(root).locked_config()["config"], source=str(root / "run_config.json"))
+    context = assembled_now()
+    if (root / "bench.json").is_file():
+        old = read_json(root / "bench.json")
+        machine = {k: v for k, v in old.get("env", {}).items() if k not in DERIVED_ENV_KEYS}
+        context = {"machine": machine, "timestamp": old.get("timestamp", context["timestamp"])}
+    for stage in ("probe", "probe_eval"):
+        if not RunDir(root).is_done(stage):
+            raise RankbenchError(
+                f"the {stage} stage has not finished: there is nothing to report yet",
+                path=root / stage,
+                hint="run (or resume) the bench first: `rankbench run --config ... --output RUN`",
+            )
+    return assemble_bench(root, cfg, **context)

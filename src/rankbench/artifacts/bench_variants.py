@@ -1,0 +1,76 @@
+"""One variant's entry of bench.json (``compressed[key]``), from its stage record and predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rankbench.artifacts.keys import ACCURACY_RETENTION, DELTA, PARAM_REDUCTION, VERDICT
+from rankbench.bench.config import BenchConfig
+from rankbench.bench.runstate import RunDir
+from rankbench.bench.variants import VariantJob
+from rankbench.io import read_jsonl
+
+PLAN_KEYS = ("name", "rule", "alpha_policy", "uniform_rank", "discarded_energy_fraction")
+
+
+def item_scores(path: Path) -> tuple[list[str], np.ndarray]:
+    rows = read_jsonl(path)
+    return [r["item_id"] for r in rows], np.array([float(r["score"]) for r in rows])
+
+
+def variant_entry(
+    run: RunDir, cfg: BenchConfig, job: VariantJob, plans: dict, probe_ids, probe_scores, probe: dict
+) -> dict:
+    from rankbench.stats import noninferiority, paired_delta
+
+    rec = run.record(job.stage)
+    plan = plans[rec["build"]["plan"]]
+    ids, scores = item_scores(run.stage_dir(job.stage) / "predictions.jsonl")
+    if ids != probe_ids:
+        raise RuntimeError(f"{job.key}: eval items differ from the probe's")
+    pd = paired_delta(probe_scores, scores, confidence=cfg.eval.confidence)
+    verdict = noninferiority(pd, cfg.eval.tolerance)
+    pdd, vd = pd.to_dict(), verdict.to_dict()
+    value = rec["eval"]["value"]
+    return {
+        "rank": plan.get("uniform_rank"),
+        "params": plan.get("lora_params"),
+        "accuracy": value,
+        DELTA: float(value - probe["accuracy"]),
+        PARAM_REDUCTION: plan.get("param_reduction"),
+        VERDICT: vd["verdict"],
+        "variant": job.variant,
+        "method": job.method,
+        "role": rec["role"],
+        "metric_key": rec["eval"]["metric_key"],
+        "source_params": plan.get("source_lora_params") or probe.get("params"),
+        "plan": {k: plan.get(k) for k in PLAN_KEYS},
+        "ranks": plan.get("ranks"),
+        "rank_mean": float(np.mean(list(plan["ranks"].values()))) if plan.get("ranks") else None,
+        "ci": ci_block(pdd, cfg.eval.confidence),
+        "paired": pdd,
+        "verdict_rule": vd.get("rule"),
+        "point_rule_verdict": vd.get("point_rule_verdict"),
+        "mde": vd.get("mde"),
+        "mde_rule": vd.get("mde_rule"),
+        ACCURACY_RETENTION: float(value / probe["accuracy"]) if probe["accuracy"] else None,
+        "build": {k: v for k, v in rec["build"].items() if k != "compression"},
+        "eval_seconds": rec["eval"]["eval_seconds"],
+        "eval_forward": rec["eval"].get("forward"),
+    }
+
+
+def ci_block(paired: dict, confidence: float) -> dict:
+    """The seed format's ``ci`` object from the paired comparison."""
+    return {
+        "low": paired.get("ci_low"),
+        "high": paired.get("ci_high"),
+        "confidence": confidence,
+        "method": paired.get("method"),
+        "se": paired.get("se"),
+        "n": paired.get("n"),
+        "variant_only_correct": paired.get("variant_only_correct"),
+        "probe_only_correct": paired.get("probe_only_correct"),
+    }
