@@ -83,6 +83,10 @@ def test_artifacts_and_stage_folders(world):
         assert (out / "variants" / key / "adapter" / "adapter_config.json").is_file()
     assert (out / "bench.md").read_text().startswith("# rankbench bench")
     assert "| uniform_median_retrain | retrain |" in (out / "bench.md").read_text()
+    # where and in what precision the probe trained: the resolved train.dtype ("auto" on a CPU is fp32)
+    train = doc["probe"]["train"]
+    assert (train["device"], train["compute_dtype"]) == ("cpu", "float32")
+    assert f"- **Training:** {train['steps']} steps on cpu in float32" in (out / "bench.md").read_text()
     assert "training the probe" in world["stderr"]
     assert f"{out / 'bench.html'} and {out / 'bench.md'}" in world["stderr"]  # the closing line names the page
 

@@ -186,6 +186,20 @@ def test_training_is_reproducible_for_a_seed(setup):
     assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
 
 
+def test_the_result_names_the_resolved_compute_dtype(setup):
+    """train.dtype: auto resolves to float32 on a CPU; bfloat16 named by hand runs under autocast."""
+    import dataclasses
+
+    s = setup
+    kw = {"lora": s["lora"], "steps": 2, "seed": 0}
+    auto = s["profile"].train(s["cfg"], s["data"], TrainJob(out_dir=s["root"] / "dt-auto", **kw))
+    bf16_cfg = dataclasses.replace(s["cfg"], train=dataclasses.replace(s["cfg"].train, dtype="bfloat16"))
+    bf16 = s["profile"].train(bf16_cfg, s["data"], TrainJob(out_dir=s["root"] / "dt-bf16", **kw))
+    assert (auto.device, auto.compute_dtype) == ("cpu", "float32")
+    assert (bf16.device, bf16.compute_dtype) == ("cpu", "bfloat16")
+    assert auto.losses != bf16.losses  # the autocast really ran in the other precision
+
+
 def test_finetune_continues_from_the_init_adapter(setup, monkeypatch):
     """truncate+finetune: training starts from the init adapter's weights (and its ranks), not from scratch."""
     import rankbench.bench.train as train

@@ -339,6 +339,8 @@ def _train_record(res: TrainResult, spec: LoraSpec) -> dict:
         "losses": res.losses,
         "seconds": round(res.seconds, 3),
         "examples_per_second": round(res.examples_per_second, 2),
+        "device": res.device,
+        "compute_dtype": res.compute_dtype,
         "lora": {
             "r": spec.r,
             "alpha": spec.alpha,

@@ -193,6 +193,7 @@ def train_adapter(
     """A profile's training: ``run_training`` with the config's ``train`` recipe (autocast to
     ``train.dtype``), then the adapter saved to ``job.out_dir``."""
     t = cfg.train
+    amp = amp_dtype(cfg, device)
     stats = run_training(
         model,
         batches,
@@ -204,7 +205,7 @@ def train_adapter(
         device=device,
         seed=job.seed,
         progress=job.progress,
-        amp_dtype=amp_dtype(cfg, device),
+        amp_dtype=amp,
     )
     save_adapter(model, Path(job.out_dir))
     return TrainResult(
@@ -214,6 +215,8 @@ def train_adapter(
         losses=list(stats.losses),
         seconds=stats.seconds,
         examples_per_second=stats.examples_per_second,
+        device=str(device),
+        compute_dtype=str(amp or torch.float32).removeprefix("torch."),
     )
 
 

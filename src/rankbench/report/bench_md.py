@@ -73,8 +73,16 @@ def _probe_lines(probe: dict, metric: str) -> list[str]:
         f"p90 {_num(probe['energy_rank_90_p90'], '.1f')} (energy = cumulative σ²)",
         f"- **Suggested uniform ranks:** median {probe['suggested_r_global_median']}, "
         f"p90 {probe['suggested_r_global_90']} (rule {probe.get('rule', 'n/a')})",
+        *_training_lines(probe.get("train")),
         "",
     ]
+
+
+def _training_lines(train: dict | None) -> list[str]:
+    """Steps, device and compute dtype of the probe's training (records older than them say less)."""
+    if not train or "compute_dtype" not in train:
+        return []
+    return [f"- **Training:** {train['steps']} steps on {train['device']} in {train['compute_dtype']}"]
 
 
 def _variant_lines(comp: dict, tol, metric: str) -> list[str]:

@@ -44,6 +44,8 @@ class TrainResult:
     losses: list[float]  # running loss every few steps, for the report
     seconds: float
     examples_per_second: float
+    device: str = "cpu"  # where it trained: "cpu", "cuda:0", ...
+    compute_dtype: str = "float32"  # the resolved train.dtype: "float32", or "bfloat16" under autocast
 
 
 @dataclass
