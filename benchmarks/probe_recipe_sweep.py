@@ -10,6 +10,9 @@ so an interrupted sweep resumes.
     python benchmarks/probe_recipe_sweep.py --seeds 42,43,44 --jobs 2 --threads 1 \
         --recipe 'lr2e-3={"train.learning_rate": 0.002}' --out sweep.jsonl
 
+An override ``x.base_dropout`` (not a config key) sets the p of every dropout layer of the base model
+before PEFT wraps it, to try training without the checkpoint's own dropout.
+
 Accuracy does not depend on the machine's load; the seconds do (say what else ran when you quote
 them). Prints a table: recipe, seed, accuracy, Δ against the default on the same seed, train seconds.
 """
@@ -36,6 +39,18 @@ from rankbench.bench.progress import Progress
 from rankbench.bench.protocol import BenchRun, run_bench
 from rankbench.bench.runstate import RunDir
 overrides, out, cache = json.loads(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+base_dropout = overrides.pop("x.base_dropout", None)  # an experiment, not a config key: the base's dropout
+if base_dropout is not None:
+    import torch
+    from rankbench.bench.profiles import seqcls
+    _load = seqcls.load_base
+    def load_base(*a, **k):
+        model, missing = _load(*a, **k)
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):  # the base's only: PEFT wraps the model after this
+                m.p = base_dropout
+        return model, missing
+    seqcls.load_base = load_base
 cfg = load_config(None, {**overrides, "compression.variants": [], "compression.methods": {}})
 rd = RunDir(out)
 rd.claim(cfg.experiment_dict(), cfg.config_hash())
@@ -58,7 +73,14 @@ def run_cell(recipe: str, overrides: dict, seed: int, threads: int, cache: Path)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
-            [sys.executable, "-c", CELL, json.dumps({**overrides, "train.seed": seed}), f"{tmp}/run", str(cache)],
+            [
+                sys.executable,
+                "-c",
+                CELL,
+                json.dumps({**overrides, "train.seed": seed}),
+                f"{tmp}/run",
+                str(cache),
+            ],
             env=env,
             capture_output=True,
             text=True,

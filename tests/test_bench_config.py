@@ -46,7 +46,9 @@ def test_every_error_is_reported_at_once_with_its_key_path(tmp_path):
 
 
 def test_type_errors_name_the_expected_type():
-    with pytest.raises(RankbenchError, match=r"train.steps: expected an integer up to 2,147,483,647, got 1.5"):
+    with pytest.raises(
+        RankbenchError, match=r"train.steps: expected an integer up to 2,147,483,647, got 1.5"
+    ):
         BenchConfig.from_dict({"train": {"steps": 1.5}})
     with pytest.raises(RankbenchError, match=r"task.probe_gate: expected a mapping"):
         BenchConfig.from_dict({"task": {"probe_gate": 3}})
@@ -117,7 +119,11 @@ def test_eval_batch_size_follows_the_device_unless_set():
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("train.steps", 2**70, r"train.steps: expected an integer up to 2,147,483,647, got 1180591620717411303424"),
+        (
+            "train.steps",
+            2**70,
+            r"train.steps: expected an integer up to 2,147,483,647, got 1180591620717411303424",
+        ),
         ("lora.probe_r", 2**40, r"lora.probe_r: expected an integer up to 2,147,483,647"),
         ("train.learning_rate", float("inf"), r"train.learning_rate: expected a finite number, got inf"),
         ("lora.alpha", float("nan"), r"lora.alpha: expected a finite number, got nan"),

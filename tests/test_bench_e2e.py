@@ -69,7 +69,14 @@ def test_artifacts_and_stage_folders(world):
     out, doc = world["out"], world["doc"]
     assert_valid(doc, "bench")
     assert set(doc["compressed"]) == EXPECTED_KEYS
-    for stage in ["provenance", "probe", "probe_eval", "audit", "plans", *(f"variants/{k}" for k in EXPECTED_KEYS)]:
+    for stage in [
+        "provenance",
+        "probe",
+        "probe_eval",
+        "audit",
+        "plans",
+        *(f"variants/{k}" for k in EXPECTED_KEYS),
+    ]:
         assert (out / stage / "stage.json").is_file(), stage
     assert (out / "audit" / "audit.json").is_file()
     assert (out / "probe" / "adapter" / "adapter_model.safetensors").is_file()
@@ -88,7 +95,9 @@ def test_artifacts_and_stage_folders(world):
     assert (train["device"], train["compute_dtype"]) == ("cpu", "float32")
     assert f"- **Training:** {train['steps']} steps on cpu in float32" in (out / "bench.md").read_text()
     assert "training the probe" in world["stderr"]
-    assert f"{out / 'bench.html'} and {out / 'bench.md'}" in world["stderr"]  # the closing line names the page
+    assert (
+        f"{out / 'bench.html'} and {out / 'bench.md'}" in world["stderr"]
+    )  # the closing line names the page
 
 
 def test_every_seed_key_is_present_with_its_type(world):

@@ -96,7 +96,9 @@ def test_aggregate_numbers_follow_from_the_seed_runs(campaign):
         assert d["method"].startswith("t-interval across per-seed Δ")
         assert d["low"] <= block["delta_ci_t"]["ci_low"] + 1e-12
         assert block["delta_ci_t"]["mean"] == pytest.approx(np.mean([v["delta_vs_probe"] for v in per_seed]))
-        assert block["discordant"]["variant_only_correct"] == [v["ci"]["variant_only_correct"] for v in per_seed]
+        assert block["discordant"]["variant_only_correct"] == [
+            v["ci"]["variant_only_correct"] for v in per_seed
+        ]
         assert (block["decision_verdict"]["verdict"] == "PASS") == (d["low"] > -block["tolerance"])
         assert 0.0 <= block["policy_pass_probability"]["probability"] <= 1.0
 

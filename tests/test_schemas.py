@@ -77,6 +77,13 @@ def test_the_schema_declares_every_seed_key_with_its_type(name):
 
 
 def test_validation_can_fail():
-    doc = {"schema_version": 1, "kind": "audit", "method": "exact", "adapter": {}, "modules": [{}], "summary": {}}
+    doc = {
+        "schema_version": 1,
+        "kind": "audit",
+        "method": "exact",
+        "adapter": {},
+        "modules": [{}],
+        "summary": {},
+    }
     with pytest.raises(AssertionError, match=r"modules/0: 'name' is a required property"):
         assert_valid(doc, "audit")

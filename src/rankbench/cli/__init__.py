@@ -18,7 +18,17 @@ from rankbench.errors import EXIT_INTERRUPTED, RankbenchError, RankbenchWarning
 from rankbench.threads import choose_wait_policy
 
 # Subcommand modules, in the order `--help` lists them.
-SUBCOMMANDS = ("audit", "suggest", "compress", "run", "init_config", "aggregate", "report", "compare", "schema")
+SUBCOMMANDS = (
+    "audit",
+    "suggest",
+    "compress",
+    "run",
+    "init_config",
+    "aggregate",
+    "report",
+    "compare",
+    "schema",
+)
 TORCH_COMMANDS = ("run",)  # the ones that train or evaluate; the rest never start an OpenMP pool
 
 

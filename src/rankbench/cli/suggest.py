@@ -125,7 +125,9 @@ def run(args) -> int:
         plans = {spec: make_plan(spec, spectra, **kw) for spec in args.plans or DEFAULT_PLANS}
     first = next(iter(plans.values()))
     if args.json:
-        print(json.dumps(suggest_document(spectra.path, spectra.sha256, rule, plans, spectra.format), indent=2))
+        print(
+            json.dumps(suggest_document(spectra.path, spectra.sha256, rule, plans, spectra.format), indent=2)
+        )
         return 0
     r_max = max(first.source_ranks.values())
     other = f"; {first.other_params:,} params in other tensors, not counted" if first.other_params else ""
