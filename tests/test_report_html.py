@@ -298,6 +298,22 @@ def test_audit_html(tmp_path, capsys):
     assert "modules" in capsys.readouterr().out  # the usual table still goes to stdout
 
 
+def test_audit_html_rule_shapes_the_page_plans(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    folder = write_adapter(tmp_path / "adapter", random_pairs(rng, n=4, r=8), config=lora_config(r=8, alpha=16))
+    out = tmp_path / "audit.html"
+    argv = ["audit", str(folder), "--quiet", "--summary-only", "--html", str(out), "--rule", "sv_ratio:4"]
+    assert main(argv) == 0
+    head, *body = Page(out.read_text()).tables["fig-spectra"]
+    assert {row[head.index("rule")] for row in body} == {"sv_ratio:4"}
+    capsys.readouterr()
+    # a bad rule is refused before any work; --rule without --html is refused too (it would do nothing)
+    assert main(["audit", str(folder), "--html", str(tmp_path / "b.html"), "--rule", "energy:7"]) == 2
+    assert "energy" in capsys.readouterr().err and not (tmp_path / "b.html").exists()
+    assert main(["audit", str(folder), "--rule", "energy:0.8"]) == 2
+    assert "--rule only shapes the --html page" in capsys.readouterr().err
+
+
 def test_audit_html_without_matplotlib_exits_2_before_auditing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(svg_module, "matplotlib_available", lambda: False)
     assert main(["audit", str(tmp_path / "nowhere"), "--html", str(tmp_path / "a.html")]) == 2

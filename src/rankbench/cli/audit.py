@@ -76,20 +76,25 @@ def register(sub) -> None:
         "--html",
         metavar="FILE",
         help="also write a self-contained HTML page with the spectra, retained energy and rank map, and the "
-        "default plans of `rankbench suggest` (rule energy:0.9); needs matplotlib (rankbench[report])",
+        "default plans of `rankbench suggest` (under --rule); needs matplotlib (rankbench[report])",
+    )
+    p.add_argument(
+        "--rule",
+        default=None,
+        help="with --html: the per-module rank rule of the page's plans (default energy:0.9), as in "
+        "`rankbench suggest --rule`",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
 
-def write_audit_html(path: str, result) -> None:
+def write_audit_html(path: str, result, rule: str = "energy:0.9") -> None:
     """The audit page: the figures of the audit and of suggest's default plans, built by the library."""
     from rankbench.cli.suggest import DEFAULT_PLANS
     from rankbench.io import atomic_write_text
     from rankbench.report.html import render_audit_html
     from rankbench.suggest.plans import make_plan
 
-    rule = "energy:0.9"
     plans = {spec: make_plan(spec, result, rule=rule).to_dict() for spec in DEFAULT_PLANS}
     atomic_write_text(path, render_audit_html(result.to_dict(), plans, rule))
     print(f"wrote {path}", file=sys.stderr)
@@ -111,12 +116,17 @@ def run(args) -> int:
             "give either an adapter PATH or --timeline FILE" + (", not both" if args.path else ""),
             hint="rankbench audit ADAPTER_DIR, or rankbench audit --timeline OUTPUT_DIR/rankbench_spectra.jsonl",
         )
+    if args.rule is not None and not args.html:
+        raise RankbenchError("--rule only shapes the --html page's plans", hint="add --html FILE, or drop --rule")
     if args.timeline is not None:
         return run_timeline(args)
     if args.html:
         from rankbench.report.svg import require_matplotlib
 
         require_matplotlib()  # before the audit: no matplotlib is exit 2 with the install command, not wasted work
+        from rankbench.suggest.rules import parse_rule
+
+        parse_rule(args.rule or "energy:0.9")  # a bad rule is exit 2 before the audit's work, not after it
     with contextlib.ExitStack() as stack:
         workers = pin_blas_for_audit(stack)
         from rankbench.auditor import audit
@@ -130,7 +140,7 @@ def run(args) -> int:
         )
     doc = result.to_dict()
     if args.html:
-        write_audit_html(args.html, result)
+        write_audit_html(args.html, result, args.rule or "energy:0.9")
     if args.json:
         json.dump(doc, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
