@@ -300,7 +300,9 @@ def test_audit_html(tmp_path, capsys):
 
 def test_audit_html_rule_shapes_the_page_plans(tmp_path, capsys):
     rng = np.random.default_rng(1)
-    folder = write_adapter(tmp_path / "adapter", random_pairs(rng, n=4, r=8), config=lora_config(r=8, alpha=16))
+    folder = write_adapter(
+        tmp_path / "adapter", random_pairs(rng, n=4, r=8), config=lora_config(r=8, alpha=16)
+    )
     out = tmp_path / "audit.html"
     argv = ["audit", str(folder), "--quiet", "--summary-only", "--html", str(out), "--rule", "sv_ratio:4"]
     assert main(argv) == 0

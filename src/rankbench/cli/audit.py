@@ -117,7 +117,9 @@ def run(args) -> int:
             hint="rankbench audit ADAPTER_DIR, or rankbench audit --timeline OUTPUT_DIR/rankbench_spectra.jsonl",
         )
     if args.rule is not None and not args.html:
-        raise RankbenchError("--rule only shapes the --html page's plans", hint="add --html FILE, or drop --rule")
+        raise RankbenchError(
+            "--rule only shapes the --html page's plans", hint="add --html FILE, or drop --rule"
+        )
     if args.timeline is not None:
         return run_timeline(args)
     if args.html:
