@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 
 from rankbench import __version__
+from rankbench.artifacts.keys import BEST_COMPRESSION
 from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
 from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, tolerance
@@ -80,7 +81,7 @@ def audit_figures(audit: dict | None, plans: dict) -> list[Figure]:
 
 def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None = None) -> str:
     rows, tol = bench_rows(doc), tolerance(doc)
-    probe, best = doc.get("probe") or {}, (doc.get("summary") or {}).get("best_compression") or {}
+    probe, best = doc.get("probe") or {}, (doc.get("summary") or {}).get(BEST_COMPRESSION) or {}
     figs = audit_figures(audit, plans or {})
     if rows:
         figs += [bf.forest_figure(rows, tol), size_figure(rows, probe.get("params") or 0, tol)]
@@ -108,7 +109,7 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
 def _render_aggregate_html(doc: dict) -> str:
     rows, tol = aggregate_rows(doc), tolerance(doc)
     s, pol, probe = doc.get("summary") or {}, doc.get("policy") or {}, doc.get("probe") or {}
-    best = s.get("best_compression") or {}
+    best = s.get(BEST_COMPRESSION) or {}
     figs = []
     if rows:
         probe_params = (probe.get("params") or {}).get("mean") or 0

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rankbench.artifacts.keys import DECISION_CI, PASS_RATE
 from rankbench.errors import RankbenchError
 from rankbench.stats._validate import to_dict
 from rankbench.stats.power import statistical_power
@@ -39,8 +40,8 @@ REQUIRED_TOP_KEYS = ("name", "version", "clauses")
 # clause key -> (observed quantity, comparison)
 CLAUSES = {
     "min_seeds": ("n_seeds", "≥"),
-    "min_pass_rate": ("pass_rate", "≥"),
-    "decision_ci_lower_gt": ("decision_ci.low", ">"),
+    "min_pass_rate": (PASS_RATE, "≥"),
+    "decision_ci_lower_gt": (f"{DECISION_CI}.low", ">"),
     "min_power": ("power", "≥"),
     "worst_seed_delta_min": ("worst_seed_delta", "≥"),
     "pooled_ci_lower_gt": ("delta_ci_pooled.ci_low", ">"),
@@ -221,7 +222,7 @@ def _lookup(stats: dict[str, Any], dotted: str) -> Any:
 
 def _observed(stats: dict[str, Any], clause: str, tolerance: float) -> float | None:
     if clause == "min_power":  # recomputed: the policy may set a tolerance other than the block's
-        ci = _lookup(stats, "decision_ci")
+        ci = _lookup(stats, DECISION_CI)
         conf = ci.get("confidence", 0.95)
         n_seeds = _lookup(stats, "n_seeds")
         return statistical_power(
