@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from rankbench.artifacts.keys import (
-    BEST_COMPRESSION,
-    DECISION_CI,
-    DELTA,
-    PARAM_REDUCTION,
-    PASS_RATE,
-    POLICY_RESULT,
-)
+from rankbench.artifacts import keys
 
 
 def _ms(block: dict | None, fmt: str = ".4f") -> str:
@@ -78,26 +71,26 @@ def _variant_lines(compressed: dict, metric: str) -> list[str]:
     ]
     for key, v in compressed.items():
         # artifacts written before the decision interval existed have none: shown as n/a
-        d, p = v.get(DECISION_CI) or {"low": None, "high": None}, v["delta_ci_pooled"]
+        d, p = v.get(keys.DECISION_CI) or {"low": None, "high": None}, v["delta_ci_pooled"]
         n_pass = v["verdict_distribution"]["PASS"]
         lines.append(
-            f"| {key} | {v['method']} | {v['role']} | {_ms(v[PARAM_REDUCTION], '.1%')} | "
-            f"{_ms(v['accuracy'])} | {_ms(v[DELTA], '+.4f')} | {_ci(d['low'], d['high'])} | "
+            f"| {key} | {v['method']} | {v['role']} | {_ms(v[keys.PARAM_REDUCTION], '.1%')} | "
+            f"{_ms(v['accuracy'])} | {_ms(v[keys.DELTA], '+.4f')} | {_ci(d['low'], d['high'])} | "
             f"{_fmt(d.get('df'), '.3g')} | {_counts(v)} | {_ci(p['ci_low'], p['ci_high'])} | "
-            f"{n_pass}/{v['n_seeds']} | **{'PASS' if v[POLICY_RESULT]['passed'] else 'FAIL'}** |"
+            f"{n_pass}/{v['n_seeds']} | **{'PASS' if v[keys.POLICY_RESULT]['passed'] else 'FAIL'}** |"
         )
-    methods = sorted({v[DECISION_CI]["method"] for v in compressed.values() if DECISION_CI in v})
+    methods = sorted({v[keys.DECISION_CI]["method"] for v in compressed.values() if keys.DECISION_CI in v})
     return lines + [""] + [f"Decision interval: {m}." for m in methods]
 
 
 def _verdict_lines(s: dict) -> list[str]:
-    best = s.get(BEST_COMPRESSION)
+    best = s.get(keys.BEST_COMPRESSION)
     lines = ["", "## Verdict", ""]
     if best and best.get("variant"):
         lines.append(
             f"**Recommended:** {best['variant']} ({best['method']}): "
-            f"{best[f'{PARAM_REDUCTION}_mean']:.1%} fewer LoRA parameters, "
-            f"mean Δ {best[f'{DELTA}_mean']:+.4f}, pass rate {best[PASS_RATE]:.2f}."
+            f"{best[f'{keys.PARAM_REDUCTION}_mean']:.1%} fewer LoRA parameters, "
+            f"mean Δ {best[f'{keys.DELTA}_mean']:+.4f}, pass rate {best[keys.PASS_RATE]:.2f}."
         )
     else:
         lines.append("**No compression meets the policy.**")
