@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from rankbench.bench.config import load_config
-from rankbench.bench.protocol import check_gate, default_gate
+from rankbench.bench.gate import default_gate
+from rankbench.bench.protocol import check_gate
 from rankbench.errors import RankbenchError
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from rankbench.artifacts.bench_summary import classify, invariants, summarize
 from rankbench.artifacts.bench_variants import item_scores, variant_entry
 from rankbench.bench.config import BENCH_VERSION, BenchConfig
+from rankbench.bench.gate import gate_verdict
 from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import variant_jobs
 from rankbench.errors import RankbenchError
@@ -43,8 +44,6 @@ def assembled_now() -> dict:
 
 def assemble_bench(root: Path, cfg: BenchConfig, *, machine: dict, timestamp: str) -> dict:
     """bench.json of the run folder ``root`` run with ``cfg``, from its stage records alone."""
-    from rankbench.bench.protocol import gate_verdict
-
     run = RunDir(root)
     lock = run.locked_config()
     smoke = bool(lock.get("smoke"))

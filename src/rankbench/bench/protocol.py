@@ -16,18 +16,18 @@ variant stages of many seeds anywhere (see :mod:`rankbench.bench.executors`).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rankbench.bench.config import BenchConfig
+from rankbench.bench.gate import gate_verdict
 from rankbench.bench.profiles.base import LoraSpec, PreparedData, TaskProfile, TrainJob, TrainResult
 from rankbench.bench.progress import Progress
 from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import VariantJob, shuffled_ranks, variant_jobs
 from rankbench.errors import CheckFailed
-from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json
 from rankbench.names import BASE_PLANS, CONTROLS, VARIANT_PLANS
 
 if TYPE_CHECKING:
@@ -165,52 +165,8 @@ def evaluate_into(b: BenchRun, out: Path, adapter_dir: Path, label: str) -> dict
     return record
 
 
-GATE_GAP_SHARE = 0.2  # the default gate: this share of the way from the majority class to perfect
-
-
-def default_gate(predictions: Path) -> tuple[float, str]:
-    """The gate when the config sets none: majority share m of the eval labels → m + 0.2·(1 − m).
-
-    A probe that cannot beat always answering the most common class by that much has not learnt the
-    task. Items without a ``label`` (exact match, where no chance baseline exists) give 0.0.
-    """
-    labels = [rec.get("label") for rec in read_jsonl(predictions)]
-    if not labels or any(label is None for label in labels):
-        return 0.0, "default: no class labels, so no chance baseline; set task.probe_gate.min_value"
-    majority = Counter(labels).most_common(1)[0][1] / len(labels)
-    value = round(majority + GATE_GAP_SHARE * (1.0 - majority), 4)
-    return value, (
-        f"default: majority-class share {majority:.4f} + {GATE_GAP_SHARE:g} x (1 - {majority:.4f})"
-    )
-
-
 def check_gate(b: BenchRun, probe_eval: dict) -> dict:
     return gate_verdict(b.cfg, b.run, probe_eval, smoke=b.smoke)
-
-
-def gate_verdict(cfg: BenchConfig, run: RunDir, probe_eval: dict, *, smoke: bool) -> dict:
-    """The probe quality gate from the probe_eval record (and its predictions) and the config."""
-    gate_cfg = cfg.task.probe_gate
-    metric = gate_cfg.metric or probe_eval["metric_key"]
-    if not metric.startswith("eval_"):
-        metric = "eval_" + metric
-    value = probe_eval["value"]
-    if gate_cfg.min_value is None:
-        minimum, source = default_gate(run.stage_dir("probe_eval") / "predictions.jsonl")
-    else:
-        minimum, source = float(gate_cfg.min_value), "config: task.probe_gate.min_value"
-    passed = value >= minimum
-    status = "PASSED" if passed else ("UNDERTRAINED" if smoke else "FAILED")
-    return {
-        "metric_key": metric,
-        "metric_value": value,
-        "min_value": minimum,
-        "min_value_source": source,
-        "passed": bool(passed),
-        "status": status,
-        "message": f"Probe {metric} {value:.4f} {'meets' if passed else 'is below'} the minimum "
-        f"{minimum}" + ("" if passed or not smoke else " (smoke run: recorded, run goes on)"),
-    }
 
 
 def stage_audit(b: BenchRun) -> dict:
@@ -220,9 +176,9 @@ def stage_audit(b: BenchRun) -> dict:
         if st.done:
             return st.record
         b.progress.stage("auditing the probe's spectrum")
-        result = audit(b.probe_adapter())
-        atomic_write_json(st.dir / "audit.json", result.to_dict())
-        st.record = {"summary": result.to_dict()["summary"]}
+        doc = audit(b.probe_adapter()).to_dict()
+        atomic_write_json(st.dir / "audit.json", doc)
+        st.record = {"summary": doc["summary"]}
     return st.record
 
 
