@@ -51,6 +51,13 @@ def _run(args: list[str], root: Path, monkeypatch) -> int:
     return main(["run", *args, "--quiet"])
 
 
+def _bench_on(world, config: Path, out: Path, monkeypatch) -> dict:
+    """The bench of the world's adapter under ``config`` into ``out``: must exit 0; its bench.json."""
+    args = ["--adapter", str(world["adapter"]), "--config", str(config), "--output", str(out)]
+    assert _run(args, world["root"], monkeypatch) == 0
+    return json.loads((out / "bench.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("user_adapter")
@@ -183,16 +190,7 @@ def test_the_label_order_comes_from_task_labels(world, tmp_path, monkeypatch):
         },
         compression={"variants": ["uniform_median"]},
     )
-    out = tmp_path / "run"
-    assert (
-        _run(
-            ["--adapter", str(world["adapter"]), "--config", str(config), "--output", str(out)],
-            world["root"],
-            monkeypatch,
-        )
-        == 0
-    )
-    doc = json.loads((out / "bench.json").read_text())
+    doc = _bench_on(world, config, tmp_path / "run", monkeypatch)
     assert doc["probe"]["adapter"]["label_order"] == ["pos", "neg"]
     assert doc["probe"]["adapter"]["label_order_source"] == "config: task.labels"
     assert doc["probe"]["accuracy"] == pytest.approx(1 - world["doc"]["probe"]["accuracy"])
@@ -206,16 +204,7 @@ def test_retrain_runs_when_the_budget_and_training_data_are_given(world, tmp_pat
         train={"steps": 20, "learning_rate": 5e-3},
         compression={"variants": ["uniform_median"], "methods": methods, "finetune_steps": 5},
     )
-    out = tmp_path / "run"
-    assert (
-        _run(
-            ["--adapter", str(world["adapter"]), "--config", str(config), "--output", str(out)],
-            world["root"],
-            monkeypatch,
-        )
-        == 0
-    )
-    doc = json.loads((out / "bench.json").read_text())
+    doc = _bench_on(world, config, tmp_path / "run", monkeypatch)
     assert set(doc["compressed"]) == {"uniform_median", "uniform_median_retrain", "uniform_median_finetuned"}
     retrain = doc["compressed"]["uniform_median_retrain"]["build"]["train"]
     assert retrain["steps"] == 20

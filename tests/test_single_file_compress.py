@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.peft_fixtures import write_safetensors
-from helpers.sd_keys import diffusers_name, kohya_tensors, small_sdxl_subset, write_kohya
+from helpers.sd_keys import diffusers_tensors, kohya_tensors, small_sdxl_subset, write_kohya
 from rankbench.adapters import open_adapter
 from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.auditor import audit
@@ -136,12 +136,7 @@ def test_keep_alpha_policy_writes_alpha_for_modules_without_one(tmp_path):
 
 def test_diffusers_round_trip_keeps_keys(tmp_path):
     mods = small_sdxl_subset(4)[:4]
-    rng = np.random.default_rng(1)
-    tensors = {}
-    for stem, out_dim, n_in, _ in mods:
-        name = diffusers_name(stem)
-        tensors[f"{name}.lora_A.weight"] = rng.standard_normal((8, n_in))
-        tensors[f"{name}.lora_B.weight"] = rng.standard_normal((out_dim, 8)) * np.geomspace(1, 1e-3, 8)
+    tensors = diffusers_tensors(mods, 8, np.random.default_rng(1), decay=1e-3)
     src = write_safetensors(tmp_path / "pytorch_lora_weights.safetensors", tensors, "BF16")
     out = tmp_path / "small.safetensors"
     assert main(["compress", str(tmp_path), "--plan", "rank:3", "--out", str(out), "--quiet"]) == 0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from helpers.peft_fixtures import write_safetensors
-from helpers.sd_keys import diffusers_name, kohya_tensors, small_sdxl_subset, write_kohya
+from helpers.sd_keys import diffusers_name, diffusers_tensors, kohya_tensors, small_sdxl_subset, write_kohya
 from rankbench.adapters import open_adapter
 from rankbench.adapters.families import classify, detect_format
 from rankbench.auditor import audit
@@ -95,12 +95,7 @@ def test_no_alpha_means_alpha_r_and_is_flagged(tmp_path):
 
 def test_diffusers_peft_keys_and_header_alpha(tmp_path):
     mods = small_sdxl_subset(4)[:4]
-    rng = np.random.default_rng(3)
-    tensors = {}
-    for stem, out, n_in, _ in mods:
-        name = diffusers_name(stem)
-        tensors[f"{name}.lora_A.weight"] = rng.standard_normal((4, n_in))
-        tensors[f"{name}.lora_B.weight"] = rng.standard_normal((out, 4))
+    tensors = diffusers_tensors(mods, 4, np.random.default_rng(3))
     meta = {"lora_adapter_metadata": json.dumps({"unet.r": 4, "unet.lora_alpha": 8})}
     write_safetensors(tmp_path / "pytorch_lora_weights.safetensors", tensors, "F32", meta)
     res = audit(tmp_path, workers=1)  # a folder with pytorch_lora_weights.safetensors and no PEFT config

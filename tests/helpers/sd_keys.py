@@ -140,6 +140,18 @@ def diffusers_name(stem: str) -> str | None:
     return head(m) + tail
 
 
+def diffusers_tensors(modules, r: int, rng, *, decay: float | None = None) -> dict[str, np.ndarray]:
+    """PEFT-style diffusers factors (``{name}.lora_A/B.weight``) of rank ``r`` for SDXL linear stems;
+    ``decay``: B's columns fall off geometrically to that factor, so truncations discard little."""
+    tensors = {}
+    for stem, out_dim, n_in, _ in modules:
+        name = diffusers_name(stem)
+        tensors[f"{name}.lora_A.weight"] = rng.standard_normal((r, n_in))
+        B = rng.standard_normal((out_dim, r))
+        tensors[f"{name}.lora_B.weight"] = B if decay is None else B * np.geomspace(1, decay, r)
+    return tensors
+
+
 def small_sdxl_subset(n_linear: int = 12) -> list:
     """A few SDXL modules that a dense SVD checks quickly: the 640-wide ones, the cross-attention
     k/v (2048 in), one text-encoder MLP, and the LoCon 3×3 convs."""
