@@ -126,7 +126,7 @@ def _train_probe(b: BenchRun, out: Path) -> dict:
     spec = LoraSpec(
         r=cfg.lora.probe_r,
         alpha=cfg.lora.alpha,
-        target_modules=cfg.lora.target_modules or b.profile.default_target_modules(cfg),
+        target_modules=b.target_modules(),
         dropout=cfg.lora.dropout,
         use_rslora=cfg.lora.use_rslora,
     )
