@@ -244,6 +244,41 @@ def test_ctrl_c_exits_130_and_the_folder_resumes(world, tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+def test_a_ctrl_c_that_a_library_swallows_still_stops_the_run(world, tmp_path, monkeypatch, capsys):
+    """Ctrl-C inside third-party code with a bare ``except:`` is lost to Python; the run stops at the
+    next stage all the same, exits 130 and resumes."""
+    from rankbench.bench import protocol
+
+    out = tmp_path / "run"
+    shutil.copytree(world["out"], out)
+    for stage in ("audit", "plans", "variants", "bench.json"):
+        target = out / stage
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    real_audit = protocol.stage_audit
+
+    def audit_in_a_swallowing_library(b):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # the handler runs at the next bytecode boundary
+                pass
+        except:  # noqa: E722 - what the library does
+            pass
+        return real_audit(b)
+
+    monkeypatch.setattr(protocol, "stage_audit", audit_in_a_swallowing_library)
+    for key, value in _env(world["root"]).items():
+        monkeypatch.setenv(key, value)
+    args = ["run", "--config", str(world["config"]), "--output", str(out), "--quiet"]
+    assert main(args) == 130
+    assert "interrupted" in capsys.readouterr().err
+    # it stopped at the start of the next stage (the audit's own), before any of its work
+    assert (out / "probe_eval" / "stage.json").is_file() and not (out / "audit" / "stage.json").exists()
+    assert not (out / "bench.json").exists()
+    monkeypatch.setattr(protocol, "stage_audit", real_audit)
+    assert main(args) == 0
+    assert _comparable(json.loads((out / "bench.json").read_text())) == _comparable(world["doc"])
+
+
 def test_another_config_on_the_same_folder_is_refused(world, tmp_path):
     import yaml
 

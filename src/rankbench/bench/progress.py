@@ -6,6 +6,8 @@ import os
 import sys
 import time
 
+from rankbench import interrupt
+
 
 def _fmt_seconds(s: float) -> str:
     s = max(0, int(s))
@@ -29,6 +31,7 @@ class Progress:
 
     def __call__(self, stage: str, done: int, total: int, info: dict | None = None) -> None:
         """The ``progress(stage, done, total, info)`` callback that profiles call."""
+        interrupt.check()  # a Ctrl-C that a library swallowed stops the work here
         if self.quiet:
             return
         now = time.perf_counter()

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from rankbench import interrupt
 from rankbench.errors import RankbenchError
 from rankbench.io import atomic_write_json, ensure_dir, friendly_os_errors, read_json
 
@@ -174,6 +175,7 @@ class StageRun:
         return time.perf_counter() - self._t0
 
     def __enter__(self) -> StageRun:
+        interrupt.check()  # a Ctrl-C that a library swallowed stops the run before the next stage
         if self.run.is_done(self.name):
             self.done, self.record = True, self.run.record(self.name)
             return self

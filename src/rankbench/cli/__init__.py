@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-from rankbench import __version__
+from rankbench import __version__, interrupt
 from rankbench.errors import EXIT_INTERRUPTED, RankbenchError, RankbenchWarning
 from rankbench.threads import choose_wait_policy
 
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with interrupt.catching():
+            return int(args.func(args) or 0)
     except RankbenchError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
