@@ -4,6 +4,7 @@ asks for them); builders live in tests/helpers/peft_fixtures.py for reuse in oth
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -36,3 +37,23 @@ def low_precision_adapters(tmp_path_factory) -> dict[str, peft_fixtures.BuiltAda
         name: peft_fixtures.build_bert_query_value(root / name, dtype=dtype)
         for name, dtype in (("bfloat16", torch.bfloat16), ("float16", torch.float16))
     }
+
+
+@pytest.fixture
+def ctrl_c_delivered():
+    """Ctrl-C as a terminal delivers it, even when the test run inherited SIGINT ignored.
+
+    A shell that starts a job in the background without job control (``nohup ... &`` in a script) hands
+    it SIGINT ignored, and Python then keeps it ignored: a test that sends SIGINT would prove nothing.
+    Inside the test this process has Python's own handler; ``restore_sigint`` (a ``preexec_fn``) gives a
+    child the default disposition, so that its Python installs the handler too.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield restore_sigint
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def restore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -227,11 +227,16 @@ def test_sigkill_mid_run_then_rerun_gives_the_same_results(world, tmp_path):
     assert _comparable(json.loads((out / "bench.json").read_text())) == _comparable(world["doc"])
 
 
-def test_ctrl_c_exits_130_and_the_folder_resumes(world, tmp_path):
+def test_ctrl_c_exits_130_and_the_folder_resumes(world, tmp_path, ctrl_c_delivered):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "rankbench", "run", "--config", str(world["config"]), "--output", str(out)]
     proc = subprocess.Popen(
-        cmd, env=_env(world["root"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=_env(world["root"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_delivered,  # SIGINT as a terminal delivers it, whatever this run inherited
     )
     deadline = time.time() + 300
     while not (out / "probe" / "stage.json").exists() and time.time() < deadline and proc.poll() is None:
@@ -244,7 +249,9 @@ def test_ctrl_c_exits_130_and_the_folder_resumes(world, tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-def test_a_ctrl_c_that_a_library_swallows_still_stops_the_run(world, tmp_path, monkeypatch, capsys):
+def test_a_ctrl_c_that_a_library_swallows_still_stops_the_run(
+    world, tmp_path, monkeypatch, capsys, ctrl_c_delivered
+):
     """Ctrl-C inside third-party code with a bare ``except:`` is lost to Python; the run stops at the
     next stage all the same, exits 130 and resumes."""
     from rankbench.bench import protocol

@@ -22,22 +22,22 @@ def _swallowed_ctrl_c() -> None:
         pass
 
 
-def test_a_swallowed_ctrl_c_is_raised_again_by_check():
+def test_a_swallowed_ctrl_c_is_raised_again_by_check(ctrl_c_delivered):
     with interrupt.catching():
         _swallowed_ctrl_c()
         with pytest.raises(KeyboardInterrupt):
             interrupt.check()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler again
     interrupt.check()  # the request ended with the command: nothing to raise
 
 
-def test_without_ctrl_c_check_does_nothing():
+def test_without_ctrl_c_check_does_nothing(ctrl_c_delivered):
     with interrupt.catching():
         interrupt.check()
         Progress(quiet=True)("train", 1, 10, {})
 
 
-def test_the_next_progress_tick_and_the_next_stage_stop_after_a_swallowed_ctrl_c(tmp_path):
+def test_the_next_progress_tick_and_the_next_stage_stop_after_a_swallowed_ctrl_c(tmp_path, ctrl_c_delivered):
     run = RunDir(tmp_path / "run")
     with interrupt.catching():
         _swallowed_ctrl_c()
@@ -46,3 +46,16 @@ def test_the_next_progress_tick_and_the_next_stage_stop_after_a_swallowed_ctrl_c
         with pytest.raises(KeyboardInterrupt), run.stage("audit") as st:
             st.record = {"never": "written"}
     assert not run.is_done("audit")
+
+
+def test_an_ignored_sigint_stays_ignored():
+    """A run started with SIGINT ignored (``nohup``-style) keeps it so: rankbench installs nothing."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupt.catching():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            interrupt.check()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
