@@ -8,8 +8,9 @@ from importlib.resources import files
 import numpy as np
 import pytest
 
+from rankbench.artifacts.variant_block import aggregate_variant
 from rankbench.errors import RankbenchError
-from rankbench.stats import aggregate_variant, evaluate_policy, load_policy, parse_policy
+from rankbench.stats import evaluate_policy, load_policy, parse_policy
 
 SHIPPED = files("rankbench") / "data" / "policy_default.yaml"
 VALID = """\

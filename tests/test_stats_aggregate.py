@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from rankbench.artifacts.variant_block import aggregate_variant
 from rankbench.errors import RankbenchError
 from rankbench.stats import (
-    aggregate_variant,
     hierarchical_bootstrap_delta,
     load_policy,
     paired_delta,

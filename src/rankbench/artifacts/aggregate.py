@@ -14,11 +14,11 @@ from pathlib import Path
 
 from rankbench.artifacts.aggregate_summary import summary_block
 from rankbench.artifacts.bench_variants import item_scores
-from rankbench.artifacts.keys import DELTA, PARAM_REDUCTION, POLICY_RESULT, VERDICT
 from rankbench.bench.config import BENCH_VERSION, canonical_json
 from rankbench.bench.runstate import config_diff
 from rankbench.errors import RankbenchError
 from rankbench.io import read_json
+from rankbench.keys import DELTA, PARAM_REDUCTION, POLICY_RESULT, VERDICT
 
 SCHEMA_VERSION = 2  # 2: Tango intervals, decision_ci, new validation levels
 ENV_KEYS = (
@@ -175,7 +175,8 @@ def usable_runs(paths: list[Path], *, include_smoke: bool) -> tuple[list[dict], 
 
 def variant_blocks(runs: list[dict], policy, tol: float, conf: float) -> dict:
     """One block per variant every run has: its per-seed records pooled, judged by the policy."""
-    from rankbench.stats import aggregate_variant, evaluate_policy, summarize
+    from rankbench.artifacts.variant_block import aggregate_variant
+    from rankbench.stats import evaluate_policy, summarize
 
     probe_scores = {
         r["doc"]["seed"]: item_scores(r["path"] / "probe_eval" / "predictions.jsonl")[1] for r in runs

@@ -4,7 +4,7 @@ strength of the claim, and the notes that say what may and may not be claimed.""
 from __future__ import annotations
 
 from rankbench.artifacts.bench_summary import no_best_compression
-from rankbench.artifacts.keys import (
+from rankbench.keys import (
     AGGREGATE_BEST_KEYS,
     BEST_COMPRESSION,
     DECISION_CI,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
-from rankbench.artifacts.keys import (
+from rankbench.bench.config import BenchConfig
+from rankbench.bench.variants import variant_jobs
+from rankbench.keys import (
     ACCURACY_RETENTION,
     BENCH_BEST_KEYS,
     BEST_COMPRESSION,
@@ -13,8 +15,6 @@ from rankbench.artifacts.keys import (
     PARAM_REDUCTION,
     VERDICT,
 )
-from rankbench.bench.config import BenchConfig
-from rankbench.bench.variants import variant_jobs
 
 
 def summarize(gate: dict, probe: dict, compressed: dict, cfg: BenchConfig) -> dict:

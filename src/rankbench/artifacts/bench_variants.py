@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rankbench.artifacts.keys import ACCURACY_RETENTION, DELTA, PARAM_REDUCTION, VERDICT
 from rankbench.bench.config import BenchConfig
 from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import VariantJob
 from rankbench.io import read_jsonl
+from rankbench.keys import ACCURACY_RETENTION, DELTA, PARAM_REDUCTION, VERDICT
 
 PLAN_KEYS = ("name", "rule", "alpha_policy", "uniform_rank", "discarded_energy_fraction")
 

@@ -20,9 +20,9 @@ def parse_seeds(text: str) -> list[int]:
 
 def run_campaign(args) -> int:
     from rankbench.artifacts.aggregate import aggregate_runs, write_aggregate
-    from rankbench.artifacts.keys import BEST_COMPRESSION
     from rankbench.bench.executors import LocalExecutor, RayExecutor, SeedJob
     from rankbench.cli.run import cache_dir, resolve
+    from rankbench.keys import BEST_COMPRESSION
     from rankbench.stats import load_policy
 
     seeds = parse_seeds(args.seeds)

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(doc: dict, out: Path) -> None:
     import sys
 
-    from rankbench.artifacts.keys import BEST_COMPRESSION, DELTA, PARAM_REDUCTION, VERDICT
+    from rankbench.keys import BEST_COMPRESSION, DELTA, PARAM_REDUCTION, VERDICT
 
     best = doc["summary"][BEST_COMPRESSION]
     gate = doc["probe_quality_gate"]

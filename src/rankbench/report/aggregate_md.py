@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rankbench.artifacts import keys
+from rankbench import keys
 
 
 def _ms(block: dict | None, fmt: str = ".4f") -> str:

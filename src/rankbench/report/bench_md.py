@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rankbench.artifacts.keys import BEST_COMPRESSION, DELTA, PARAM_REDUCTION, VERDICT
+from rankbench.keys import BEST_COMPRESSION, DELTA, PARAM_REDUCTION, VERDICT
 
 
 def _pct(x) -> str:

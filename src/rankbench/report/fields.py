@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rankbench.artifacts.keys import DECISION_CI, DELTA, PASS_RATE, POLICY_RESULT, VERDICT
+from rankbench.keys import DECISION_CI, DELTA, PASS_RATE, POLICY_RESULT, VERDICT
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from rankbench import __version__
-from rankbench.artifacts.keys import BEST_COMPRESSION
+from rankbench.keys import BEST_COMPRESSION
 from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
 from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, tolerance

@@ -5,14 +5,13 @@ paired t-interval for graded ones) and :func:`noninferiority` (PASS iff the inte
 −tolerance). Many seeds: :func:`decision_interval` (t across per-seed Δ, widened for shared items) is
 what verdicts and the policy use; :func:`summarize`, :func:`t_interval` and
 :func:`hierarchical_bootstrap_delta` are descriptive. :func:`statistical_power` comes from the interval
-used, and :func:`aggregate_variant` assembles one variant's block of bench_aggregate.json. The claim
-policy (:func:`load_policy`, :func:`evaluate_policy`) says which of those numbers a claim needs, and
-:func:`policy_pass_probability` how often it would pass at Δ = 0.
+used (:mod:`rankbench.artifacts.variant_block` assembles one variant's block of bench_aggregate.json
+from them). The claim policy (:func:`load_policy`, :func:`evaluate_policy`) says which of those
+numbers a claim needs, and :func:`policy_pass_probability` how often it would pass at Δ = 0.
 """
 
 from __future__ import annotations
 
-from rankbench.stats.aggregate import aggregate_variant
 from rankbench.stats.bootstrap import BootstrapCI, hierarchical_bootstrap_delta
 from rankbench.stats.decision import DecisionInterval, SeedDiffs, decision_interval
 from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
@@ -44,7 +43,6 @@ __all__ = [
     "PowerResult",
     "TInterval",
     "Verdict",
-    "aggregate_variant",
     "claim_strength",
     "DecisionInterval",
     "SeedDiffs",

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rankbench.artifacts.keys import DECISION_CI, PASS_RATE
 from rankbench.errors import RankbenchError
+from rankbench.keys import DECISION_CI, PASS_RATE
 from rankbench.stats._validate import to_dict
 from rankbench.stats.power import statistical_power
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from rankbench.artifacts.keys import DECISION_CI, DELTA, PARAM_REDUCTION, PASS_RATE, VERDICT
 from rankbench.errors import RankbenchError
+from rankbench.keys import DECISION_CI, DELTA, PARAM_REDUCTION, PASS_RATE, VERDICT
 from rankbench.stats._validate import check_confidence, check_tolerance, paired_differences
 from rankbench.stats.bootstrap import hierarchical_bootstrap_delta
 from rankbench.stats.decision import SeedDiffs, decision_interval

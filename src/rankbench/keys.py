@@ -1,8 +1,9 @@
 """The keys of bench.json and bench_aggregate.json that more than one module writes or reads.
 
-One name each: the builders (:mod:`rankbench.artifacts`), the statistics (:mod:`rankbench.stats.aggregate`),
-the reports (:mod:`rankbench.report`) and the command line import these, so renaming a key edits one
-line here (and the JSON Schema in :mod:`rankbench.schemas`).
+A leaf module (it imports nothing of ours), so every layer may use it: the builders
+(:mod:`rankbench.artifacts`), the statistics (:mod:`rankbench.stats`), the reports
+(:mod:`rankbench.report`) and the command line import these, so renaming a key edits one line here
+(and the JSON Schema in :mod:`rankbench.schemas`).
 """
 
 from __future__ import annotations
