@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from rankbench.errors import CheckFailed, RankbenchError
+from rankbench.run_layout import AGGREGATE_JSON, BENCH_JSON
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -21,7 +22,7 @@ def parse_seeds(text: str) -> list[int]:
 def run_campaign(args) -> int:
     from rankbench.artifacts.aggregate import aggregate_runs, write_aggregate
     from rankbench.bench.executors import LocalExecutor, RayExecutor, SeedJob
-    from rankbench.cli.run import cache_dir, resolve
+    from rankbench.cli.bench_args import cache_dir, resolve
     from rankbench.keys import BEST_COMPRESSION
     from rankbench.stats import load_policy
 
@@ -63,7 +64,7 @@ def run_campaign(args) -> int:
     best = doc["summary"][BEST_COMPRESSION]
     print(
         f"aggregate over seeds {doc['seeds']}: power {doc['summary']['statistical_power']}, "
-        f"best {best.get('variant') or 'none'}; wrote {args.output / 'bench_aggregate.json'}",
+        f"best {best.get('variant') or 'none'}; wrote {args.output / AGGREGATE_JSON}",
         file=sys.stderr,
     )
     if failed:
@@ -73,15 +74,15 @@ def run_campaign(args) -> int:
             hint="the aggregate covers the other seeds only",
         )
     if args.require_pass and not best:
-        raise CheckFailed("no compression passed the policy", path=args.output / "bench_aggregate.json")
+        raise CheckFailed("no compression passed the policy", path=args.output / AGGREGATE_JSON)
     return 0
 
 
 def _finished(path: Path) -> bool:
     from rankbench.io import read_json
 
-    if not (path / "bench.json").is_file():
+    if not (path / BENCH_JSON).is_file():
         return False
-    doc = read_json(path / "bench.json")
+    doc = read_json(path / BENCH_JSON)
     status = doc.get("protocol_invariants", {}).get("compression_validation", {}).get("status")
     return status == "COMPLETED"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rankbench.cli.bench_args import cache_dir, resolve
 from rankbench.errors import CheckFailed, RankbenchError
+from rankbench.run_layout import BENCH_HTML, BENCH_JSON, BENCH_MD, PROBE
 
 
 def register(sub) -> None:
@@ -42,38 +44,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def cache_dir() -> Path:
-    from rankbench.io import default_cache_root
-
-    return default_cache_root()
-
-
-def resolve(args: argparse.Namespace, seed: int | None = None, notes: list | None = None):
-    """The config: defaults < file < flags, a user adapter filled in, then --smoke's budgets."""
-    from rankbench.bench.protocol import SMOKE_OVERRIDES
-    from rankbench.bench.user_adapter import load_bench_config
-
-    overrides: dict = {}
-    if seed is not None:
-        overrides["train.seed"] = seed
-    if getattr(args, "adapter", None) is not None:
-        overrides["probe.adapter"] = str(args.adapter)
-    if getattr(args, "base_model", None):
-        overrides["model.name"] = args.base_model
-    cfg, said = load_bench_config(args.config, overrides)
-    if args.smoke:
-        smoke = dict(SMOKE_OVERRIDES)
-        smoke["train.steps"] = min(cfg.train.steps, smoke["train.steps"])
-        smoke["task.eval_size"] = min(cfg.task.eval_size, smoke["task.eval_size"])
-        smoke["task.train_size"] = min(
-            cfg.task.train_size or smoke["task.train_size"], smoke["task.train_size"]
-        )
-        cfg, said = load_bench_config(args.config, overrides, smoke)
-    if notes is not None:
-        notes.extend(said)
-    return cfg
-
-
 def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     from rankbench.bench.progress import Progress
     from rankbench.bench.protocol import BenchRun, run_bench
@@ -88,7 +58,7 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     for note in notes:
         progress.stage(note)
     bench = BenchRun(cfg=cfg, run=run, cache_dir=cache_dir(), smoke=bool(args.smoke), progress=progress)
-    if cfg.probe.adapter and not run.is_done("probe"):
+    if cfg.probe.adapter and not run.is_done(PROBE):
         from rankbench.bench.adapter_fit import check_fit
 
         check_fit(bench)  # before the folder is claimed: a fixed config may then use the same folder
@@ -110,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     doc = run_one(args, args.output, args.seed)
     print_summary(doc, args.output)
     if args.require_pass and not doc["summary"]["recommendations_validated"]:
-        raise CheckFailed("no compression variant passed", path=args.output / "bench.json")
+        raise CheckFailed("no compression variant passed", path=args.output / BENCH_JSON)
     return 0
 
 
@@ -132,5 +102,5 @@ def print_summary(doc: dict, out: Path) -> None:
             f"best passing compression: {best['variant']} ({best[PARAM_REDUCTION]:.1%} fewer LoRA parameters)",
             file=sys.stderr,
         )
-    page = f", {out / 'bench.html'}" if (out / "bench.html").is_file() else ""
-    print(f"wrote {out / 'bench.json'}{page} and {out / 'bench.md'}", file=sys.stderr)
+    page = f", {out / BENCH_HTML}" if (out / BENCH_HTML).is_file() else ""
+    print(f"wrote {out / BENCH_JSON}{page} and {out / BENCH_MD}", file=sys.stderr)
