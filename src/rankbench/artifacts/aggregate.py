@@ -19,6 +19,16 @@ from rankbench.bench.runstate import config_diff
 from rankbench.errors import RankbenchError
 from rankbench.io import read_json
 from rankbench.keys import DELTA, PARAM_REDUCTION, POLICY_RESULT, VERDICT
+from rankbench.run_layout import (
+    AGGREGATE_HTML,
+    AGGREGATE_JSON,
+    AGGREGATE_MD,
+    BENCH_JSON,
+    LOCK,
+    PROBE_EVAL,
+    predictions_path,
+    variant_stage,
+)
 
 SCHEMA_VERSION = 2  # 2: Tango intervals, decision_ci, new validation levels
 ENV_KEYS = (
@@ -37,16 +47,16 @@ ENV_KEYS = (
 
 def load_run(path: Path) -> dict:
     path = Path(path)
-    if not (path / "bench.json").is_file():
+    if not (path / BENCH_JSON).is_file():
         raise RankbenchError(
             "no bench.json here: not a finished rankbench run",
             path=path,
             hint="run `rankbench run --output` on it first, or remove it from the list",
         )
-    doc = read_json(path / "bench.json")
+    doc = read_json(path / BENCH_JSON)
     if doc.get("kind") != "bench":
-        raise RankbenchError("bench.json is not a single-seed rankbench bench", path=path / "bench.json")
-    return {"path": path, "doc": doc, "lock": read_json(path / "run_config.json")}
+        raise RankbenchError("bench.json is not a single-seed rankbench bench", path=path / BENCH_JSON)
+    return {"path": path, "doc": doc, "lock": read_json(path / LOCK)}
 
 
 def is_smoke(run: dict) -> bool:
@@ -84,7 +94,7 @@ def check_same_experiment(runs: list[dict]) -> None:
 
 def per_seed_records(run: dict, key: str, probe_scores) -> dict:
     v = run["doc"]["compressed"][key]
-    ids, scores = item_scores(run["path"] / "variants" / key / "predictions.jsonl")
+    ids, scores = item_scores(predictions_path(run["path"], variant_stage(key)))
     return {
         "seed": run["doc"]["seed"],
         "rank": v["rank"],
@@ -178,9 +188,7 @@ def variant_blocks(runs: list[dict], policy, tol: float, conf: float) -> dict:
     from rankbench.artifacts.variant_block import aggregate_variant
     from rankbench.stats import evaluate_policy, summarize
 
-    probe_scores = {
-        r["doc"]["seed"]: item_scores(r["path"] / "probe_eval" / "predictions.jsonl")[1] for r in runs
-    }
+    probe_scores = {r["doc"]["seed"]: item_scores(predictions_path(r["path"], PROBE_EVAL))[1] for r in runs}
     keys = [k for k in runs[0]["doc"]["compressed"] if all(k in r["doc"]["compressed"] for r in runs)]
     compressed = {}
     for key in keys:
@@ -238,9 +246,9 @@ def write_aggregate(out: Path, doc: dict) -> None:
     from rankbench.report.aggregate_md import render_aggregate
     from rankbench.report.html import render_aggregate_html, write_html_if_possible
 
-    atomic_write_json(out / "bench_aggregate.json", doc)
-    atomic_write_text(out / "bench_aggregate.md", render_aggregate(doc))
-    write_html_if_possible(out / "bench_aggregate.html", lambda: render_aggregate_html(doc))
+    atomic_write_json(out / AGGREGATE_JSON, doc)
+    atomic_write_text(out / AGGREGATE_MD, render_aggregate(doc))
+    write_html_if_possible(out / AGGREGATE_HTML, lambda: render_aggregate_html(doc))
 
 
 def rebuild_aggregate(folder: Path) -> dict:
@@ -252,11 +260,11 @@ def rebuild_aggregate(folder: Path) -> dict:
     from rankbench.stats.policy import Policy
 
     folder = Path(folder)
-    old = read_json(folder / "bench_aggregate.json")
+    old = read_json(folder / AGGREGATE_JSON)
     if old.get("kind") != "bench_aggregate" or not old.get("runs"):
         raise RankbenchError(
             "bench_aggregate.json lists no runs to rebuild from",
-            path=folder / "bench_aggregate.json",
+            path=folder / AGGREGATE_JSON,
             hint="rebuild from an unmodified bench_aggregate.json written by rankbench",
         )
     paths = [
@@ -266,7 +274,7 @@ def rebuild_aggregate(folder: Path) -> dict:
         policy = Policy(**old["policy"])
     except (KeyError, TypeError) as exc:
         raise RankbenchError(
-            f"bench_aggregate.json records no usable policy ({exc})", path=folder / "bench_aggregate.json"
+            f"bench_aggregate.json records no usable policy ({exc})", path=folder / AGGREGATE_JSON
         ) from None
     smoke = any(r.get("validation_level") == "smoke" for r in old["runs"])
     return aggregate_runs(paths, include_smoke=smoke, policy=policy, timestamp=old.get("timestamp"))

@@ -24,6 +24,20 @@ from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import variant_jobs
 from rankbench.errors import RankbenchError
 from rankbench.io import read_json
+from rankbench.run_layout import (
+    AUDIT,
+    BENCH_HTML,
+    BENCH_JSON,
+    BENCH_MD,
+    LOCK,
+    MARKER,
+    PLANS,
+    PLANS_FILE,
+    PREDICTIONS,
+    PROBE,
+    PROBE_EVAL,
+    PROVENANCE,
+)
 
 SCHEMA_VERSION = 2  # 2: Tango intervals, decision_ci, new validation levels
 COMPAT_TRAIN_KEYS = ("save_steps", "eval_steps", "logging_steps")
@@ -48,11 +62,11 @@ def assemble_bench(root: Path, cfg: BenchConfig, *, machine: dict, timestamp: st
     lock = run.locked_config()
     smoke = bool(lock.get("smoke"))
     inputs = provenance_record(run)
-    probe_eval = run.record("probe_eval")
+    probe_eval = run.record(PROBE_EVAL)
     gate = gate_verdict(cfg, run, probe_eval, smoke=smoke)
-    probe_rec = run.record("probe")
+    probe_rec = run.record(PROBE)
     probe = probe_block(run, cfg, probe_rec, probe_eval)
-    probe_ids, probe_scores = item_scores(run.stage_dir("probe_eval") / "predictions.jsonl")
+    probe_ids, probe_scores = item_scores(run.stage_dir(PROBE_EVAL) / PREDICTIONS)
     compressed = variants_block(run, cfg, probe, probe_scores, probe_ids)
     env = env_block(machine, inputs, cfg)
     env["validation_classification"] = classify(gate, compressed, cfg, smoke=smoke)
@@ -80,16 +94,14 @@ def assemble_bench(root: Path, cfg: BenchConfig, *, machine: dict, timestamp: st
 
 def provenance_record(run: RunDir) -> dict:
     """The data and model provenance the run recorded (see ``stage_provenance``)."""
-    from rankbench.bench.protocol import PROVENANCE_STAGE
-
-    if not run.is_done(PROVENANCE_STAGE):
+    if not run.is_done(PROVENANCE):
         raise RankbenchError(
-            f"this run folder predates the {PROVENANCE_STAGE} record (where the data and the model came "
+            f"this run folder predates the {PROVENANCE} record (where the data and the model came "
             "from), so bench.json cannot be built from the folder alone",
-            path=run.stage_dir(PROVENANCE_STAGE) / "stage.json",
+            path=run.stage_dir(PROVENANCE) / MARKER,
             hint=REBUILD_HINT,
         )
-    return run.record(PROVENANCE_STAGE)
+    return run.record(PROVENANCE)
 
 
 def env_block(machine: dict, inputs: dict, cfg: BenchConfig) -> dict:
@@ -137,8 +149,8 @@ def probe_block(run: RunDir, cfg: BenchConfig, probe_rec: dict, probe_eval: dict
         "source": "user_adapter" if user else "trained",
         "adapter": user,
     }
-    if run.is_done("audit"):
-        summary = run.record("audit")["summary"]
+    if run.is_done(AUDIT):
+        summary = run.record(AUDIT)["summary"]
         probe.update(
             params=summary.get("total_lora_params"),
             utilization_mean=summary.get("utilization_mean"),
@@ -146,8 +158,8 @@ def probe_block(run: RunDir, cfg: BenchConfig, probe_rec: dict, probe_eval: dict
             energy_rank_90_p90=summary.get("energy_rank_90_p90"),
             non_lora_params=summary.get("non_lora_params"),
         )
-    if run.is_done("plans"):
-        plans = read_json(run.stage_dir("plans") / "plans.json")["plans"]
+    if run.is_done(PLANS):
+        plans = read_json(run.stage_dir(PLANS) / PLANS_FILE)["plans"]
         probe["suggested_r_global_median"] = plans["uniform_median"].get("uniform_rank")
         probe["suggested_r_global_90"] = plans["uniform_p90"].get("uniform_rank")
         probe["rule"] = cfg.compression.rule
@@ -156,9 +168,9 @@ def probe_block(run: RunDir, cfg: BenchConfig, probe_rec: dict, probe_eval: dict
 
 def variants_block(run: RunDir, cfg: BenchConfig, probe: dict, probe_scores, probe_ids) -> dict:
     """Every finished variant's entry, in the config's order."""
-    if not run.is_done("plans"):
+    if not run.is_done(PLANS):
         return {}
-    plans = read_json(run.stage_dir("plans") / "plans.json")["plans"]
+    plans = read_json(run.stage_dir(PLANS) / PLANS_FILE)["plans"]
     return {
         job.key: variant_entry(run, cfg, job, plans, probe_ids, probe_scores, probe)
         for job in variant_jobs(cfg.compression)
@@ -169,9 +181,9 @@ def variants_block(run: RunDir, cfg: BenchConfig, probe: dict, probe_scores, pro
 def timings_block(run: RunDir, cfg: BenchConfig, probe_rec: dict, probe_eval: dict, compressed: dict) -> dict:
     timings = {
         "probe_import" if probe_rec.get("adapter") else "probe_train": probe_rec["seconds"],
-        "probe_eval": probe_eval["seconds"],
+        PROBE_EVAL: probe_eval["seconds"],
     }
-    for stage in ("audit", "plans"):
+    for stage in (AUDIT, PLANS):
         if run.is_done(stage):
             timings[stage] = run.record(stage)["seconds"]
     for job in variant_jobs(cfg.compression):
@@ -218,28 +230,28 @@ def write_bench(out: Path, doc: dict, run_root: Path | None = None) -> None:
     from rankbench.report.bench_md import render_bench
     from rankbench.report.html import bench_html_beside, write_html_if_possible
 
-    atomic_write_json(out / "bench.json", doc)
-    atomic_write_text(out / "bench.md", render_bench(doc))
-    write_html_if_possible(out / "bench.html", lambda: bench_html_beside(run_root or out, doc))
+    atomic_write_json(out / BENCH_JSON, doc)
+    atomic_write_text(out / BENCH_MD, render_bench(doc))
+    write_html_if_possible(out / BENCH_HTML, lambda: bench_html_beside(run_root or out, doc))
 
 
 def rebuild_bench(root: Path) -> dict:
     """bench.json rebuilt from the folder's records and its locked config; the machine facts and the
     timestamp are those of the bench.json it replaces (this machine's and now when there is none)."""
     root = Path(root)
-    if not (root / "run_config.json").is_file():
+    if not (root / LOCK).is_file():
         raise RankbenchError(
-            "no run_config.json here: not a rankbench run folder",
+            f"no {LOCK} here: not a rankbench run folder",
             path=root,
             hint="give the --output folder of `rankbench run` (a campaign's seed_N folder for one seed)",
         )
-    cfg = BenchConfig.from_dict(RunDir(root).locked_config()["config"], source=str(root / "run_config.json"))
+    cfg = BenchConfig.from_dict(RunDir(root).locked_config()["config"], source=str(root / LOCK))
     context = assembled_now()
-    if (root / "bench.json").is_file():
-        old = read_json(root / "bench.json")
+    if (root / BENCH_JSON).is_file():
+        old = read_json(root / BENCH_JSON)
         machine = {k: v for k, v in old.get("env", {}).items() if k not in DERIVED_ENV_KEYS}
         context = {"machine": machine, "timestamp": old.get("timestamp", context["timestamp"])}
-    for stage in ("probe", "probe_eval"):
+    for stage in (PROBE, PROBE_EVAL):
         if not RunDir(root).is_done(stage):
             raise RankbenchError(
                 f"the {stage} stage has not finished: there is nothing to report yet",

@@ -11,6 +11,7 @@ from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import VariantJob
 from rankbench.io import read_jsonl
 from rankbench.keys import ACCURACY_RETENTION, DELTA, PARAM_REDUCTION, VERDICT
+from rankbench.run_layout import PREDICTIONS
 
 PLAN_KEYS = ("name", "rule", "alpha_policy", "uniform_rank", "discarded_energy_fraction")
 
@@ -27,7 +28,7 @@ def variant_entry(
 
     rec = run.record(job.stage)
     plan = plans[rec["build"]["plan"]]
-    ids, scores = item_scores(run.stage_dir(job.stage) / "predictions.jsonl")
+    ids, scores = item_scores(run.stage_dir(job.stage) / PREDICTIONS)
     if ids != probe_ids:
         raise RuntimeError(f"{job.key}: eval items differ from the probe's")
     pd = paired_delta(probe_scores, scores, confidence=cfg.eval.confidence)

@@ -19,6 +19,7 @@ from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME, sha256_file
 from rankbench.bench.user_adapter import OVERRIDE_HINT, open_user_adapter
 from rankbench.errors import RankbenchError
 from rankbench.io import read_json
+from rankbench.run_layout import ADAPTER_DIR
 
 if TYPE_CHECKING:
     import torch
@@ -147,6 +148,6 @@ def import_adapter(b: BenchRun, out: Path) -> dict:
         )
     if read_json(tmp / CONFIG_NAME) != prov["adapter_config"]:
         raise RankbenchError(f"{CONFIG_NAME} changed while the bench started", path=folder / CONFIG_NAME)
-    tmp.rename(out / "adapter")
+    tmp.rename(out / ADAPTER_DIR)
     prov["import_seconds"] = round(time.perf_counter() - t0, 3)
     return prov

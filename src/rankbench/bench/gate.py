@@ -12,6 +12,7 @@ from pathlib import Path
 from rankbench.bench.config import BenchConfig
 from rankbench.bench.runstate import RunDir
 from rankbench.io import read_jsonl
+from rankbench.run_layout import PREDICTIONS, PROBE_EVAL
 
 GATE_GAP_SHARE = 0.2  # the default gate: this share of the way from the majority class to perfect
 
@@ -40,7 +41,7 @@ def gate_verdict(cfg: BenchConfig, run: RunDir, probe_eval: dict, *, smoke: bool
         metric = "eval_" + metric
     value = probe_eval["value"]
     if gate_cfg.min_value is None:
-        minimum, source = default_gate(run.stage_dir("probe_eval") / "predictions.jsonl")
+        minimum, source = default_gate(run.stage_dir(PROBE_EVAL) / PREDICTIONS)
     else:
         minimum, source = float(gate_cfg.min_value), "config: task.probe_gate.min_value"
     passed = value >= minimum

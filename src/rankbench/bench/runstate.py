@@ -35,15 +35,12 @@ from typing import Any
 from rankbench import interrupt
 from rankbench.errors import RankbenchError
 from rankbench.io import atomic_write_json, ensure_dir, friendly_os_errors, read_json
+from rankbench.run_layout import LOCK, MARKER, STAGE_LOCKS
 
 try:
     import fcntl
 except ImportError:  # not on POSIX: stages run unlocked
     fcntl = None
-
-MARKER = "stage.json"
-LOCK = "run_config.json"
-STAGE_LOCKS = ".locks"
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:

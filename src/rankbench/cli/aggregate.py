@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from rankbench.errors import RankbenchError
+from rankbench.run_layout import AGGREGATE_JSON, AGGREGATE_MD
 
 
 def register(sub) -> None:
@@ -31,7 +32,7 @@ def run(args) -> int:
     write_aggregate(args.output, doc)
     for note in doc["summary"]["notes"][:1]:
         print(note, file=sys.stderr)
-    print(f"wrote {args.output / 'bench_aggregate.json'} and bench_aggregate.md", file=sys.stderr)
+    print(f"wrote {args.output / AGGREGATE_JSON} and {AGGREGATE_MD}", file=sys.stderr)
     if args.json:
         print(json.dumps(doc, indent=2))
     return 0

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from rankbench.errors import RankbenchError
+from rankbench.run_layout import AGGREGATE_HTML, AGGREGATE_JSON, BENCH_HTML, BENCH_JSON
 
-HTML_NAMES = {"bench": "bench.html", "bench_aggregate": "bench_aggregate.html"}
+HTML_NAMES = {"bench": BENCH_HTML, "bench_aggregate": AGGREGATE_HTML}
 
 
 def register(sub) -> None:
@@ -39,7 +40,7 @@ def register(sub) -> None:
 
 def _find(path: Path) -> Path:
     if path.is_dir():
-        found = [path / n for n in ("bench_aggregate.json", "bench.json") if (path / n).is_file()]
+        found = [path / n for n in (AGGREGATE_JSON, BENCH_JSON) if (path / n).is_file()]
         if not found:
             raise RankbenchError("no bench.json or bench_aggregate.json in this folder", path=path)
         return found[0]
@@ -100,11 +101,11 @@ def rebuild(path: Path, out: Path | None) -> int:
     if not folder.is_dir():
         raise RankbenchError("no such run folder", path=path, hint="give the --output folder of a run")
     target = out or folder
-    if (folder / "bench_aggregate.json").is_file():
+    if (folder / AGGREGATE_JSON).is_file():
         write_aggregate(target, rebuild_aggregate(folder))
-        name = "bench_aggregate.json"
+        name = AGGREGATE_JSON
     else:
         write_bench(target, rebuild_bench(folder), run_root=folder)
-        name = "bench.json"
+        name = BENCH_JSON
     print(f"rebuilt {target / name} from the records in {folder}", file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from rankbench.compare import lm_eval, tables
 from rankbench.compare.records import ItemScores, Selection
 from rankbench.errors import RankbenchError
+from rankbench.run_layout import PREDICTIONS, PROBE_EVAL, predictions_path
 
 KNOWN = (
     "an lm-eval output folder or samples_<task>_<date>.jsonl (lm_eval --log_samples), a rankbench run "
@@ -45,7 +46,7 @@ def _load(path: Path, sel: Selection) -> ItemScores:
 
 
 def _load_folder(path: Path, sel: Selection) -> ItemScores:
-    for stage in (path / "predictions.jsonl", path / "probe_eval" / "predictions.jsonl"):
+    for stage in (path / PREDICTIONS, predictions_path(path, PROBE_EVAL)):
         if stage.is_file():
             return tables.load_predictions(stage)
     if any(lm_eval.is_samples_name(p) for p in path.rglob("samples_*.jsonl")):

@@ -18,6 +18,7 @@ from rankbench.report import bench_figures as bf
 from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, tolerance
 from rankbench.report.size_figure import size_figure
 from rankbench.report.svg import Figure, report_style
+from rankbench.run_layout import AGGREGATE_JSON, BENCH_JSON, audit_path, plans_path
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1040px;margin:1.5em auto;padding:0 1em}
@@ -103,7 +104,7 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
     ]
     if audit is None:
         meta.append(("Audit figures", "left out: no audit/audit.json beside bench.json"))
-    return page("rankbench bench", meta, figs, "bench.json", (doc.get("summary") or {}).get("notes") or [])
+    return page("rankbench bench", meta, figs, BENCH_JSON, (doc.get("summary") or {}).get("notes") or [])
 
 
 def _render_aggregate_html(doc: dict) -> str:
@@ -129,7 +130,7 @@ def _render_aggregate_html(doc: dict) -> str:
         f"rankbench campaign: {doc.get('n_seeds')} seeds",
         meta,
         figs,
-        "bench_aggregate.json",
+        AGGREGATE_JSON,
         s.get("notes") or [],
     )
 
@@ -154,9 +155,9 @@ def bench_html_beside(root: Path, doc: dict) -> str:
     """bench.html for the run folder ``root``, with its audit and plans when they are there."""
     from rankbench.io import read_json
 
-    audit_path, plans_path = root / "audit" / "audit.json", root / "plans" / "plans.json"
-    audit = read_json(audit_path) if audit_path.is_file() else None
-    plans = read_json(plans_path).get("plans", {}) if plans_path.is_file() else {}
+    audit_file, plans_file = audit_path(root), plans_path(root)
+    audit = read_json(audit_file) if audit_file.is_file() else None
+    plans = read_json(plans_file).get("plans", {}) if plans_file.is_file() else {}
     return render_bench_html(doc, audit, plans)
 
 
