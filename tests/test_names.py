@@ -21,17 +21,22 @@ def test_the_registry_imports_without_numpy_torch_or_transformers():
         "for mod in ('numpy', 'torch', 'transformers', 'peft'):\n"
         "    sys.modules[mod] = None  # any import of them now raises ImportError\n"
         "import rankbench.names as n\n"
-        "print(len(n.PROFILES), len(n.VARIANTS), len(n.BENCH_METHODS), len(n.ALPHA_POLICIES))\n"
+        "import rankbench.bench.variants as v\n"
+        "print(len(n.PROFILES), len(v.variant_names()), len(n.BENCH_METHODS), len(n.ALPHA_POLICIES))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["2", "5", "3", "2"]
 
 
-def test_every_variant_has_a_plan_and_the_controls_are_variants():
-    assert set(names.CONTROLS) <= set(names.VARIANTS)
-    assert set(names.VARIANT_PLANS.values()) <= set(names.VARIANTS)
-    assert set(names.BASE_PLANS) <= set(names.VARIANT_PLANS.values())
-    assert BenchConfig().compression.variants == list(names.VARIANTS)
+def test_every_variant_row_names_a_known_plan_derivation_and_method():
+    from rankbench.bench import variants
+
+    assert variants.control_names() == ("per_layer_shuffled", "random_subspace")
+    for row in variants.VARIANT_TABLE.values():
+        assert row.base_plan in variants.DEFAULT_PLANS
+        assert row.derive == variants.IDENTITY or row.derive in variants.DERIVATIONS
+        assert row.compress in names.COMPRESS_METHODS
+    assert BenchConfig().compression.variants == list(variants.variant_names())
 
 
 def test_users_of_a_name_read_the_registry():

@@ -1,5 +1,5 @@
-"""One home for the names a user can type: task profiles, bench variants and methods, compression
-methods, alpha policies and the plan menu.
+"""One home for the names a user can type: task profiles, bench methods, compression methods, alpha
+policies and the plan menu. The bench variants are rows of :data:`rankbench.bench.variants.VARIANT_TABLE`.
 
 Everything else (config validation, the init-config comments, the command-line choices, the bench
 protocol, the plan builders) imports these. This module imports nothing, so the command-line parser
@@ -30,21 +30,7 @@ def profile_menu() -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-# --- bench variants ------------------------------------------------------------------------------
-
-# the plan each variant is built from; controls derive from another plan
-VARIANT_PLANS: dict[str, str] = {
-    "uniform_median": "uniform_median",
-    "uniform_p90": "uniform_p90",
-    "per_layer": "per_layer",
-    "per_layer_shuffled": "per_layer_shuffled",
-    "random_subspace": "uniform_median",
-}
-VARIANTS = tuple(VARIANT_PLANS)
-# the controls: a reviewer's questions, not compressions (see rankbench.bench.variants)
-CONTROLS = ("per_layer_shuffled", "random_subspace")
-# the plans every bench builds from the audit (the controls' plans derive from these)
-BASE_PLANS = ("uniform_median", "uniform_p90", "per_layer")
+# --- bench methods (the variants themselves are rows of rankbench.bench.variants.VARIANT_TABLE) ------
 
 # how a bench builds a variant -> the suffix of its key in bench.json's `compressed` block
 BENCH_METHOD_SUFFIX: dict[str, str] = {

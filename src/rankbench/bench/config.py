@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rankbench.bench.variants import variant_names
 from rankbench.errors import RankbenchError
-from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, PROFILES, VARIANTS
+from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, PROFILES
 
 BENCH_VERSION = "0.1"
 
@@ -101,7 +102,9 @@ class TrainConfig:
 @dataclass
 class CompressionConfig:
     rule: str = "energy:0.9"
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS))  # every variant, controls included
+    variants: list[str] = field(
+        default_factory=lambda: list(variant_names())
+    )  # every variant, controls included
     # how each variant is built: "truncate" | "retrain" | "truncate+finetune"; a variant may list several
     methods: dict[str, list[str]] = field(default_factory=lambda: {"uniform_median": ["truncate", "retrain"]})
     default_method: str = "truncate"
@@ -339,7 +342,11 @@ def _check_train(cfg: BenchConfig, need) -> None:
 def _check_compression(cfg: BenchConfig, need) -> None:
     c = cfg.compression
     for i, v in enumerate(c.variants):
-        need(v in VARIANTS, f"compression.variants[{i}]", f"expected one of {', '.join(VARIANTS)}")
+        need(
+            v in variant_names(),
+            f"compression.variants[{i}]",
+            f"expected one of {', '.join(variant_names())}",
+        )
     need(len(set(c.variants)) == len(c.variants), "compression.variants", "duplicate names")
     need(
         c.default_method in BENCH_METHODS,

@@ -11,7 +11,8 @@ import json
 from collections.abc import Callable
 
 from rankbench.bench.config import BenchConfig
-from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, CONTROLS, VARIANTS, profile_menu
+from rankbench.bench.variants import control_names, variant_names
+from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, profile_menu
 
 # a value is the text, or a function that builds it from rankbench.names when the YAML is written (so a
 # name registered there shows up here without an edit)
@@ -70,7 +71,9 @@ DOCS: dict[str, str | Callable[[], str]] = {
     "compression.rule": "per-module rank rule: energy:0.9 (cumulative σ²), sv_fro:0.9, sv_cumulative:0.9, "
     "sv_ratio:10, threshold:1e-3, gavish_donoho, stable_rank, effective_rank",
     "compression.variants": lambda: (
-        ", ".join(v for v in VARIANTS if v not in CONTROLS) + ", and the controls " + ", ".join(CONTROLS)
+        ", ".join(v for v in variant_names() if v not in control_names())
+        + ", and the controls "
+        + ", ".join(control_names())
     ),
     "compression.methods": lambda: "per variant: a list of " + ", ".join(BENCH_METHODS),
     "compression.default_method": "method for variants not listed in `methods`",

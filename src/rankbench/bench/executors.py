@@ -45,17 +45,13 @@ def make_bench(job: SeedJob) -> BenchRun:
 
 
 def seed_prefix(job: SeedJob) -> bool:
-    """Probe, gate, audit and plans of one seed. Returns whether variants should follow."""
-    from rankbench.bench.protocol import check_gate, stage_audit, stage_eval, stage_plans, stage_probe
+    """Every stage of one seed before its variants (the order of ``run_bench``). Returns whether the
+    variants should follow (the probe passed its gate, or this is a smoke run)."""
+    from rankbench.bench.protocol import run_stages
 
     b = make_bench(job)
-    stage_probe(b)
-    gate = check_gate(b, stage_eval(b, "probe_eval", b.probe_adapter(), "the probe"))
-    if not gate["passed"] and not b.smoke:
-        return False
-    stage_audit(b)
-    stage_plans(b)
-    return True
+    gate = run_stages(b, variants=False)
+    return bool(gate["passed"] or b.smoke)
 
 
 def seed_variant(job: SeedJob, key: str) -> None:

@@ -1,14 +1,8 @@
 """One bench, one seed: probe -> gate -> audit -> plans -> variants -> paired verdicts -> artifacts.
 
-Each step is a stage with its own folder in the run directory (see :mod:`rankbench.bench.runstate`):
-
-    provenance/       where the data and the model came from (stage.json)
-    probe/            the probe adapter (trained at lora.probe_r), train.json
-    probe_eval/       eval.json, predictions.jsonl, the quality gate
-    audit/            audit.json (the exact spectral audit of the probe)
-    plans/            plans.json (every plan the variants are built from)
-    variants/<key>/   adapter/, build.json, eval.json, predictions.jsonl
-    bench.json, bench.md
+Each step is a stage with its own folder in the run directory; the folder's layout, its file names
+and the order of the stages (:func:`rankbench.run_layout.seed_stages`) live in
+:mod:`rankbench.run_layout`, the stage bookkeeping in :mod:`rankbench.bench.runstate`.
 
 Stages are functions of the run folder and the config only, so a campaign executor can run the
 variant stages of many seeds anywhere (see :mod:`rankbench.bench.executors`).
@@ -25,16 +19,34 @@ from rankbench.bench.gate import gate_verdict
 from rankbench.bench.profiles.base import LoraSpec, PreparedData, TaskProfile, TrainJob, TrainResult
 from rankbench.bench.progress import Progress
 from rankbench.bench.runstate import RunDir
-from rankbench.bench.variants import VariantJob, shuffled_ranks, variant_jobs
+from rankbench.bench.variants import VariantJob, build_plans, variant_jobs
 from rankbench.errors import CheckFailed
 from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json
-from rankbench.names import BASE_PLANS, CONTROLS, VARIANT_PLANS
+from rankbench.run_layout import (
+    ADAPTER_DIR,
+    AUDIT,
+    AUDIT_FILE,
+    BENCH_JSON,
+    BUILD,
+    EVAL,
+    GATE_STAGE,
+    PLANS,
+    PLANS_FILE,
+    PREDICTIONS,
+    PROBE,
+    PROBE_EVAL,
+    PROVENANCE,
+    TRAIN,
+    TRUNCATED_DIR,
+    audit_path,
+    plans_path,
+    seed_stages,
+)
 
 if TYPE_CHECKING:
     from rankbench.auditor import AuditResult
     from rankbench.suggest.plans import Plan
 
-PROVENANCE_STAGE = "provenance"  # the stage that records where the data and the model came from
 SMOKE_OVERRIDES = {
     "train.steps": 20,
     "task.eval_size": 200,
@@ -76,7 +88,7 @@ class BenchRun:
         return self.cfg.train.seed
 
     def probe_adapter(self) -> Path:
-        return self.run.stage_dir("probe") / "adapter"
+        return self.run.stage_dir(PROBE) / ADAPTER_DIR
 
     def target_modules(self) -> list[str]:
         """What a trained LoRA adapts: the config's list, a user adapter's modules, or the profile's default."""
@@ -107,7 +119,7 @@ def quiet_libraries() -> None:
 
 def stage_probe(b: BenchRun) -> dict:
     """Train the probe at lora.probe_r, or import the user's adapter (``probe.adapter``) in its place."""
-    with b.run.stage("probe") as st:
+    with b.run.stage(PROBE) as st:
         if st.done:
             return st.record
         if b.cfg.probe.adapter:
@@ -132,9 +144,9 @@ def _train_probe(b: BenchRun, out: Path) -> dict:
     )
     data = b.data
     b.progress.stage(f"training the probe (r={spec.r}, {cfg.train.steps} steps)")
-    job = TrainJob(spec, cfg.train.steps, b.seed, out / "adapter", progress=b.progress)
+    job = TrainJob(spec, cfg.train.steps, b.seed, out / ADAPTER_DIR, progress=b.progress)
     train = _train_record(b.profile.train(cfg, data, job), spec)
-    atomic_write_json(out / "train.json", train)
+    atomic_write_json(out / TRAIN, train)
     return train
 
 
@@ -160,9 +172,15 @@ def evaluate_into(b: BenchRun, out: Path, adapter_dir: Path, label: str) -> dict
     }
     if res.forward is not None:
         record["forward"] = res.forward
-    atomic_write_jsonl(out / "predictions.jsonl", res.records)
-    atomic_write_json(out / "eval.json", record)
+    atomic_write_jsonl(out / PREDICTIONS, res.records)
+    atomic_write_json(out / EVAL, record)
     return record
+
+
+def stage_probe_eval(b: BenchRun) -> dict:
+    """Evaluate the probe (or the user's adapter in its place): the record the quality gate judges."""
+    label = "the adapter" if b.cfg.probe.adapter else "the probe"
+    return stage_eval(b, PROBE_EVAL, b.probe_adapter(), label)
 
 
 def check_gate(b: BenchRun, probe_eval: dict) -> dict:
@@ -172,12 +190,12 @@ def check_gate(b: BenchRun, probe_eval: dict) -> dict:
 def stage_audit(b: BenchRun) -> dict:
     from rankbench.auditor import audit
 
-    with b.run.stage("audit") as st:
+    with b.run.stage(AUDIT) as st:
         if st.done:
             return st.record
         b.progress.stage("auditing the probe's spectrum")
         doc = audit(b.probe_adapter()).to_dict()
-        atomic_write_json(st.dir / "audit.json", doc)
+        atomic_write_json(st.dir / AUDIT_FILE, doc)
         st.record = {"summary": doc["summary"]}
     return st.record
 
@@ -185,30 +203,18 @@ def stage_audit(b: BenchRun) -> dict:
 def load_audit(b: BenchRun) -> AuditResult:
     from rankbench.auditor import AuditResult
 
-    return AuditResult.from_dict(read_json(b.run.stage_dir("audit") / "audit.json"))
+    return AuditResult.from_dict(read_json(audit_path(b.run.root)))
 
 
 def stage_plans(b: BenchRun) -> dict:
-    from rankbench.suggest.plans import make_plan, plan_from_ranks
-
-    with b.run.stage("plans") as st:
+    with b.run.stage(PLANS) as st:
         if st.done:
             return st.record
         c = b.cfg.compression
-        audit_result = load_audit(b)
         kw = {"rule": c.rule, "allowed_ranks": c.allowed_ranks, "alpha_policy": c.alpha_policy}
-        plans = {}
-        for spec in BASE_PLANS:
-            plans[spec] = make_plan(spec, audit_result, **kw)
-        if "per_layer_shuffled" in c.variants:
-            ranks = shuffled_ranks(plans["per_layer"].ranks, seed=b.seed)
-            # a module can't take more than its own probe rank; clip (same probe r everywhere in practice)
-            ranks = {m: min(k, plans["per_layer"].source_ranks[m]) for m, k in ranks.items()}
-            plans["per_layer_shuffled"] = plan_from_ranks(
-                "per_layer_shuffled", ranks, audit_result, alpha_policy=c.alpha_policy
-            )
+        plans = build_plans(c.variants, load_audit(b), seed=b.seed, **kw)
         record = {"plans": {k: p.to_dict() for k, p in plans.items()}}
-        atomic_write_json(st.dir / "plans.json", record)
+        atomic_write_json(st.dir / PLANS_FILE, record)
         st.record = {"plan_names": sorted(plans)}
     return st.record
 
@@ -216,7 +222,7 @@ def stage_plans(b: BenchRun) -> dict:
 def load_plans(b: BenchRun) -> dict[str, Plan]:
     from rankbench.suggest.plans import Plan
 
-    data = read_json(b.run.stage_dir("plans") / "plans.json")
+    data = read_json(plans_path(b.run.root))
     return {k: Plan.from_dict(v) for k, v in data["plans"].items()}
 
 
@@ -225,7 +231,7 @@ def stage_variant(b: BenchRun, job: VariantJob) -> dict:
     with b.run.stage(job.stage) as st:
         if st.done:
             return st.record
-        plan = load_plans(b)[VARIANT_PLANS[job.variant]]
+        plan = load_plans(b)[job.row.plan_name]
         b.progress.stage(f"building {job.key} ({job.method}, {_rank_text(plan)})")
         build: dict = {"variant": job.variant, "method": job.method, "plan": plan.name}
         if job.method in ("truncate", "truncate+finetune"):
@@ -233,8 +239,8 @@ def stage_variant(b: BenchRun, job: VariantJob) -> dict:
         if job.method in ("retrain", "truncate+finetune"):
             build["train"] = _retrain(b, job, plan, st.dir)
         build["build_seconds"] = round(st.elapsed(), 3)
-        atomic_write_json(st.dir / "build.json", build)
-        ev = evaluate_into(b, st.dir, st.dir / "adapter", job.key)
+        atomic_write_json(st.dir / BUILD, build)
+        ev = evaluate_into(b, st.dir, st.dir / ADAPTER_DIR, job.key)
         st.record = {"build": build, "eval": ev, "role": role_of(job, plan)}
     return st.record
 
@@ -243,9 +249,8 @@ def _truncate(b: BenchRun, job: VariantJob, plan: Plan, out: Path) -> dict:
     """Cut the probe to the plan's ranks: the variant's adapter, or the start of its finetune."""
     from rankbench.suggest.compress import compress_adapter
 
-    method = "random_subspace" if job.variant == "random_subspace" else "truncate"
-    target = out / "adapter" if job.method == "truncate" else out / "truncated"
-    rec = compress_adapter(b.probe_adapter(), plan, target, method=method, seed=b.seed)
+    target = out / ADAPTER_DIR if job.method == "truncate" else out / TRUNCATED_DIR
+    rec = compress_adapter(b.probe_adapter(), plan, target, method=job.row.compress, seed=b.seed)
     return rec.to_dict() if hasattr(rec, "to_dict") else rec
 
 
@@ -266,15 +271,15 @@ def _retrain(b: BenchRun, job: VariantJob, plan: Plan, out: Path) -> dict:
         spec,
         steps=b.cfg.compression.finetune_steps if finetune else b.cfg.train.steps,
         seed=b.seed,
-        out_dir=out / "adapter",
-        init_adapter=out / "truncated" if finetune else None,
+        out_dir=out / ADAPTER_DIR,
+        init_adapter=out / TRUNCATED_DIR if finetune else None,
         progress=b.progress,
     )
     return _train_record(b.profile.train(b.cfg, b.data, train), spec)
 
 
 def role_of(job: VariantJob, plan: Plan) -> str:
-    if job.variant in CONTROLS:
+    if job.row.control:
         return "control"
     if all(plan.ranks[m] >= plan.source_ranks[m] for m in plan.ranks):
         return "control"  # keeps the probe's rank everywhere: nothing was compressed
@@ -310,7 +315,7 @@ def _train_record(res: TrainResult, spec: LoraSpec) -> dict:
 def stage_provenance(b: BenchRun) -> dict:
     """Where the data and the model came from, recorded when the data is prepared: bench.json reads
     this record, so a run folder alone rebuilds it (``rankbench report --rebuild``)."""
-    with b.run.stage(PROVENANCE_STAGE) as st:
+    with b.run.stage(PROVENANCE) as st:
         if st.done:
             return st.record
         data = b.data
@@ -325,32 +330,52 @@ def stage_provenance(b: BenchRun) -> dict:
 # --- the whole bench -----------------------------------------------------------------------------
 
 
+def prefix_runners() -> dict:
+    """The stage function of each stage before the variants (rankbench.run_layout.PREFIX_STAGES)."""
+    return {
+        PROVENANCE: stage_provenance,
+        PROBE: stage_probe,
+        PROBE_EVAL: stage_probe_eval,
+        AUDIT: stage_audit,
+        PLANS: stage_plans,
+    }
+
+
+def run_stages(b: BenchRun, *, variants: bool = True) -> dict:
+    """Run (or resume) one seed's stages in the order of :func:`~rankbench.run_layout.seed_stages`.
+
+    Stops after the gate stage when the probe fails its quality gate (a smoke run goes on). Returns
+    the gate's verdict; ``variants=False`` stops after the plans."""
+    jobs = {job.stage: job for job in variant_jobs(b.cfg.compression)} if variants else {}
+    runners, gate = prefix_runners(), {}
+    for stage in seed_stages(job.key for job in jobs.values()):
+        if stage in jobs:
+            stage_variant(b, jobs[stage])
+            continue
+        record = runners[stage](b)
+        if stage == GATE_STAGE:
+            gate = check_gate(b, record)
+            if not gate["passed"] and not b.smoke:
+                break
+    return gate
+
+
 def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     """Run (or resume) every stage of one seed and write bench.json + bench.md. Returns bench.json."""
     from rankbench.artifacts.bench import assemble_bench, assembled_now, write_bench
 
-    stage_provenance(b)
-    stage_probe(b)
-    probe_eval = stage_eval(
-        b, "probe_eval", b.probe_adapter(), "the adapter" if b.cfg.probe.adapter else "the probe"
-    )
-    gate = check_gate(b, probe_eval)
+    gate = run_stages(b, variants=variants)
     if not gate["passed"] and not b.smoke:
         doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
         write_bench(b.run.root, doc)
         raise CheckFailed(
             f"probe quality gate failed: {gate['message']}; no variants were built",
-            path=b.run.root / "bench.json",
+            path=b.run.root / BENCH_JSON,
             hint="check that the adapter was trained for this task (task.dataset, task.labels), or lower "
             "task.probe_gate.min_value"
             if b.cfg.probe.adapter
             else "train longer (train.steps), raise train.learning_rate, or lower task.probe_gate.min_value",
         )
-    stage_audit(b)
-    stage_plans(b)
-    if variants:
-        for job in variant_jobs(b.cfg.compression):
-            stage_variant(b, job)
     doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
     write_bench(b.run.root, doc)
     return doc
