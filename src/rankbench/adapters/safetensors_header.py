@@ -89,7 +89,7 @@ def _object(pairs: list) -> _Object:
     return obj
 
 
-def _json_type(value) -> str:
+def json_type(value) -> str:
     """The JSON name of a parsed value's type, for messages."""
     for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
                        (list, "a list"), (dict, "an object")):  # fmt: skip
@@ -103,7 +103,7 @@ def _is_count(x) -> bool:
 
 
 def _bad(entry: str, rule: str, value=None, *, show: bool = True) -> HeaderProblem:
-    got = f", got {_json_type(value)}" + (f" {json.dumps(value)[:60]}" if show and value is not None else "")
+    got = f", got {json_type(value)}" + (f" {json.dumps(value)[:60]}" if show and value is not None else "")
     return HeaderProblem(f"has a corrupt header: entry {entry!r}: {rule}{got}")
 
 
@@ -203,7 +203,7 @@ def _load_json(blob: bytes):
     except RecursionError:
         raise HeaderProblem("has a corrupt header: JSON nested too deeply") from None
     if not isinstance(header, dict):
-        raise HeaderProblem(f"has a corrupt header: must be a JSON object, got {_json_type(header)}")
+        raise HeaderProblem(f"has a corrupt header: must be a JSON object, got {json_type(header)}")
     _repeated("the header", header)
     return header
 
