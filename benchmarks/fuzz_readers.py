@@ -27,6 +27,7 @@ Each case runs in-process with a time limit (``--seconds``): ``audit`` always, a
 - ``ok_explained``: accepted with other numbers, and the mutation explains it (data bytes changed, a
   dtype relabelled to another of the same width, r / alpha / a pattern edited in the config);
 - ``traceback``: any other exception (a defect); ``hang``: past the time limit (a defect);
+- ``unnamed``: a RankbenchError that names no file (a defect);
 - ``silent``: accepted with other numbers that the mutation does not explain (a defect).
 
     python benchmarks/fuzz_readers.py [--cases 300] [--seed 0] [--log fuzz.jsonl] [--seconds 10]
@@ -69,7 +70,7 @@ from helpers.mutations import (  # noqa: E402
 )
 from rankbench.errors import RankbenchError  # noqa: E402
 
-DEFECTS = ("traceback", "hang", "silent")
+DEFECTS = ("traceback", "hang", "silent", "unnamed")
 MEMORY_LIMIT = 6 << 30  # a header claiming 2^40 elements must fail cleanly, not allocate
 
 
@@ -244,8 +245,8 @@ def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, s
             rec = run_log_case(rng, inputs, references[target], scratch / "logs", note)
         else:
             rec = run_adapter_case(rng, inputs[target], references[target], scratch, note)
-    except RankbenchError:
-        rec = {"outcome": "error"}
+    except RankbenchError as exc:  # what the user sees must say which file it refused
+        rec = {"outcome": "error"} if exc.path else {"outcome": "unnamed", "error": exc.message[:300]}
     except Hang:
         rec = {"outcome": "hang"}
     except Exception as exc:  # noqa: BLE001 - every other exception is the defect being counted
