@@ -110,6 +110,7 @@ def loads_strict(text: str, object_pairs_hook=None) -> Any:
 
     They raise json.JSONDecodeError pointing at the first such token, so every caller's "not valid
     JSON (line L, column C)" message covers them, and no NaN ever reaches our own JSON output.
+    ``object_pairs_hook`` is json.loads' own (the safetensors header uses it to see repeated keys).
     """
     try:
         return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=object_pairs_hook)

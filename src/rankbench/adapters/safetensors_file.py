@@ -37,7 +37,10 @@ __all__ = [
     "require_float",
 ]
 
-_RESAVE = "re-save the adapter with save_pretrained(), or copy the file again if it was cut short"
+_RESAVE = (
+    "re-save it with the tool that wrote it (PEFT: save_pretrained(); safetensors: save_file()), "
+    "or copy the file again if it was cut short"
+)
 
 
 def require_float(key: str, dtype: str, path) -> None:

@@ -31,6 +31,7 @@ from rankbench.io import loads_strict
 
 HEADER_LIMIT = 100 * 1024 * 1024  # the safetensors library refuses larger headers too
 METADATA_KEY = "__metadata__"
+U64_MAX = 2**64 - 1
 ENTRY_FIELDS = ("dtype", "shape", "data_offsets")
 # every dtype the reference loader (safetensors 0.8) names, with its width in bits
 DTYPE_BITS = {
@@ -99,11 +100,17 @@ def json_type(value) -> str:
 
 
 def _is_count(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+    """A JSON integer the reference reads as a 64-bit unsigned count (a boolean is not one)."""
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= U64_MAX
 
 
-def _bad(entry: str, rule: str, value=None, *, show: bool = True) -> HeaderProblem:
-    got = f", got {json_type(value)}" + (f" {json.dumps(value)[:60]}" if show and value is not None else "")
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bad(entry: str, rule: str, value=None) -> HeaderProblem:
+    got = f", got {json_type(value)}" + (f" {_short(value)}" if value is not None else "")
     return HeaderProblem(f"has a corrupt header: entry {entry!r}: {rule}{got}")
 
 
@@ -151,18 +158,23 @@ def check_entry(key: str, meta, data_start: int) -> TensorInfo:
     if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
         raise _bad(key, "dtype must be a safetensors dtype name (F16, BF16, F32, F64, I8, U8, ...)", dtype)
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
-        raise _bad(key, "shape must be a list of integers >= 0", shape)
+        raise _bad(key, "shape must be a list of integers >= 0 (64-bit)", shape)
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)):
-        raise _bad(key, "data_offsets must be a list of two integers >= 0 [begin, end]", offsets)
+        raise _bad(key, "data_offsets must be a list of two integers >= 0 (64-bit) [begin, end]", offsets)
     begin, end = offsets
     if begin > end:
         raise _bad(key, "data_offsets [begin, end] must have begin <= end", offsets)
-    bits = math.prod(shape) * DTYPE_BITS[dtype]
+    numel = 1
+    for d in shape:  # stop where the reference's 64-bit count would overflow (a huge list stays cheap)
+        numel *= d
+        if numel > U64_MAX:
+            raise _bad(key, "shape's element count must fit in 64 bits", shape)
+    bits = numel * DTYPE_BITS[dtype]
     if bits % 8 or bits // 8 != end - begin:
         need = f"{bits // 8} bytes" if bits % 8 == 0 else f"{bits} bits, not a whole number of bytes"
         raise HeaderProblem(
             f"has a corrupt header: entry {key!r}: a tensor's data_offsets span its shape times its dtype's "
-            f"size; {dtype} {shape} needs {need} but its data_offsets span {end - begin}"
+            f"size; {dtype} {_short(shape)} needs {need} but its data_offsets span {end - begin}"
         )
     return TensorInfo(key, dtype, tuple(shape), data_start + begin, data_start + end)
 
