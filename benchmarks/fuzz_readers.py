@@ -6,12 +6,18 @@ finished case is appended to ``--log`` (JSONL), so a run that is stopped picks u
 Inputs (built once per run in a temporary folder, from the tests' fixture builders):
 - PEFT folders: a numpy-written adapter (float32, 3 modules) and one saved by PEFT itself (a tiny
   Llama with rank_pattern / alpha_pattern, bfloat16);
-- a bench config (the tiny bench's YAML).
+- single files (tests/helpers/fuzz_sources.py): an SDXL-style kohya file (fp16, LoCon convs, text
+  encoders, ss_* metadata), a diffusers file whose alpha is in ``lora_adapter_metadata``, and a
+  LyCORIS file (LoHa + LoKr);
+- a bench config (the tiny bench's YAML) and an lm-eval samples log.
 
-Mutations: byte level (flip, overwrite, insert or delete bytes in the header or the data, truncate,
-rewrite the 8-byte header length) and structure level (edit one tensor's dtype, shape or offsets in
-the safetensors header, rename or drop a key, set a config value to another type, NaN, a negative or
-huge number, or delete it).
+Mutations (tests/helpers/mutations.py): byte level (flip, overwrite, insert or delete bytes in the
+header or the data, truncate, rewrite the 8-byte header length); structure level (edit one tensor's
+dtype, shape or offsets, rename or drop a key); header types (``__metadata__``, a whole entry, one of
+its fields, or one element of its shape / offsets replaced by a value of every JSON type; a metadata
+value replaced by another type or an odd string; an extra or a missing key in an entry; a key repeated
+in the header, in an entry or in the metadata); config values of another type, NaN, negative, huge,
+or deleted.
 
 Each case runs in-process with a time limit (``--seconds``): ``audit`` always, and when it succeeds
 ``suggest`` (compute_spectra + make_plan) and ``compress`` into a scratch folder; configs go through
@@ -21,9 +27,12 @@ Each case runs in-process with a time limit (``--seconds``): ``audit`` always, a
 - ``ok_explained``: accepted with other numbers, and the mutation explains it (data bytes changed, a
   dtype relabelled to another of the same width, r / alpha / a pattern edited in the config);
 - ``traceback``: any other exception (a defect); ``hang``: past the time limit (a defect);
+- ``unnamed``: a RankbenchError that names no file (a defect);
 - ``silent``: accepted with other numbers that the mutation does not explain (a defect).
 
-    python benchmarks/fuzz_readers.py [--cases 10000] [--seed 0] [--log fuzz.jsonl] [--seconds 10]
+    python benchmarks/fuzz_readers.py [--cases 300] [--seed 0] [--log fuzz.jsonl] [--seconds 10]
+
+The default is a short run; the recorded campaign (docs/results.md) uses ``--cases 10000``.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from helpers.fuzz_sources import METADATA_KINDS, SINGLE_FILES  # noqa: E402
 from helpers.mutations import (  # noqa: E402
     EXPLAINED,
     LOG_EXPLAINED,
@@ -60,7 +70,7 @@ from helpers.mutations import (  # noqa: E402
 )
 from rankbench.errors import RankbenchError  # noqa: E402
 
-DEFECTS = ("traceback", "hang", "silent")
+DEFECTS = ("traceback", "hang", "silent", "unnamed")
 MEMORY_LIMIT = 6 << 30  # a header claiming 2^40 elements must fail cleanly, not allocate
 
 
@@ -77,21 +87,20 @@ def _alarm(signum, frame):  # noqa: ARG001
 
 def build_inputs(root: Path) -> dict[str, Path]:
     from helpers.peft_fixtures import build_llama_rslora, random_pairs, write_adapter
-    from helpers.sd_keys import small_sdxl_subset, write_kohya
     from helpers.tiny_bench import tiny_bench_config
 
-    kohya = root / "kohya" / "lora.safetensors"
-    kohya.parent.mkdir(parents=True)
-    write_kohya(kohya, small_sdxl_subset(6), r=8)
+    inputs = {}
+    for name, build in SINGLE_FILES.items():
+        (root / name).mkdir(parents=True)
+        inputs[name] = build(root / name / "lora.safetensors")
     numpy_adapter = root / "numpy_adapter"
     write_adapter(numpy_adapter, random_pairs(np.random.default_rng(1), n=3))
     peft_adapter = root / "peft_llama"
     build_llama_rslora(peft_adapter)
     config = tiny_bench_config(root / "bench")
     logs = Path(__file__).resolve().parents[1] / "tests" / "data" / "lm_eval"
-    return {
+    return inputs | {
         "numpy_adapter": numpy_adapter,
-        "kohya_file": kohya,
         "peft_llama": peft_adapter,
         "bench_config": Path(config),
         "lm_eval_samples": next((logs / "lora_r2").glob("samples_rb_mc_*.jsonl")),
@@ -152,7 +161,7 @@ def run_adapter_case(rng, source: Path, reference: dict, scratch: Path, note: di
     }
 
 
-def run_kohya_case(rng, source: Path, reference: dict, scratch: Path, note: dict) -> dict:
+def run_file_case(rng, source: Path, reference: dict, scratch: Path, note: dict, explained: set) -> dict:
     from rankbench.auditor import audit
     from rankbench.suggest.compress_file import compress_file
     from rankbench.suggest.plans import make_plan
@@ -176,7 +185,7 @@ def run_kohya_case(rng, source: Path, reference: dict, scratch: Path, note: dict
     )
     return {
         "kind": kind,
-        "outcome": "ok_same" if same else ("ok_explained" if kind in EXPLAINED else "silent"),
+        "outcome": "ok_same" if same else ("ok_explained" if kind in explained else "silent"),
     }
 
 
@@ -213,7 +222,11 @@ def run_log_case(rng, inputs: dict, reference: tuple, scratch: Path, note: dict)
     return {"kind": kind, "outcome": outcome}
 
 
-TARGETS = ("numpy_adapter", "peft_llama", "kohya_file", "bench_config", "lm_eval_samples")
+TARGETS = ("numpy_adapter", "peft_llama", *SINGLE_FILES, "bench_config", "lm_eval_samples")
+# what may change a file's spectra when it is still accepted: the diffusers file's alpha is in its metadata
+FILE_EXPLAINED = {
+    name: EXPLAINED | (METADATA_KINDS if name == "diffusers_file" else set()) for name in SINGLE_FILES
+}
 
 
 def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, seconds: int) -> dict:
@@ -225,14 +238,15 @@ def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, s
     try:
         if target == "bench_config":
             rec = run_config_case(rng, inputs[target])
-        elif target == "kohya_file":
-            rec = run_kohya_case(rng, inputs[target], references[target], scratch / "kohya", note)
+        elif target in SINGLE_FILES:
+            args = (references[target], scratch / "file", note, FILE_EXPLAINED[target])
+            rec = run_file_case(rng, inputs[target], *args)
         elif target == "lm_eval_samples":
             rec = run_log_case(rng, inputs, references[target], scratch / "logs", note)
         else:
             rec = run_adapter_case(rng, inputs[target], references[target], scratch, note)
-    except RankbenchError:
-        rec = {"outcome": "error"}
+    except RankbenchError as exc:  # what the user sees must say which file it refused
+        rec = {"outcome": "error"} if exc.path else {"outcome": "unnamed", "error": exc.message[:300]}
     except Hang:
         rec = {"outcome": "hang"}
     except Exception as exc:  # noqa: BLE001 - every other exception is the defect being counted
@@ -246,7 +260,7 @@ def one_case(i: int, seed: int, inputs: dict, references: dict, scratch: Path, s
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--cases", type=int, default=300, help="cases to run, across the readers (default 300)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", type=Path, default=Path("fuzz_readers.jsonl"))
     ap.add_argument("--seconds", type=int, default=10, help="time limit per case")
@@ -263,7 +277,7 @@ def main() -> None:
     t0 = time.perf_counter()
     try:
         inputs = build_inputs(root)
-        references = {k: spectra_of(inputs[k]) for k in ("numpy_adapter", "peft_llama", "kohya_file")}
+        references = {k: spectra_of(inputs[k]) for k in ("numpy_adapter", "peft_llama", *SINGLE_FILES)}
         references["lm_eval_samples"] = compare_numbers(inputs["lm_eval_baseline"], inputs["lm_eval_samples"])
         with args.log.open("a") as log:
             for i in range(args.cases):

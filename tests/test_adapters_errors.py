@@ -142,6 +142,26 @@ def integer_weights(folder):
     return folder
 
 
+def _edit_header(folder, edit):
+    good(folder)
+    path = folder / WEIGHTS
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    edit(header)
+    blob = json.dumps(header).encode()
+    path.write_bytes(len(blob).to_bytes(8, "little") + blob + raw[8 + n :])
+    return folder
+
+
+def metadata_a_list(folder):  # once a traceback: dict() of a list
+    return _edit_header(folder, lambda h: h.update({"__metadata__": ["pt"]}))
+
+
+def dtype_a_list(folder):  # once a traceback: unhashable type: 'list'
+    return _edit_header(folder, lambda h: h[sorted(h)[0]].update(dtype=["F32"]))
+
+
 CASES = {  # name: (make the folder, the pinned message)
     "truncated": (truncated, r"adapter_model\.safetensors: is truncated: the header says \d+ bytes, the file has \d+ bytes"),
     "header not JSON": (header_not_json, r"adapter_model\.safetensors: has a corrupt header: not valid JSON"),
@@ -159,6 +179,8 @@ CASES = {  # name: (make the folder, the pinned message)
     "config not JSON": (config_not_json, r"adapter_config\.json: is not valid JSON \(line 1, column 9: Expecting property name"),
     "config bad values": (config_bad_values, r"adapter_config\.json: 'r' must be a positive integer, got 'eight'; 'use_rslora' must be true or false, got 'no'"),
     "not LoRA": (not_lora, r"peft_type is 'IA3'; rankbench audits LoRA adapters only"),
+    "metadata a list": (metadata_a_list, r"adapter_model\.safetensors: has a corrupt header: entry '__metadata__': __metadata__ must be an object of string -> string, got a list \[\"pt\"\]"),
+    "dtype a list": (dtype_a_list, r"adapter_model\.safetensors: has a corrupt header: entry 'base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight': dtype must be a safetensors dtype name"),
     "integer weights": (integer_weights, r"tensor 'base_model\.model\.q\.lora_A\.weight' has dtype I32; LoRA factors must be float"),
 }  # fmt: skip
 

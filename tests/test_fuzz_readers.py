@@ -1,8 +1,10 @@
 """Mutated adapters and configs never give a traceback or a silently wrong spectrum (property tests).
 
 The same mutations as benchmarks/fuzz_readers.py (tests/helpers/mutations.py), a few hundred cases per
-reader (PEFT folders, kohya files, configs, lm-eval logs): the audit either refuses the input with a RankbenchError, or accepts it with the original
-spectra, or with other numbers that the mutation explains. Seeds of past failures are kept as examples.
+reader (PEFT folders; kohya, diffusers and LyCORIS files; configs; lm-eval logs): the audit either
+refuses the input with a RankbenchError that names the file it refused, or accepts it with the
+original spectra, or with other numbers that the mutation explains. Seeds of past failures are kept
+as examples.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from helpers.mutations import EXPLAINED, LOG_EXPLAINED, mutate_config, mutate_samples, mutate_weights
+from helpers.fuzz_sources import METADATA_KINDS, SINGLE_FILES
+from helpers.mutations import (
+    EXPLAINED,
+    HEADER_KINDS,
+    LOG_EXPLAINED,
+    mutate_config,
+    mutate_header,
+    mutate_samples,
+    mutate_weights,
+)
 from helpers.peft_fixtures import random_pairs, write_adapter
 from rankbench.auditor import audit
 from rankbench.errors import RankbenchError
@@ -38,18 +49,23 @@ def source(tmp_path_factory):
     return folder, {m.name: m.singular_values for m in audit(folder, workers=1).modules}
 
 
-def _check(folder, reference, kind):
+def _check(path, reference, kind, explained=EXPLAINED):
+    """Audit a mutated input: a RankbenchError that names ``path`` (or a file in it), or spectra that
+    are the reference's or that the mutation ``kind`` explains."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            result = audit(folder, workers=1)
+            result = audit(path, workers=1)
         except RankbenchError as exc:
-            assert exc.path is not None or exc.message  # names what was wrong
+            assert exc.path is not None, f"{kind}: the error names no file: {exc.message}"
+            named = Path(exc.path)
+            assert named == path or path in named.parents, f"{kind}: names {named}, not the input"
+            assert exc.render().startswith(f"error: {named}: ") and named.name in exc.render()
             return "error"
     json.dumps(result.to_dict(), allow_nan=False)  # `audit --json` output always serialises
     got = {m.name: m.singular_values for m in result.modules}
     same = got.keys() == reference.keys() and all(np.allclose(got[k], reference[k]) for k in got)
-    assert same or kind in EXPLAINED, f"{kind}: accepted with other spectra"
+    assert same or kind in explained, f"{kind}: accepted with other spectra"
     return "ok"
 
 
@@ -129,19 +145,53 @@ def test_mutated_eval_logs_are_refused_or_read_right(tmp_path_factory, seed):
 
 
 @pytest.fixture(scope="module")
-def kohya_source(tmp_path_factory):
-    from helpers.sd_keys import small_sdxl_subset, write_kohya
+def file_sources(tmp_path_factory):
+    """name -> (path, reference spectra) for the kohya, diffusers and LyCORIS files."""
+    root = tmp_path_factory.mktemp("files")
+    out = {}
+    for name, build in SINGLE_FILES.items():
+        path = build(root / f"{name}.safetensors")
+        out[name] = path, {m.name: m.singular_values for m in audit(path, workers=1).modules}
+    return out
 
-    path = tmp_path_factory.mktemp("kohya") / "lora.safetensors"
-    write_kohya(path, small_sdxl_subset(4), r=8)
-    return path, {m.name: m.singular_values for m in audit(path, workers=1).modules}
+
+def _explained(name: str) -> set:
+    # the diffusers file's alpha lives in its header metadata, so metadata edits may change the numbers
+    return EXPLAINED | (METADATA_KINDS if name == "diffusers_file" else set())
 
 
 @CASES
-@given(seed=st.integers(0, 2**32 - 1))
-def test_mutated_kohya_files_are_refused_or_read_right(kohya_source, tmp_path_factory, seed):
-    source, reference = kohya_source
+@given(seed=st.integers(0, 2**32 - 1), name=st.sampled_from(sorted(SINGLE_FILES)))
+def test_mutated_single_files_are_refused_or_read_right(file_sources, tmp_path_factory, seed, name):
+    source, reference = file_sources[name]
     data, kind = mutate_weights(np.random.default_rng(seed), source.read_bytes())
     path = tmp_path_factory.mktemp("case") / source.name
     path.write_bytes(data)
-    _check(path, reference, kind)
+    _check(path, reference, kind, _explained(name))
+
+
+HEADER_CASES = settings(CASES, max_examples=300)
+
+
+@HEADER_CASES
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(HEADER_KINDS),
+    name=st.sampled_from(sorted(SINGLE_FILES)),
+)
+def test_header_type_mutations_of_single_files(file_sources, tmp_path_factory, seed, kind, name):
+    source, reference = file_sources[name]
+    path = tmp_path_factory.mktemp("case") / source.name
+    path.write_bytes(mutate_header(np.random.default_rng(seed), source.read_bytes(), kind))
+    _check(path, reference, kind, _explained(name))
+
+
+@HEADER_CASES
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(HEADER_KINDS))
+def test_header_type_mutations_of_peft_folders(source, tmp_path_factory, seed, kind):
+    folder, reference = source
+    work = tmp_path_factory.mktemp("case") / "a"
+    shutil.copytree(folder, work)
+    path = work / "adapter_model.safetensors"
+    path.write_bytes(mutate_header(np.random.default_rng(seed), path.read_bytes(), kind))
+    _check(work, reference, kind)

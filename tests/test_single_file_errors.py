@@ -1,5 +1,6 @@
 """Malformed single-file LoRAs: a clear error naming the file, the module and a hint; exit code 2."""
 
+import json
 import math
 import pickle
 
@@ -152,3 +153,49 @@ def test_compress_refuses_dora(tmp_path, capsys):
     path = _write(tmp_path, tensors)
     assert main(["compress", str(path), "--plan", "rank:2", "--out", str(tmp_path / "o.safetensors")]) == 2
     assert "is a DoRA adapter" in capsys.readouterr().err
+
+
+DIFFUSERS_META = {  # lora_adapter_metadata text: the pinned message
+    "not json": ("{r: 4}", r"'lora_adapter_metadata' is not valid JSON \(Expecting property name"),
+    "NaN": ('{"lora_alpha": NaN}', r"'lora_adapter_metadata' is not valid JSON \(NaN is not a JSON number"),
+    "a list": ("[4, 8]", r"'lora_adapter_metadata' must be a JSON object \(a PEFT LoRA config\), got a list"),
+    "alpha a string": ('{"unet.r": 4, "unet.lora_alpha": "8"}', r"'lora_adapter_metadata': unet: 'lora_alpha' must be a number, got '8'"),
+    "alpha a boolean": ('{"lora_alpha": true}', r"'lora_adapter_metadata': 'lora_alpha' must be a number, got True"),
+    "r zero": ('{"unet.r": 0, "unet.lora_alpha": 8}', r"'lora_adapter_metadata': unet: 'r' must be a positive integer, got 0"),
+    "pattern a string": ('{"lora_alpha": 8, "rank_pattern": "x"}', r"'lora_adapter_metadata': 'rank_pattern' must be an object of pattern -> value, got str"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", DIFFUSERS_META)
+def test_diffusers_header_config_that_is_not_a_peft_config(tmp_path, case, capsys):
+    # diffusers' alpha comes from this header value; a broken one was a traceback or silently alpha = r
+    from helpers.sd_keys import diffusers_tensors
+
+    text, message = DIFFUSERS_META[case]
+    tensors = diffusers_tensors(MODS[:2], 4, np.random.default_rng(0))
+    path = write_safetensors(tmp_path / "d.safetensors", tensors, "F32", {"lora_adapter_metadata": text})
+    with pytest.raises(RankbenchError, match=r"d\.safetensors: header __metadata__ " + message):
+        open_adapter(path)
+    assert main(["audit", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "hint: the header metadata was edited" in err
+
+
+@pytest.mark.parametrize("name", ["kohya_file", "diffusers_file", "lycoris_file"])
+def test_every_single_file_reader_checks_the_header(tmp_path, name, capsys):
+    from helpers.fuzz_sources import SINGLE_FILES
+
+    path = SINGLE_FILES[name](tmp_path / "lora.safetensors")
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    key = sorted(k for k in header if k != "__metadata__")[0]
+    header[key]["dtype"] = ["F32"]  # the issue's second traceback: unhashable type: 'list'
+    blob = json.dumps(header).encode()
+    path.write_bytes(len(blob).to_bytes(8, "little") + blob + raw[8 + n :])
+    rule = rf"lora\.safetensors: has a corrupt header: entry '{key}': dtype must be a safetensors dtype name"
+    with pytest.raises(RankbenchError, match=rule):
+        open_adapter(path)
+    assert main(["audit", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith(f"error: {path}: has a corrupt header: entry '{key}'")

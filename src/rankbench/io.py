@@ -105,14 +105,15 @@ def _refuse_constant(token: str):
     raise _NonFinite(token)
 
 
-def loads_strict(text: str) -> Any:
+def loads_strict(text: str, object_pairs_hook=None) -> Any:
     """json.loads that refuses NaN, Infinity and -Infinity (Python accepts them; JSON does not).
 
     They raise json.JSONDecodeError pointing at the first such token, so every caller's "not valid
     JSON (line L, column C)" message covers them, and no NaN ever reaches our own JSON output.
+    ``object_pairs_hook`` is json.loads' own (the safetensors header uses it to see repeated keys).
     """
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=object_pairs_hook)
     except _NonFinite as exc:
         pos = max(text.find(exc.token), 0)
         raise json.JSONDecodeError(f"{exc.token} is not a JSON number", text, pos) from None

@@ -16,10 +16,84 @@ def _header(raw: bytes) -> tuple[int, dict]:
     return n, json.loads(raw[8 : 8 + n])
 
 
-def _with_header(raw: bytes, header: dict) -> bytes:
+def _with_header(raw: bytes, header: dict | str) -> bytes:
+    """``raw`` with a new header (a dict, or JSON text: one that repeats a key, which a dict cannot hold)."""
     n, _ = _header(raw)
-    blob = json.dumps(header).encode()
+    blob = (header if isinstance(header, str) else json.dumps(header)).encode()
     return len(blob).to_bytes(8, "little") + blob + raw[8 + n :]
+
+
+# one value of every JSON type (and the ints that Python or the reader could confuse: bool, negative,
+# past u64, a float that equals an int)
+JSON_VALUES = ("x", "", "F32", 0, 1, -1, 2**64, 1.0, 2.5, True, False, None, [], [1], ["a", "b"], [[2]], {},
+               {"a": "b"}, {"a": 1}, {"a": None}, {"a": {"b": "c"}})  # fmt: skip
+# strings that header metadata readers parse (ss_network_dim, lora_adapter_metadata, ...)
+METADATA_STRINGS = ("", "x", "NaN", "-1", "1e400", "Dynamic", "{", "[]", "null", "{}",
+                    '{"r": "x", "lora_alpha": 8}', '{"r": 4, "lora_alpha": NaN}', '{"r": [4], "lora_alpha": {}}',
+                    '{"unet.r": 0, "unet.lora_alpha": -2}', '{"lora_alpha": 8, "rank_pattern": "x"}',
+                    '{"lora_alpha": 8, "alpha_pattern": {"(": 1}}', '{"lora_alpha": true}')  # fmt: skip
+HEADER_KINDS = ["metadata_type", "metadata_value", "metadata_key", "entry_type", "field_type",
+                "element_type", "extra_key", "missing_key", "duplicate_key"]  # fmt: skip
+_SPLICE = "@@rankbench-splice@@"
+
+
+def _pick(rng, seq):
+    return seq[int(rng.integers(len(seq)))]
+
+
+def _pairs(obj: dict, again: str, value) -> str:
+    """JSON text of ``obj`` with the key ``again`` written a second time, holding ``value``."""
+    items = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in obj.items()]
+    return "{" + ", ".join([*items, f"{json.dumps(again)}: {json.dumps(value)}"]) + "}"
+
+
+def _duplicate_key(rng, header: dict, key: str) -> str:
+    """Header JSON that repeats one key: a tensor's name, a field of an entry, or a metadata key."""
+    where = _pick(rng, ["tensor", "field", "metadata"])
+    if where == "tensor":
+        entry = header[key]
+        return _pairs(header, key, dict(entry) if rng.random() < 0.5 else {**entry, "dtype": "F16"})
+    if where == "field":
+        field = _pick(rng, list(header[key]))
+        inner = _pairs(header[key], field, header[key][field])
+    else:
+        key = "__metadata__"
+        meta = header.get(key) or {"format": "pt"}
+        inner = _pairs(meta, _pick(rng, list(meta)), "again")
+    header[key] = _SPLICE
+    return json.dumps(header).replace(json.dumps(_SPLICE), inner, 1)
+
+
+def mutate_header(rng, raw: bytes, kind: str) -> bytes:
+    """A header whose JSON types or keys break a rule of the format (``kind`` in HEADER_KINDS)."""
+    _, header = _header(raw)
+    key = _pick(rng, [k for k in header if k != "__metadata__"])
+    if kind == "metadata_type":
+        header["__metadata__"] = _pick(rng, JSON_VALUES)
+    elif kind == "metadata_value":  # a metadata value of another JSON type, or an odd string
+        meta = header.get("__metadata__") or {"format": "pt"}
+        name = _pick(rng, [*meta, "ss_network_dim", "lora_adapter_metadata"])
+        meta[name] = _pick(rng, JSON_VALUES) if rng.random() < 0.5 else _pick(rng, METADATA_STRINGS)
+        header["__metadata__"] = meta
+    elif kind == "metadata_key":  # "__metadata__" misspelt: then it is a tensor entry, and a bad one
+        header["__metadata__ "] = header.pop("__metadata__", {"format": "pt"})
+    elif kind == "entry_type":
+        header[key] = _pick(rng, JSON_VALUES)
+    elif kind == "field_type":
+        header[key][_pick(rng, ["dtype", "shape", "data_offsets"])] = _pick(rng, JSON_VALUES)
+    elif kind == "element_type":
+        values = header[key][_pick(rng, ["shape", "data_offsets"])]
+        if values:
+            values[int(rng.integers(len(values)))] = _pick(rng, JSON_VALUES)
+        else:
+            values.append(_pick(rng, JSON_VALUES))
+    elif kind == "extra_key":
+        header[key][_pick(rng, ["offsets", "dtype ", "Shape", "x", ""])] = _pick(rng, JSON_VALUES)
+    elif kind == "missing_key":
+        del header[key][_pick(rng, ["dtype", "shape", "data_offsets"])]
+    elif kind == "duplicate_key":
+        return _with_header(raw, _duplicate_key(rng, header, key))
+    return _with_header(raw, header)
 
 
 def mutate_weights(rng, raw: bytes) -> tuple[bytes, str]:
@@ -27,8 +101,10 @@ def mutate_weights(rng, raw: bytes) -> tuple[bytes, str]:
     n, header = _header(raw)
     kind = rng.choice(
         ["flip_header", "flip_data", "truncate", "insert", "delete", "header_len", "dtype", "shape",
-         "offsets", "rename", "drop", "duplicate_entry", "metadata"]
+         "offsets", "rename", "drop", "duplicate_entry", "metadata", *HEADER_KINDS]
     )  # fmt: skip
+    if kind in HEADER_KINDS:
+        return mutate_header(rng, raw, str(kind)), str(kind)
     b = bytearray(raw)
     keys = [k for k in header if k != "__metadata__"]
     key = keys[rng.integers(len(keys))]

@@ -1,17 +1,33 @@
-"""The safetensors header metadata of a resized single-file LoRA (kohya's ``ss_*`` conventions).
+"""The safetensors header metadata of single-file LoRAs: what we read from it, and what we write.
 
-sd-scripts records the network's rank and alpha as ``ss_network_dim`` / ``ss_network_alpha`` (the
+The header's ``__metadata__`` reaches here already checked as an object of string → string
+(:mod:`rankbench.adapters.safetensors_header`). The one value we parse is diffusers'
+``lora_adapter_metadata``: the PEFT LoRA config, as JSON text, with keys either plain (``r``,
+``lora_alpha``, ``rank_pattern``, …) or prefixed by a pipeline component (``unet.r``,
+``transformer.lora_alpha``, …). :func:`check_header_metadata` holds it to the rules of an
+adapter_config.json (:func:`rankbench.adapters.config.config_problems`), component by component,
+since the module's alpha comes from it; anything else is an error naming the file and the key.
+
+What we write: sd-scripts records the network's rank and alpha as ``ss_network_dim`` / ``ss_network_alpha`` (the
 string ``"Dynamic"`` when they differ per module, as its resize script writes) and a free-text
 ``ss_training_comment``. Our resize updates the two numbers, prepends a note to the comment, records
 the plan in ``rankbench_resize`` (JSON), and drops ``sshs_model_hash`` / ``sshs_legacy_hash``: those
 hash the tensors, which changed, and a stale hash is worse than none (kohya's tools recompute them).
-Every other key is kept as it was. Pure dict work.
+Every other key is kept as it was.
 """
 
 from __future__ import annotations
 
 import json
 
+from rankbench.adapters.config import config_problems
+from rankbench.adapters.families import diffusers_component
+from rankbench.adapters.safetensors_header import json_type
+from rankbench.errors import RankbenchError
+from rankbench.io import loads_strict
+
+DIFFUSERS_METADATA_KEY = "lora_adapter_metadata"
+_HINT = "the header metadata was edited or written by another tool; re-export the LoRA from the trainer"
 STALE_KEYS = ("sshs_model_hash", "sshs_legacy_hash")
 
 
@@ -41,3 +57,33 @@ def resized_metadata(metadata: dict, *, ranks: dict, alphas: dict, source_ranks:
         out["ss_network_alpha"] = _one_or_dynamic(alphas.values())
     out["rankbench_resize"] = json.dumps(note, sort_keys=True)
     return out
+
+
+def check_header_metadata(metadata: dict[str, str], path) -> None:
+    """Refuse a ``lora_adapter_metadata`` that is not a usable PEFT config (see the module docs)."""
+    raw = metadata.get(DIFFUSERS_METADATA_KEY)
+    if raw is None:
+        return
+    where = f"header __metadata__ {DIFFUSERS_METADATA_KEY!r}"
+    try:
+        doc = loads_strict(raw)
+    except json.JSONDecodeError as exc:
+        raise RankbenchError(f"{where} is not valid JSON ({exc})", path=path, hint=_HINT) from None
+    if not isinstance(doc, dict):
+        raise RankbenchError(
+            f"{where} must be a JSON object (a PEFT LoRA config), got {json_type(doc)}",
+            path=path,
+            hint=_HINT,
+        )
+    groups: dict[str, dict] = {}
+    for key, value in doc.items():
+        component = diffusers_component(key)
+        name = key[len(component) + 1 :] if component else key
+        groups.setdefault(component or "", {})[name] = value
+    problems = [
+        f"{component + ': ' if component else ''}{problem}"
+        for component, config in groups.items()
+        for problem in config_problems(config)
+    ]
+    if problems:
+        raise RankbenchError(f"{where}: " + "; ".join(problems), path=path, hint=_HINT)

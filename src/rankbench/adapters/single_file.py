@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rankbench.adapters.config import resolve_r_alpha
 from rankbench.adapters.families import classify, detect_format, diffusers_component
+from rankbench.adapters.file_metadata import DIFFUSERS_METADATA_KEY, check_header_metadata
 from rankbench.adapters.keys import natural_key
 from rankbench.adapters.pairs import OtherTensor, PairSpec, factors_pair
 from rankbench.adapters.reader import Adapter
@@ -30,7 +31,6 @@ FACTOR_NAMES = {
     "diffusers_old": ("lora.down", "lora.up"),
 }
 _HINT = "the file is incomplete or was edited; re-export it from the trainer"
-DIFFUSERS_METADATA_KEY = "lora_adapter_metadata"
 
 
 def _open_weights(path: Path):
@@ -165,6 +165,7 @@ def open_single_file(path: Path, *, source: str) -> Adapter:
     """Open and validate a single-file adapter (see the module docs); reads only the header and alphas."""
     weights = _open_weights(Path(path))
     try:
+        check_header_metadata(weights.metadata, weights.path)
         fmt, specs, structured, unknown, alphas, flags = group_file(weights)
         adapter = Adapter(Path(path), {}, weights, source, grouped=(specs, unknown, []), fmt=fmt)
     except BaseException:
