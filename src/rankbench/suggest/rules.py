@@ -39,11 +39,11 @@ Sources, checked against their code:
   same number with the cap at the module's r (kohya's ``--new_rank`` equal to the old rank; a larger
   ``--new_rank`` lets kohya keep directions beyond r, which carry only its float32 noise). Where kohya
   is left undefined we stay in range: with min(out, in) = 1 it asks for rank 2 of a rank-1 matrix and
-  fails, we keep 1. Two differences remain, both at the edge of float rounding: kohya takes σ from a
-  float32 SVD of the merged up·down, with min(out, in) − r noise values of about 1e-7·σ₁ after the
-  r learned ones (they can move a cumulative value that sits within ~1e-5 of the target, and a t of
-  exactly 1 is decided by them); and its rank-1 test is the absolute σ₁ ≤ 1e-6 of the unscaled
-  up·down, while our σ include the scale, so we force rank 1 only for an exactly zero ΔW.
+  fails, we keep 1. Two differences remain. kohya takes σ from a float32 SVD of the merged up·down,
+  with min(out, in) − r noise values of about 1e-7·σ₁ after the r learned ones: they can move a
+  cumulative value that sits within ~1e-5 of the target (and decide a t of exactly 1), where the exact
+  σ may give one rank less. And its rank-1 test is the absolute σ₁ ≤ 1e-6 of the unscaled up·down,
+  while our σ include the scale, so we force rank 1 only for an exactly zero ΔW.
 - mergekit ``scripts/extract_lora.py`` ``--sv-epsilon``: rank = count(σ > ε) (mergekit can return 0;
   we keep at least 1).
 - [GD14] Gavish & Donoho, "The optimal hard threshold for singular values is 4/√3", IEEE Trans. Inf.
