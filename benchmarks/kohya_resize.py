@@ -27,9 +27,10 @@ mismatch listed), and for each file the largest ‖ΔW_file − ΔW_k‖_F / ‖
 for that module); the unit roundoff of the dtype is printed beside it.
 
 sd-scripts takes a full-matrices SVD of every merged matrix (minutes per Flux module on one thread), so
-by default both run on a subset file: one module of every distinct shape whose longer side is at most
-``--max-side`` (10240: all 13 SDXL shapes; Flux's 3072×3072 and 9216×3072). ``--max-side 0`` keeps
-every shape, ``--whole`` the whole files (994 SDXL and 304 Flux modules: hours on one CPU thread).
+by default both run on a subset file: one module (``--per-shape``) of every distinct shape whose longer
+side is at most ``--max-side`` (10240: all 15 SDXL shapes, LoCon convs and both text encoders
+included; Flux's 3072×3072 and 9216×3072). ``--max-side 0`` keeps every shape, ``--whole`` the whole
+files (994 SDXL and 304 Flux modules: hours on one CPU thread).
 
     python benchmarks/kohya_resize.py --sd-scripts /tmp/sd-scripts [--rules sv_fro:0.9,...] [--whole]
 """
@@ -66,13 +67,16 @@ ROUNDOFF = {"F16": 2.0**-11, "BF16": 2.0**-8}
 PRECISION = {"F16": "fp16", "BF16": "bf16"}
 
 
-def subset(modules, max_side: int) -> list:
-    """One module of every distinct (out, in, kernel) whose longer side is at most max_side (0: any)."""
-    seen, keep = set(), []
+def subset(modules, max_side: int, per_shape: int = 1) -> list:
+    """The first per_shape modules of every distinct (out, in, kernel) whose longer side is at most
+    max_side (0: any)."""
+    seen: dict[tuple, int] = {}
+    keep = []
     for stem, out, n_in, k in modules:
-        if (out, n_in, k) in seen or (max_side and max(out, n_in * k * k) > max_side):
+        shape = (out, n_in, k)
+        if seen.get(shape, 0) >= per_shape or (max_side and max(out, n_in * k * k) > max_side):
             continue
-        seen.add((out, n_in, k))
+        seen[shape] = seen.get(shape, 0) + 1
         keep.append((stem, out, n_in, k))
     return keep
 
@@ -185,6 +189,8 @@ def main() -> None:
     ap.add_argument("--sd-scripts", default=None, help=f"sd-scripts snapshot (default: ${ENV})")
     ap.add_argument("--rules", default="sv_fro:0.9,sv_cumulative:0.9,sv_ratio:20")
     ap.add_argument("--max-side", type=int, default=10240, help="subset: longest side kept (0: all shapes)")
+    ap.add_argument("--files", default="sdxl,flux", help="which synthesized files: sdxl, flux or both")
+    ap.add_argument("--per-shape", type=int, default=1, help="subset: modules kept of each shape")
     ap.add_argument("--whole", action="store_true", help="the whole SDXL and Flux files (hours on one CPU)")
     args = ap.parse_args()
     root = sd_scripts_root(args.sd_scripts)
@@ -193,10 +199,15 @@ def main() -> None:
         what = f"{given} holds no networks/resize_lora.py" if given else f"no --sd-scripts and no ${ENV}"
         print(f"error: sd-scripts snapshot needed: {what}\nhint: {HINT}", file=sys.stderr)
         sys.exit(2)
-    pick = (lambda mods: mods) if args.whole else (lambda mods: subset(mods, args.max_side))
-    sets = [("sdxl", pick(sdxl_modules()), "F16"), ("flux", pick(flux_modules()), "BF16")]
+    pick = (lambda mods: mods) if args.whole else (lambda mods: subset(mods, args.max_side, args.per_shape))
+    files = {"sdxl": (sdxl_modules, "F16"), "flux": (flux_modules, "BF16")}
+    names = [n for n in args.files.split(",") if n]
+    if not names or set(names) - set(files):
+        print(f"error: --files {args.files!r}: choose from sdxl, flux", file=sys.stderr)
+        sys.exit(2)
+    sets = [(n, pick(files[n][0]()), files[n][1]) for n in names]
     print(f"r={R}, alpha={ALPHA}, sd-scripts at {root}, one thread each, "
-          f"{'whole files' if args.whole else f'one module per shape, longest side <= {args.max_side}'}\n")  # fmt: skip
+          f"{'whole files' if args.whole else f'{args.per_shape} module(s) per shape, longest side <= {args.max_side}'}\n")  # fmt: skip
     table(root, sets, args.rules.split(","))
 
 
