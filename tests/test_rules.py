@@ -26,23 +26,45 @@ def test_energy_is_cumulative_sigma_squared():
     assert rank("energy:1") == 4
 
 
-def test_sv_fro_is_root_of_cumulative_energy():
-    # kohya: searchsorted(cumsum(σ²)/Σσ², t²); t = 0.9 means 81% energy: 13/15 = 0.867 >= 0.81 > 0.6
-    assert rank("sv_fro:0.9") == 2
-    assert rank("sv_fro:0.9") == rank("energy:0.81") < rank("energy:0.9")
+def test_sv_fro_keeps_one_beyond_the_root_of_cumulative_energy():
+    # kohya: k₀ = first k with cumsum(σ²)/Σσ² >= t², then k₀ + 1. t = 0.9 is 81% energy:
+    # 13/15 = 0.867 >= 0.81 > 9/15, so k₀ = 2 and kohya keeps 3; energy:0.81 is k₀ itself.
+    assert rank("sv_fro:0.9") == 3
+    assert rank("energy:0.81") == 2 == rank("sv_fro:0.9") - 1
+    assert rank("sv_fro:0.7") == 2  # 0.49 <= 9/15: k₀ = 1, and kohya never keeps fewer than 2
+    assert rank("sv_fro:0.95") == 4  # 0.9025 <= 14/15: k₀ = 3
+    assert rank("sv_fro:1") == 4  # k₀ = 4, k₀ + 1 = 5 is capped at r = 4
 
 
-def test_sv_cumulative_is_cumulative_sigma():
-    assert rank("sv_cumulative:0.7") == 2  # 5/7 = 0.714 >= 0.7 > 3/7
-    assert rank("sv_cumulative:0.8") == 3  # 6/7 = 0.857 >= 0.8 > 5/7
-    assert rank("sv_cumulative:0.8") != rank("energy:0.8")  # σ vs σ²: "80%" differs
+def test_sv_cumulative_keeps_one_beyond_cumulative_sigma():
+    assert rank("sv_cumulative:0.4") == 2  # 3/7 = 0.43 >= 0.4: k₀ = 1
+    assert rank("sv_cumulative:0.7") == 3  # 5/7 = 0.714 >= 0.7 > 3/7: k₀ = 2
+    assert rank("sv_cumulative:0.8") == 4  # 6/7 = 0.857 >= 0.8 > 5/7: k₀ = 3
+    ones = [1.0] * 4  # cumulative exactly [0.25, 0.5, 0.75, 1]
+    assert rank("sv_cumulative:0.5", s=ones) == 3  # a cumulative value equal to t reaches it: k₀ = 2
+    assert rank("sv_cumulative:0.5000001", s=ones) == 4
 
 
-def test_sv_ratio_keeps_sigma_above_max_over_ratio():
-    assert rank("sv_ratio:2") == 2  # σ > 1.5
-    assert rank("sv_ratio:3") == 2  # σ > 1 strictly: the two 1s are dropped (σ₁/σᵢ = 3 is not < 3)
-    assert rank("sv_ratio:3.01") == 4
-    assert rank("sv_ratio:0.5") == 1  # σ > 6: nothing, kept at 1
+def test_sv_ratio_keeps_count_above_max_over_ratio_plus_one():
+    assert rank("sv_ratio:2") == 3  # σ > 1.5: 2 of them, kohya keeps 3
+    assert rank("sv_ratio:3") == 3  # σ > 1 strictly: the two 1s are not counted (σ₁/σᵢ = 3 is not < 3)
+    assert rank("sv_ratio:3.01") == 4  # all 4 counted, 5 capped at r
+    assert rank("sv_ratio:1.4") == 2  # σ > 2.14: only σ₁
+    assert rank("sv_ratio:0.5") == 2  # σ > 6: none; kohya's index is clamped to 1, so it keeps 2
+
+
+def test_kohya_rules_clamp_as_sd_scripts_does():
+    # r = 1: k₀ + 1 = 2 is capped at the old rank (kohya with --new_rank equal to it)
+    for spec in ("sv_fro:0.9", "sv_cumulative:0.9", "sv_ratio:10"):
+        assert rank(spec, s=[5.0]) == 1, spec
+    # min(out, in) = 2 < r = 4: kohya's S has 2 entries and its rank is at most len(S) = 2
+    assert rank("sv_ratio:3.01", s=[3.0, 2.0, 0.0, 0.0], shape=(2, 8)) == 2
+    assert rank("sv_ratio:3.01", s=[3.0, 2.0, 0.0, 0.0], shape=(8, 8)) == 3  # a zero direction, as kohya
+    assert rank("sv_fro:0.99", s=[3.0, 2.0, 0.0, 0.0], shape=(16, 2)) == 2
+    # without a shape only r caps
+    assert parse_rule("sv_ratio:3.01")(np.array([3.0, 2.0, 0.0, 0.0])) == 3
+    # min(out, in) = 1: kohya asks for rank 2 of a rank-1 matrix and fails; we keep 1
+    assert rank("sv_fro:0.5", s=[5.0, 0.0], shape=(1, 8)) == 1
 
 
 def test_threshold_is_absolute():
@@ -94,24 +116,30 @@ def test_energy_agrees_with_peft_cutoff():
         assert rank(f"energy:{tau!r}", s=s) == min(_find_cutoff_index(torch.tensor(s.copy()), tau), s.size)
 
 
-def _kohya_index(s, method, target):
-    """kohya-ss sd-scripts networks/resize_lora.py index_sv_* (+1 as in rank_resize), transcribed."""
-    if method == "sv_ratio":
-        index = int(np.sum(s > s[0] / target)) - 1
-    elif method == "sv_cumulative":
-        index = int(np.searchsorted(np.cumsum(s) / np.sum(s), target))
-    else:
-        index = int(np.searchsorted(np.cumsum(s**2) / np.sum(s**2), target**2))
-    return max(0, min(index, len(s) - 1)) + 1
+def test_kohya_rules_agree_with_sd_scripts_rank_resize():
+    """sd-scripts' own rank_resize (networks/resize_lora.py, run unchanged) on random spectra."""
+    torch = pytest.importorskip("torch")
+    from helpers.sd_scripts import HINT, load_resize_lora, sd_scripts_root
 
-
-def test_kohya_rules_agree_with_transcription():
+    root = sd_scripts_root()
+    if root is None:
+        pytest.skip(f"no sd-scripts snapshot: {HINT}")
+    resize_lora = load_resize_lora(root)
     rng = np.random.default_rng(1)
     for _ in range(300):
-        s = np.sort(rng.exponential(size=rng.integers(1, 20)))[::-1]
+        r = int(rng.integers(1, 20))
+        s = np.sort(rng.exponential(size=r))[::-1]
+        s[rng.random(r) < 0.2] = 0.0  # some modules of lower true rank
+        s = np.sort(s)[::-1]
+        m = int(rng.integers(max(2, int(np.count_nonzero(s))), 40))  # kohya's len(S) = min(out, in)
+        padded = torch.tensor(np.concatenate([s, np.zeros(max(0, m - r))])[:m])  # σ beyond r are 0
         for method in ("sv_ratio", "sv_cumulative", "sv_fro"):
-            target = float(rng.uniform(1.0, 10.0) if method == "sv_ratio" else rng.uniform(0.05, 1.0))
-            assert rank(f"{method}:{target!r}", s=s) == _kohya_index(s, method, target), (method, target)
+            target = float(rng.uniform(0.5, 10.0) if method == "sv_ratio" else rng.uniform(0.05, 1.0))
+            if s[0] <= resize_lora.MIN_SV:
+                continue
+            want = resize_lora.rank_resize(padded, r, method, target)["new_rank"]
+            got = rank(f"{method}:{target!r}", s=s, shape=(m, 64))
+            assert got == want, (method, target, s, m)
 
 
 spectra = st.lists(st.floats(0, 1e3, allow_nan=False), min_size=1, max_size=12)

@@ -47,7 +47,10 @@ def adapter(tmp_path):
 def test_suggest_prints_a_table_naming_the_rule(adapter, capsys):
     assert main(["suggest", str(adapter), "--rule", "sv_fro:0.9"]) == 0
     out, err = capsys.readouterr()
-    assert "rule:    sv_fro:0.9: smallest k with √(Σᵢ≤ₖ σᵢ² / Σσᵢ²) ≥ t (kohya sv_fro)" in out
+    assert (
+        "rule:    sv_fro:0.9: k₀+1, k₀ = smallest k with √(Σᵢ≤ₖ σᵢ² / Σσᵢ²) ≥ t, ≤ r "
+        "(kohya sv_fro; k₀ alone: energy:t²)"
+    ) in out
     assert "6 modules, r=8, 1,536 LoRA params; 160 params in other tensors, not counted" in out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("plan "))

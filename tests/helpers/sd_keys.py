@@ -162,20 +162,22 @@ def small_sdxl_subset(n_linear: int = 12) -> list:
 
 
 def kohya_rank(S: np.ndarray, rule: str, old_rank: int) -> int:
-    """The rank sd-scripts' resize_lora.py picks for ``rule`` ("sv_ratio:q", "sv_cumulative:t", "sv_fro:t")
-    from the full SVD's σ (descending, all min(out, in) of them): their definition, our code. Index
-    = count(σ > σ₁/q) − 1, or searchsorted(cumsum(σ)/Σσ, t), or searchsorted(cumsum(σ²)/Σσ², t²);
-    clamped to [0, len(σ) − 1]; rank = index + 1, capped at the old rank; σ₁ ≤ 1e-6 gives rank 1."""
+    """The rank sd-scripts' resize_lora.py (48d368fa) writes for ``rule`` ("sv_ratio:q",
+    "sv_cumulative:t", "sv_fro:t") from the full SVD's σ (descending, all min(out, in) of them), with
+    ``--new_rank`` equal to the old rank: their definition, our code (tests/test_rules.py checks the
+    rules against sd-scripts' own rank_resize when a snapshot is at hand). Index = count(σ > σ₁/q), or
+    searchsorted(cumsum(σ)/Σσ, t) + 1, or searchsorted(cumsum(σ²)/Σσ², t²) + 1; clamped to
+    [1, len(σ) − 1]; rank = index + 1, capped at the old rank; σ₁ ≤ 1e-6 gives rank 1."""
     name, _, raw = rule.partition(":")
     t = float(raw)
     if S[0] <= 1e-6:
         return 1
     if name == "sv_ratio":
-        idx = int(np.sum(S[0] / t < S)) - 1
+        idx = int(np.sum(S[0] / t < S))
     elif name == "sv_cumulative":
-        idx = int(np.searchsorted(np.cumsum(S) / S.sum(), t))
+        idx = int(np.searchsorted(np.cumsum(S) / S.sum(), t)) + 1
     else:
         sq = S.astype(np.float64) ** 2
-        idx = int(np.searchsorted(np.cumsum(sq) / sq.sum(), t**2))
-    idx = max(0, min(idx, len(S) - 1))
+        idx = int(np.searchsorted(np.cumsum(sq) / sq.sum(), t**2)) + 1
+    idx = max(1, min(idx, len(S) - 1))
     return min(idx + 1, old_rank)

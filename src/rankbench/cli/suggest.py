@@ -35,7 +35,12 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rule",
         default="energy:0.9",
-        help=f"per-module rank rule (default energy:0.9); one of: {', '.join(RULE_NAMES)}",
+        help=f"per-module rank rule (default energy:0.9); one of: {', '.join(RULE_NAMES)}. energy:TAU keeps "
+        "the smallest k with cumulative sigma^2 >= TAU of the total. kohya's sv_fro:T, sv_cumulative:T and "
+        "sv_ratio:Q keep the rank sd-scripts' resize_lora.py writes: one direction beyond the smallest k "
+        "with sqrt(cumulative sigma^2) >= T, with cumulative sigma >= T, or beyond the count of "
+        "sigma_i > sigma_1/Q; at least 2, at most r. For the smallest k itself use energy:T^2 "
+        "(energy:0.81 for sv_fro:0.9)",
     )
     p.add_argument(
         "--allowed-ranks",

@@ -7,29 +7,43 @@ reproduce another tool's choice. Every rule returns an int in [1, r]: a rule tha
 (an all-zero ΔW, a threshold above σ₁) keeps one direction, and none keeps more than r.
 
 =================  ==========================================================================  ===========
-spec               keeps the smallest k with / keeps every σᵢ with                              source
+spec               keeps                                                                        source
 =================  ==========================================================================  ===========
-energy:τ           Σᵢ≤ₖ σᵢ² ≥ τ·Σ σᵢ²  (cumulative **σ²**)                                       PEFT
-sv_fro:t           Σᵢ≤ₖ σᵢ² / Σ σᵢ² ≥ t²  (√ of cumulative σ²: t = 0.9 means 81% energy)        kohya
-sv_cumulative:t    Σᵢ≤ₖ σᵢ / Σ σᵢ ≥ t  (cumulative **σ**, not σ²)                                kohya
-sv_ratio:q         σ₁ / σᵢ < q, i.e. σᵢ > σ₁ / q                                                kohya
-threshold:ε        σᵢ > ε  (absolute, in the units of scale·B·A)                                mergekit
-gavish_donoho      σᵢ > ω(β)·median(σ)  (optimal hard threshold, unknown noise)                 [GD14]
+energy:τ           the smallest k with Σᵢ≤ₖ σᵢ² ≥ τ·Σ σᵢ²  (cumulative **σ²**)                    PEFT
+sv_fro:t           k₀ + 1, k₀ the smallest k with Σᵢ≤ₖ σᵢ² / Σ σᵢ² ≥ t²  (t = 0.9: 81% energy)   kohya
+sv_cumulative:t    k₀ + 1, k₀ the smallest k with Σᵢ≤ₖ σᵢ / Σ σᵢ ≥ t  (cumulative **σ**)         kohya
+sv_ratio:q         c + 1, c = max(1, #{i : σᵢ > σ₁ / q})  (the σ within a factor q of σ₁, plus one) kohya
+threshold:ε        every σᵢ > ε  (absolute, in the units of scale·B·A)                          mergekit
+gavish_donoho      every σᵢ > ω(β)·median(σ)  (optimal hard threshold, unknown noise)           [GD14]
 stable_rank        k = ⌈Σ σᵢ² / σ₁²⌉                                                            —
 effective_rank     k = ⌈exp(H(p))⌉, pᵢ = σᵢ / Σ σⱼ  (Roy & Vetterli 2007)                       —
 =================  ==========================================================================  ===========
+
+The three kohya rules keep **one direction beyond** the threshold, because that is what sd-scripts
+writes; each is then capped at r and at min(out, in) of the module. The smallest k that meets the
+threshold is ``energy:t²`` for ``sv_fro:t`` (``energy:0.81`` for ``sv_fro:0.9``); for sv_cumulative and
+sv_ratio it is the kohya rank minus one wherever no cap applied (no separate rule carries it).
 
 Sources, checked against their code:
 
 - PEFT 0.21 ``peft.tuners.lora.conversion._find_cutoff_index``: the first k with cumsum(σ²)[k] ≥ τ·total.
   We use :func:`rankbench.spectral.energy_rank` so that the plan and the audit report the same number;
   it adds a 1e-12 relative slack so that exact ties (σ = [1, 1], τ = 0.5) don't flip on rounding.
-- kohya-ss sd-scripts ``networks/resize_lora.py``: ``index_sv_cumulative`` / ``index_sv_fro`` are
-  ``searchsorted(cumsum / total, target)`` (with ``target**2`` for sv_fro), ``index_sv_ratio`` counts
-  ``S > S[0] / target``; each then keeps index + 1 directions, at least 1 and at most the rank. kohya
-  computes σ of the unscaled up·down and forces rank 1 when σ₁ ≤ 1e-6; these rules are scale-invariant,
-  and we force rank 1 only for an exactly zero ΔW (our σ include the scale, so an absolute 1e-6 would
-  mean something else here).
+- kohya-ss sd-scripts ``networks/resize_lora.py`` (commit 48d368fa): ``index_sv_fro`` /
+  ``index_sv_cumulative`` return ``searchsorted(cumsum / total, target) + 1`` (``target**2`` over σ² for
+  sv_fro; searchsorted's left side, so a cumulative value equal to the target counts as reaching it),
+  ``index_sv_ratio`` returns ``count(S > S[0] / target)``; each clamps its index to [1, len(S) − 1].
+  ``rank_resize`` then adds 1 again, so the rank it writes is the smallest k meeting the target plus one
+  (count + 1 for sv_ratio), at least 2, at most len(S) = min(out, in·kh·kw); it caps that at
+  ``--new_rank`` (``--new_conv_rank`` for convs), and writes rank 1 when σ₁ ≤ 1e-6. Our rules give the
+  same number with the cap at the module's r (kohya's ``--new_rank`` equal to the old rank; a larger
+  ``--new_rank`` lets kohya keep directions beyond r, which carry only its float32 noise). Where kohya
+  is left undefined we stay in range: with min(out, in) = 1 it asks for rank 2 of a rank-1 matrix and
+  fails, we keep 1. Two differences remain. kohya takes σ from a float32 SVD of the merged up·down,
+  with min(out, in) − r noise values of about 1e-7·σ₁ after the r learned ones: they can move a
+  cumulative value that sits within ~1e-5 of the target (and decide a t of exactly 1), where the exact
+  σ may give one rank less. And its rank-1 test is the absolute σ₁ ≤ 1e-6 of the unscaled up·down,
+  while our σ include the scale, so we force rank 1 only for an exactly zero ΔW.
 - mergekit ``scripts/extract_lora.py`` ``--sv-epsilon``: rank = count(σ > ε) (mergekit can return 0;
   we keep at least 1).
 - [GD14] Gavish & Donoho, "The optimal hard threshold for singular values is 4/√3", IEEE Trans. Inf.
@@ -84,29 +98,40 @@ def energy_rule(s, tau: float) -> int:
     return _clamp(energy_rank(s, tau), s)
 
 
-def sv_fro_rule(s, target: float) -> int:
-    """kohya sv_fro: smallest k with Σᵢ≤ₖ σᵢ² / Σ σᵢ² ≥ target² (Frobenius norm kept ≥ target)."""
+def _kohya_rank(k0: int, s: np.ndarray, shape) -> int:
+    """sd-scripts' rank_resize from its index k0 (≥ 1): k0 + 1, at most min(out, in) and r, at least 1."""
+    if s[0] == 0.0:  # an exactly zero ΔW (kohya: σ₁ ≤ 1e-6 of the unscaled up·down)
+        return 1
+    room = min(int(x) for x in shape) if shape is not None else s.size  # kohya's len(S)
+    return int(max(1, min(k0 + 1, room, s.size)))
+
+
+def _first_reaching(cumulative: np.ndarray, target: float) -> int:
+    """The smallest k with cumulative[k − 1] ≥ target (len + 1 when none does), as kohya's searchsorted."""
+    return int(np.searchsorted(cumulative, target, side="left")) + 1
+
+
+def sv_fro_rule(s, target: float, shape=None) -> int:
+    """kohya sv_fro: one more than the smallest k with Σᵢ≤ₖ σᵢ² / Σ σᵢ² ≥ target², capped (see module)."""
     s = _sigma(s)
     sq = s * s
     total = sq.sum()
-    if total == 0.0:
-        return 1
-    return _clamp(int(np.searchsorted(np.cumsum(sq) / total, target**2, side="left")) + 1, s)
+    k0 = _first_reaching(np.cumsum(sq) / total, target**2) if total > 0.0 else 1
+    return _kohya_rank(k0, s, shape)
 
 
-def sv_cumulative_rule(s, target: float) -> int:
-    """kohya sv_cumulative: smallest k with Σᵢ≤ₖ σᵢ / Σ σᵢ ≥ target (σ, not σ²)."""
+def sv_cumulative_rule(s, target: float, shape=None) -> int:
+    """kohya sv_cumulative: one more than the smallest k with Σᵢ≤ₖ σᵢ / Σ σᵢ ≥ target, capped."""
     s = _sigma(s)
     total = s.sum()
-    if total == 0.0:
-        return 1
-    return _clamp(int(np.searchsorted(np.cumsum(s) / total, target, side="left")) + 1, s)
+    k0 = _first_reaching(np.cumsum(s) / total, target) if total > 0.0 else 1
+    return _kohya_rank(k0, s, shape)
 
 
-def sv_ratio_rule(s, ratio: float) -> int:
-    """kohya sv_ratio: the number of σᵢ with σᵢ > σ₁ / ratio (σ₁/σᵢ < ratio), in [1, r]."""
+def sv_ratio_rule(s, ratio: float, shape=None) -> int:
+    """kohya sv_ratio: max(1, #{σᵢ > σ₁ / ratio}) + 1, capped (σ₁/σᵢ < ratio, strictly)."""
     s = _sigma(s)
-    return _clamp(int(np.sum(s > s[0] / ratio)), s)
+    return _kohya_rank(max(1, int(np.sum(s > s[0] / ratio))), s, shape)
 
 
 def threshold_rule(s, eps: float) -> int:
@@ -153,6 +178,7 @@ class RuleInfo:
     expect: str  # what a valid parameter looks like, for errors
     formula: str
     needs_shape: bool = False
+    takes_shape: bool = False  # uses the module's shape when given (the kohya rules' min(out, in) cap)
 
 
 _TABLE: dict[str, RuleInfo] = {
@@ -164,17 +190,24 @@ _TABLE: dict[str, RuleInfo] = {
         "target",
         lambda x: 0 < x <= 1,
         "a fraction in (0, 1]",
-        "smallest k with √(Σᵢ≤ₖ σᵢ² / Σσᵢ²) ≥ t (kohya sv_fro)",
+        "k₀+1, k₀ = smallest k with √(Σᵢ≤ₖ σᵢ² / Σσᵢ²) ≥ t, ≤ r (kohya sv_fro; k₀ alone: energy:t²)",
+        takes_shape=True,
     ),
     "sv_cumulative": RuleInfo(
         sv_cumulative_rule,
         "target",
         lambda x: 0 < x <= 1,
         "a fraction in (0, 1]",
-        "smallest k with Σᵢ≤ₖ σᵢ / Σσᵢ ≥ t (kohya sv_cumulative)",
+        "k₀+1, k₀ = smallest k with Σᵢ≤ₖ σᵢ / Σσᵢ ≥ t, ≤ r (kohya sv_cumulative)",
+        takes_shape=True,
     ),
     "sv_ratio": RuleInfo(
-        sv_ratio_rule, "ratio", lambda x: x > 0, "a positive number", "keep σᵢ > σ₁/q (kohya sv_ratio)"
+        sv_ratio_rule,
+        "ratio",
+        lambda x: x > 0,
+        "a positive number",
+        "c+1, c = max(1, #{σᵢ > σ₁/q}), ≤ r (kohya sv_ratio)",
+        takes_shape=True,
     ),
     "threshold": RuleInfo(
         threshold_rule,
@@ -225,6 +258,8 @@ class Rule:
             if shape is None:
                 raise ValueError(f"rule {self.name} needs the module's shape (out, in)")
             return info.fn(s, shape)
+        if info.takes_shape:
+            return info.fn(s, self.param, shape)
         return info.fn(s) if self.param is None else info.fn(s, self.param)
 
     def describe(self) -> str:
