@@ -22,7 +22,8 @@ def run_campaign(args) -> int:
     from rankbench.artifacts.aggregate import aggregate_runs, write_aggregate
     from rankbench.artifacts.keys import BEST_COMPRESSION
     from rankbench.bench.executors import LocalExecutor, RayExecutor, SeedJob
-    from rankbench.cli.run import cache_dir, resolve
+    from rankbench.cli.run import resolve
+    from rankbench.io import default_cache_root
     from rankbench.stats import load_policy
 
     seeds = parse_seeds(args.seeds)
@@ -36,7 +37,7 @@ def run_campaign(args) -> int:
                 args.output / f"seed_{seed}",
                 cfg.to_dict(),
                 bool(args.smoke),
-                cache_dir(),
+                default_cache_root(),
                 quiet=args.quiet,
             )
         )

@@ -42,12 +42,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def cache_dir() -> Path:
-    from rankbench.io import default_cache_root
-
-    return default_cache_root()
-
-
 def resolve(args: argparse.Namespace, seed: int | None = None, notes: list | None = None):
     """The config: defaults < file < flags, a user adapter filled in, then --smoke's budgets."""
     from rankbench.bench.protocol import SMOKE_OVERRIDES
@@ -78,6 +72,7 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     from rankbench.bench.progress import Progress
     from rankbench.bench.protocol import BenchRun, run_bench
     from rankbench.bench.runstate import RunDir
+    from rankbench.io import default_cache_root
     from rankbench.threads import apply_cpus_per_task
 
     notes: list[str] = []
@@ -87,7 +82,9 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     progress = Progress(quiet=args.quiet)
     for note in notes:
         progress.stage(note)
-    bench = BenchRun(cfg=cfg, run=run, cache_dir=cache_dir(), smoke=bool(args.smoke), progress=progress)
+    bench = BenchRun(
+        cfg=cfg, run=run, cache_dir=default_cache_root(), smoke=bool(args.smoke), progress=progress
+    )
     if cfg.probe.adapter and not run.is_done("probe"):
         from rankbench.bench.adapter_fit import check_fit
 

@@ -15,10 +15,8 @@ import json
 import statistics
 
 from rankbench.names import ALPHA_POLICIES, PLAN_MENU, RULE_NAMES
+from rankbench.suggest.document import DEFAULT_PLANS, DEFAULT_RULE, suggest_document
 from rankbench.threads import pin_blas_for_audit
-
-DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
-SCHEMA_VERSION = 1
 
 
 def int_list(text: str) -> list[int]:
@@ -34,8 +32,8 @@ def int_list(text: str) -> list[int]:
 def add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rule",
-        default="energy:0.9",
-        help=f"per-module rank rule (default energy:0.9); one of: {', '.join(RULE_NAMES)}",
+        default=DEFAULT_RULE,
+        help=f"per-module rank rule (default {DEFAULT_RULE}); one of: {', '.join(RULE_NAMES)}",
     )
     p.add_argument(
         "--allowed-ranks",
@@ -64,20 +62,6 @@ def register(subparsers) -> None:
     add_plan_options(p)
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
     p.set_defaults(func=run)
-
-
-def suggest_document(adapter_path: str, sha256: str, rule, plans: dict, fmt: str = "peft") -> dict:
-    """`rankbench suggest --json`: the one place that lays out this document."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "suggest",
-        "adapter": adapter_path,
-        "format": fmt,
-        "sha256": sha256,
-        "rule": rule.spec,
-        "rule_definition": rule.describe(),
-        "plans": {name: p.to_dict() for name, p in plans.items()},
-    }
 
 
 def rank_text(plan) -> str:
