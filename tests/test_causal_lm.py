@@ -12,9 +12,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from helpers.gsm8k import FULL_SIZES, has_full_copy, read_split  # noqa: E402
-from rankbench.bench.answers import gold_answer  # noqa: E402
 from rankbench.bench.config import BenchConfig  # noqa: E402
 from rankbench.bench.profiles import get_profile  # noqa: E402
+from rankbench.bench.profiles.answers import gold_answer  # noqa: E402
 from rankbench.bench.profiles.base import LoraSpec, TrainJob  # noqa: E402
 from rankbench.bench.profiles.causal_lm import (  # noqa: E402
     GPT2_TARGETS,
@@ -24,7 +24,7 @@ from rankbench.bench.profiles.causal_lm import (  # noqa: E402
     encode_train,
     infer_target_modules,
 )
-from rankbench.bench.prompt_data import PromptItem, load_prompt_splits  # noqa: E402
+from rankbench.bench.profiles.prompt_data import PromptItem, load_prompt_splits  # noqa: E402
 from rankbench.errors import RankbenchError, RankbenchWarning  # noqa: E402
 from test_causal_lm_tiny import GSM8K_DIR, make_char_tokenizer, save_tiny_llama  # noqa: E402
 
