@@ -126,7 +126,7 @@ def _hub_snapshot(repo_id: str, revision: str | None, repo_type: str, patterns: 
     except ImportError:
         raise RankbenchError(
             f"{repo_id!r} is not a builtin or a local path, and huggingface_hub is not installed",
-            hint="pip install huggingface_hub, or " + OFFLINE_HINT.split(": ", 1)[1],
+            hint="pip install 'rankbench[hub]' (huggingface_hub), or " + OFFLINE_HINT.split(": ", 1)[1],
         ) from None
     kw = {"repo_type": repo_type, "revision": revision, "allow_patterns": patterns}
     try:
@@ -338,7 +338,7 @@ def _hub_rows(task_cfg, columns: tuple[str, ...], split: str):
     except ImportError:
         raise RankbenchError(
             f"{name!r} looks like a hub dataset, and reading those needs the `datasets` package",
-            hint="pip install datasets, or export the data to a local CSV/JSONL file and name that file",
+            hint="pip install 'rankbench[hub]' (datasets), or export the data to a local CSV/JSONL file and name that file",
         ) from None
     try:
         ds = datasets.load_dataset(name, task_cfg.subset, split=split, revision=task_cfg.revision)
