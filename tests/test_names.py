@@ -115,3 +115,14 @@ def test_the_builtin_names_are_the_ones_sources_and_the_config_use():
     assert "gsm8k" not in names.BUILTIN_DATASETS
     doc = config_doc.describe("task.dataset")
     assert doc.startswith("builtin (rotten_tomatoes), ") and "gsm8k" in doc.split("builtin (")[1]
+
+
+def test_init_configs_rule_line_is_built_from_the_rules_table(monkeypatch):
+    from rankbench.bench import config_doc
+    from rankbench.suggest import rules
+
+    line = config_doc.describe("compression.rule")
+    assert all(name in line for name in rules.RULES) and "the default energy:0.9: smallest k" in line
+    extra = rules.RuleInfo(lambda s: 1, None, None, "no parameter", "one direction")
+    monkeypatch.setitem(rules.RULES, "dummy_rule", extra)
+    assert config_doc.describe("compression.rule").split(";")[0].endswith(", effective_rank, dummy_rule")

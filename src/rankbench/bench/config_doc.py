@@ -23,9 +23,13 @@ from rankbench.names import (
 
 
 def _rule_doc() -> str:
-    from rankbench.suggest.rules import rule_menu  # the rules table (numpy): only when the YAML is written
+    from rankbench.suggest.document import DEFAULT_RULE
+    from rankbench.suggest.rules import (
+        parse_rule,
+        rule_menu,
+    )  # the rules table: only when the YAML is written
 
-    return f"per-module rank rule, one of: {rule_menu()} (see `rankbench suggest --help`)"
+    return f"per-module rank rule, one of: {rule_menu()}; the default {parse_rule(DEFAULT_RULE).describe()}"
 
 
 # a value is the text, or a function that builds it from where the names live (rankbench.names, the
