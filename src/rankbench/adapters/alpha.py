@@ -1,7 +1,8 @@
 """The pieces every single-file reader shares (kohya / diffusers in :mod:`.single_file`, LyCORIS in
 :mod:`.lycoris`): a module's ``.alpha`` tensor and the hint for a damaged file.
 
-Both readers import this module and neither imports the other's internals.
+Both readers import it, so the LyCORIS reader needs nothing from the kohya one (which hands it the
+LoHa/LoKr modules it finds).
 """
 
 from __future__ import annotations
