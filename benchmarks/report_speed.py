@@ -37,8 +37,8 @@ from audit_speed import RANK, build_adapter  # noqa: E402
 
 def in_process(folder: Path, out: Path, repeats: int) -> dict[str, list[float]]:
     from rankbench.auditor import audit
-    from rankbench.cli.suggest import DEFAULT_PLANS
     from rankbench.report.html import render_audit_html
+    from rankbench.suggest.document import DEFAULT_PLANS, DEFAULT_RULE
     from rankbench.suggest.plans import make_plan
 
     times: dict[str, list[float]] = {"audit()": [], "default plans": [], "render page": []}
@@ -48,7 +48,7 @@ def in_process(folder: Path, out: Path, repeats: int) -> dict[str, list[float]]:
         t1 = time.perf_counter()
         plans = {spec: make_plan(spec, result).to_dict() for spec in DEFAULT_PLANS}
         t2 = time.perf_counter()
-        page = render_audit_html(result.to_dict(), plans, "energy:0.9")
+        page = render_audit_html(result.to_dict(), plans, DEFAULT_RULE)
         t3 = time.perf_counter()
         times["audit()"].append(t1 - t0)
         times["default plans"].append(t2 - t1)

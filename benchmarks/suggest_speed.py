@@ -45,10 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audit_speed import build_adapter  # noqa: E402  (A's builder: one definition of the synthetic adapter)
 from rankbench.auditor import audit  # noqa: E402
 from rankbench.suggest.compress import compress_adapter  # noqa: E402
+from rankbench.suggest.document import DEFAULT_PLANS  # noqa: E402
 from rankbench.suggest.plans import make_plan  # noqa: E402
 from rankbench.suggest.spectra import compute_spectra  # noqa: E402
 
-DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
 COMPRESS_PLAN = "rank:32"
 
 

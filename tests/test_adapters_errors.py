@@ -304,8 +304,9 @@ def test_hub_id_without_huggingface_hub(monkeypatch, tmp_path):
     with pytest.raises(
         RankbenchError,
         match=r"someone/some-adapter is not a local folder, and huggingface_hub is not installed",
-    ):
+    ) as info:
         open_adapter("someone/some-adapter")
+    assert info.value.hint.startswith("pip install 'rankbench[hub]'")
 
 
 def test_hub_id_offline_subprocess(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.gsm8k import FULL_DIR, FULL_SIZES, has_full_copy, read_split, row
-from rankbench.bench.answers import (
+from rankbench.bench.profiles.answers import (
     extract_answer,
     gold_answer,
     normalize_number,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from rankbench.bench import batch_workers
 from rankbench.bench.batch_workers import eval_workers, map_batches
 
 
@@ -47,18 +49,31 @@ def test_one_worker_runs_in_the_caller_on_all_threads(two_threads):
     assert where == [(threading.main_thread(), 2)] * 3
 
 
-def test_an_error_stops_the_other_workers_and_is_raised(two_threads):
-    started = []
+def test_an_error_stops_the_other_workers_and_is_raised(two_threads, monkeypatch):
+    """No timing: the failing batch raises while the other worker is inside its batch, which holds on
+    until the pool's stop flag is set; then nothing else may start."""
+    stops = []
+
+    def recorded_event():
+        stops.append(threading.Event())
+        return stops[-1]
+
+    monkeypatch.setattr(
+        batch_workers, "threading", SimpleNamespace(Lock=threading.Lock, Event=recorded_event)
+    )
+    other_inside, started = threading.Event(), []
 
     def fn(batch):
         started.append(batch)
         if batch == 0:
+            assert other_inside.wait(30), "the second worker never took a batch"
             raise ValueError("bad batch")
-        time.sleep(0.01)
+        other_inside.set()
+        assert stops[0].wait(30), "the failure did not set the stop flag"
 
     with pytest.raises(ValueError, match="bad batch"):
         map_batches(list(range(100)), fn, 2)
-    assert len(started) < 10  # the rest never started
+    assert len(stops) == 1 and sorted(started) == [0, 1]  # the other 98 never started
     assert torch.get_num_threads() == 2
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
-from helpers.seed_format import check_superset
-from rankbench.cli import main
-from test_causal_lm_tiny import GSM8K_DIR, save_tiny_llama
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from helpers.gsm8k import gsm8k_dir  # noqa: E402
+from helpers.seed_format import check_superset  # noqa: E402
+from helpers.tiny_llama import save_tiny_llama  # noqa: E402
+from rankbench.cli import main  # noqa: E402
+
+GSM8K_DIR = gsm8k_dir()  # the full copy beside the checkout, else the excerpt in tests/data
 
 
 def test_causal_bench_end_to_end(tmp_path, monkeypatch):

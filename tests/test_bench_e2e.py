@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers.schemas import assert_valid
-from helpers.seed_format import ABSENT, SEED, check_superset, has_seed_format
+from helpers.seed_format import check_superset, seed_example
 from helpers.tiny_bench import tiny_bench_config
 from rankbench.cli import main
 
@@ -104,14 +104,13 @@ def test_every_seed_key_is_present_with_its_type(world):
     check_superset("bench.json", world["out"] / "bench.json")
 
 
-def test_the_seed_readmes_checks_hold(world):
+def test_the_seed_readmes_checks_hold(world, tmp_path):
     """The jq commands of ../shared/seed/bench_artifacts_README.md, run with jq when it is installed,
     and the same checks in Python either way."""
     doc, path = world["doc"], world["out"] / "bench.json"
     for field in ["bench_version", "env", "config_metadata", "compressed"]:
         assert field in doc
-    if has_seed_format():
-        assert set(json.loads((SEED / "bench.json").read_text())) <= set(doc)
+    assert set(seed_example("bench.json")) <= set(doc)
     assert isinstance(doc["config_metadata"]["primary_metric_key"], str)
     assert 0 < doc["compressed"]["uniform_median"]["param_reduction"] < 1
     if shutil.which("jq") is None:
@@ -134,12 +133,12 @@ def test_the_seed_readmes_checks_hold(world):
         '.env | "Python: \\(.python_version), PyTorch: \\(.torch_version), GPU: \\(.gpu_devices[0].name)"',
     ).strip()
     assert env_line.startswith(f"Python: {doc['env']['python_version']}, PyTorch: ")
-    if not has_seed_format():
-        pytest.skip(ABSENT)  # the README's key diff needs the seed example
+    example = tmp_path / "seed_bench.json"  # the seed example's keys and types (tests/data)
+    example.write_text(json.dumps(seed_example("bench.json")))
     ours, theirs = (
         jq("keys | sort"),
         subprocess.run(
-            ["jq", "keys | sort", str(SEED / "bench.json")], capture_output=True, text=True, check=True
+            ["jq", "keys | sort", str(example)], capture_output=True, text=True, check=True
         ).stdout,
     )
     assert set(json.loads(theirs)) <= set(json.loads(ours))
@@ -338,9 +337,17 @@ def assert_rebuilds_the_same(run: Path, out: Path) -> None:
 
 def test_report_rebuild_gives_the_same_bench_json(world, tmp_path):
     assert_rebuilds_the_same(world["out"], tmp_path / "rebuilt")
+
+
+def test_report_rebuild_gives_the_same_bench_html(world, tmp_path):
+    from rankbench.report.svg import matplotlib_available
+
+    if not matplotlib_available():
+        pytest.skip("matplotlib is not installed, so neither the bench nor the rebuild writes bench.html")
     page = world["out"] / "bench.html"
-    if page.is_file():
-        assert (tmp_path / "rebuilt" / "bench.html").read_bytes() == page.read_bytes()
+    assert page.is_file()
+    assert main(["report", str(world["out"]), "--rebuild", "--output", str(tmp_path / "rebuilt")]) == 0
+    assert (tmp_path / "rebuilt" / "bench.html").read_bytes() == page.read_bytes()
 
 
 def test_a_rebuild_without_bench_json_recomputes_every_record_derived_key(world, tmp_path, capsys):

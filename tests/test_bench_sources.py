@@ -142,8 +142,24 @@ def test_hub_dataset_without_datasets_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # import fails, as on our machines
     with pytest.raises(
         RankbenchError, match=r"'glue' looks like a hub dataset.*needs the `datasets` package"
-    ):
+    ) as info:
         load_rows(task("glue", subset="sst2"))
+    assert info.value.hint.startswith("pip install 'rankbench[hub]' (datasets)")
+
+
+def test_hub_model_without_huggingface_hub(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from rankbench.bench.sources import resolve_model
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails
+    cfg = SimpleNamespace(name="someone/model", revision=None, gguf_file=None)
+    with pytest.raises(
+        RankbenchError, match=r"'someone/model' is not a builtin.*huggingface_hub is not"
+    ) as info:
+        resolve_model(cfg)
+    assert info.value.hint.startswith("pip install 'rankbench[hub]' (huggingface_hub)")
 
 
 # --- models -------------------------------------------------------------------------------------

@@ -124,18 +124,28 @@ def test_linear_schedule_warms_up_then_decays_to_zero():
 # --- device helpers -----------------------------------------------------------------------------
 
 
-def test_device_and_dtype_choice_on_this_machine():
+def test_device_and_dtype_choice_on_any_machine():
     assert pick_device("cpu") == CPU
     assert pick_dtype("auto", CPU) == torch.float32
     assert pick_dtype("bfloat16", CPU) == torch.bfloat16
-    if not torch.cuda.is_available():
-        assert pick_device("auto") == CPU
-        with pytest.raises(
-            RankbenchError, match="train.device is 'cuda:1' but this torch build sees no CUDA GPU"
-        ):
-            pick_device("cuda:1")
     with pytest.raises(RankbenchError, match="expected auto, cpu or cuda"):
         pick_device("tpu")
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="this machine has a CUDA GPU; the test is for one without"
+)
+def test_without_a_gpu_auto_is_the_cpu_and_cuda_is_refused():
+    assert pick_device("auto") == CPU
+    with pytest.raises(
+        RankbenchError, match="train.device is 'cuda:1' but this torch build sees no CUDA GPU"
+    ):
+        pick_device("cuda:1")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_with_a_gpu_auto_is_the_gpu():
+    assert pick_device("auto").type == "cuda"
 
 
 def test_auto_picks_cuda_and_bf16_when_a_gpu_is_there(monkeypatch):

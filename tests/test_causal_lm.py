@@ -11,10 +11,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from helpers.gsm8k import FULL_SIZES, has_full_copy, read_split  # noqa: E402
-from rankbench.bench.answers import gold_answer  # noqa: E402
+from helpers.gsm8k import FULL_SIZES, gsm8k_dir, has_full_copy, read_split  # noqa: E402
+from helpers.tiny_llama import make_char_tokenizer, save_tiny_llama  # noqa: E402
 from rankbench.bench.config import BenchConfig  # noqa: E402
 from rankbench.bench.profiles import get_profile  # noqa: E402
+from rankbench.bench.profiles.answers import gold_answer  # noqa: E402
 from rankbench.bench.profiles.base import LoraSpec, TrainJob  # noqa: E402
 from rankbench.bench.profiles.causal_lm import (  # noqa: E402
     GPT2_TARGETS,
@@ -24,10 +25,10 @@ from rankbench.bench.profiles.causal_lm import (  # noqa: E402
     encode_train,
     infer_target_modules,
 )
-from rankbench.bench.prompt_data import PromptItem, load_prompt_splits  # noqa: E402
+from rankbench.bench.profiles.prompt_data import PromptItem, load_prompt_splits  # noqa: E402
 from rankbench.errors import RankbenchError, RankbenchWarning  # noqa: E402
-from test_causal_lm_tiny import GSM8K_DIR, make_char_tokenizer, save_tiny_llama  # noqa: E402
 
+GSM8K_DIR = gsm8k_dir()  # the full copy beside the checkout, else the excerpt in tests/data
 needs_gsm8k = pytest.mark.skipif(not GSM8K_DIR.is_dir(), reason=f"no GSM8K copy at {GSM8K_DIR}")
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from rankbench.cli import main
-from rankbench.compare import COMPARISON_KEYS
 
 DATA = Path(__file__).parent / "data" / "lm_eval"
 BASE, R2, R1 = (str(DATA / n) for n in ("lora_r8", "lora_r2", "lora_r1"))
@@ -46,7 +45,7 @@ def test_json_has_stable_keys_and_only_json_on_stdout(capsys):
     assert doc["schema_version"] == 1  # an int, like every artifact's
     assert [c["candidate"]["input"] for c in doc["comparisons"]] == [R2, R1]
     for c in doc["comparisons"]:
-        assert tuple(c) == COMPARISON_KEYS
+        assert {"candidate", "ci", "verdict", "holm"} <= set(c)  # the full entry is pinned in test_compare
         assert set(c["ci"]) == {"low", "high", "confidence", "method"}
         assert c["holm"]["verdict"] in ("PASS", "FAIL")
     assert "candidate" in err  # the table went to stderr

@@ -3,10 +3,10 @@
 import hashlib
 import os
 
+from helpers.numpy_adapter import write_adapter
 from rankbench.suggest.compress import compress_adapter
 from rankbench.suggest.plans import make_plan
 from rankbench.suggest.spectra import compute_spectra
-from test_suggest_cli import write_adapter
 
 
 def weights(folder):

@@ -6,9 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers.tiny_llama import make_char_tokenizer, make_tiny_llama  # noqa: E402
 from rankbench.bench.data import pad_batch  # noqa: E402
-from rankbench.bench.generation import generate_greedy, truncate_at_stop  # noqa: E402
-from test_causal_lm_tiny import make_char_tokenizer, make_tiny_llama  # noqa: E402
+from rankbench.bench.profiles.generation import generate_greedy, truncate_at_stop  # noqa: E402
 
 PROMPTS = [
     "Q: Janet has 16 eggs and eats 3. How many are left?\nA:",

@@ -16,10 +16,10 @@ import pytest
 
 pytest.importorskip("torch")
 
+from helpers.tiny_llama import make_char_tokenizer, make_tiny_llama
 from rankbench.bench import gguf_cache
 from rankbench.bench.gguf_cache import MARKER, materialize_gguf, materialize_smollm2
 from rankbench.errors import RankbenchError
-from test_causal_lm_tiny import make_char_tokenizer, make_tiny_llama
 
 
 @pytest.fixture

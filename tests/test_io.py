@@ -59,14 +59,13 @@ def test_to_jsonable_turns_non_finite_into_null():
 
 def test_one_cache_root_and_an_empty_variable_counts_as_unset(monkeypatch, tmp_path):
     from rankbench.bench import gguf_cache, sources
-    from rankbench.cli.run import cache_dir
     from rankbench.io import default_cache_root
 
     monkeypatch.setenv("RANKBENCH_CACHE", str(tmp_path))
-    assert default_cache_root() == cache_dir() == tmp_path
+    assert default_cache_root() == tmp_path
     assert sources.default_cache_root is gguf_cache.default_cache_root is default_cache_root
     monkeypatch.setenv("RANKBENCH_CACHE", "")
-    assert default_cache_root() == cache_dir() == Path.home() / ".cache" / "rankbench"
+    assert default_cache_root() == Path.home() / ".cache" / "rankbench"
 
 
 def test_sha256_file_names_an_unreadable_file(tmp_path):

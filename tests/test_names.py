@@ -90,3 +90,44 @@ def test_an_unregistered_profile_is_refused_by_the_config_and_get_profile():
     assert validate(cfg) == ["task.profile: expected one of seqcls, causal_lm_exact_match, got 'dummy_task'"]
     with pytest.raises(RankbenchError, match="unknown task profile 'dummy_task'"):
         get_profile("dummy_task")
+
+
+def test_the_plan_menu_is_built_from_the_plan_tables_and_every_entry_builds_a_plan():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from rankbench.suggest.plans import make_plan
+
+    assert (
+        names.PLAN_MENU == "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
+    )
+    s = np.array([3.0, 2.0, 1.0, 0.5])
+    mod = SimpleNamespace(name="m", r=4, alpha=8.0, scale=2.0, shape=(16, 16), singular_values=s.tolist())
+    audit = SimpleNamespace(modules=[mod], other_params=0)
+    example = {"FRACTION": "0.5", "N": "64", "K": "2"}
+    specs = [*names.PLAN_NAMES, *(f"{k}:{example[v]}" for k, v in names.PLAN_PARAMS.items())]
+    assert len(specs) == 6
+    for spec in specs:
+        assert make_plan(spec, audit).name == spec
+
+
+def test_the_builtin_names_are_the_ones_sources_and_the_config_use():
+    from rankbench.bench import config_doc
+
+    assert BenchConfig().model.name == names.DEFAULT_MODEL in names.BUILTIN_MODELS
+    assert BenchConfig().task.dataset == names.DEFAULT_DATASET in names.BUILTIN_DATASETS
+    assert "gsm8k" not in names.BUILTIN_DATASETS
+    doc = config_doc.describe("task.dataset")
+    assert doc.startswith("builtin (rotten_tomatoes), ") and "gsm8k" in doc.split("builtin (")[1]
+
+
+def test_init_configs_rule_line_is_built_from_the_rules_table(monkeypatch):
+    from rankbench.bench import config_doc
+    from rankbench.suggest import rules
+
+    line = config_doc.describe("compression.rule")
+    assert all(name in line for name in rules.RULES) and "the default energy:0.9: smallest k" in line
+    extra = rules.RuleInfo(lambda s: 1, None, None, "no parameter", "one direction")
+    monkeypatch.setitem(rules.RULES, "dummy_rule", extra)
+    assert config_doc.describe("compression.rule").split(";")[0].endswith(", effective_rank, dummy_rule")

@@ -24,7 +24,7 @@ def test_the_protocol_lists_what_the_bench_calls():
         "prepare",
         "train",
     ]
-    assert set(TaskProfile.__annotations__) == {"name", "primary_metric_key"}
+    assert set(TaskProfile.__annotations__) == {"name", "primary_metric_key", "model_type", "peft_task_type"}
 
 
 def _params(fn) -> list[tuple[str, inspect._ParameterKind]]:
@@ -34,6 +34,7 @@ def _params(fn) -> list[tuple[str, inspect._ParameterKind]]:
 @pytest.mark.parametrize("profile", [SeqClsProfile, CausalLMExactMatchProfile], ids=lambda c: c.__name__)
 def test_a_profile_has_every_method_with_the_protocols_parameters(profile):
     assert isinstance(profile.name, str) and profile.primary_metric_key.startswith("eval_")
+    assert profile.model_type in ("seq_cls", "causal_lm") and isinstance(profile.peft_task_type, str)
     for method in METHODS:
         theirs = inspect.signature(getattr(profile, method)).parameters
         ours = _params(getattr(TaskProfile, method))

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from helpers.schemas import assert_valid
-from helpers.seed_format import ABSENT, SEED, has_seed_format
+from helpers.seed_format import seed_example
 from rankbench.cli import main
 from rankbench.schemas import SCHEMA_NAMES, load_schema
 
@@ -67,9 +67,7 @@ def _walk(example, schema: dict, root: dict, path: str, misses: list[str]) -> No
 
 @pytest.mark.parametrize("name", ["bench", "bench_aggregate"])
 def test_the_schema_declares_every_seed_key_with_its_type(name):
-    if not has_seed_format():
-        pytest.skip(ABSENT)
-    example = json.loads((SEED / f"{name}.json").read_text())
+    example = seed_example(f"{name}.json")  # the seed's keys and types (tests/data/seed_format_keys.json)
     schema, misses = load_schema(name), []
     _walk(example, schema, schema, "", misses)
     assert misses == []

@@ -5,7 +5,7 @@ The audit needs only numpy and safetensors; the bench (training, evaluation) nee
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from rankbench.version import __version__
 
 __all__ = ["__version__", "audit"]
 

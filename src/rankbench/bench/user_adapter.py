@@ -19,7 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME, Adapter, open_adapter
+from rankbench.adapters.adapter import Adapter
+from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME, open_adapter
 from rankbench.bench.config import BenchConfig, get_key, raw_config, set_key
 from rankbench.bench.variants import variant_jobs
 from rankbench.errors import RankbenchError

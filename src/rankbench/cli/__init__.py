@@ -13,9 +13,10 @@ import os
 import sys
 import warnings
 
-from rankbench import __version__, interrupt
+from rankbench import interrupt
 from rankbench.errors import EXIT_INTERRUPTED, RankbenchError, RankbenchWarning
 from rankbench.threads import choose_wait_policy
+from rankbench.version import __version__
 
 # Subcommand modules, in the order `--help` lists them.
 SUBCOMMANDS = (

@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 
+from rankbench.suggest.document import DEFAULT_PLANS, DEFAULT_RULE
 from rankbench.threads import pin_blas_for_audit
 
 METHOD_CHOICES = ("exact", "gram")
@@ -81,16 +82,15 @@ def register(sub) -> None:
     p.add_argument(
         "--rule",
         default=None,
-        help="with --html: the per-module rank rule of the page's plans (default energy:0.9), as in "
+        help=f"with --html: the per-module rank rule of the page's plans (default {DEFAULT_RULE}), as in "
         "`rankbench suggest --rule`",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
 
-def write_audit_html(path: str, result, rule: str = "energy:0.9") -> None:
+def write_audit_html(path: str, result, rule: str = DEFAULT_RULE) -> None:
     """The audit page: the figures of the audit and of suggest's default plans, built by the library."""
-    from rankbench.cli.suggest import DEFAULT_PLANS
     from rankbench.io import atomic_write_text
     from rankbench.report.html import render_audit_html
     from rankbench.suggest.plans import make_plan
@@ -128,7 +128,7 @@ def run(args) -> int:
         require_matplotlib()  # before the audit: no matplotlib is exit 2 with the install command, not wasted work
         from rankbench.suggest.rules import parse_rule
 
-        parse_rule(args.rule or "energy:0.9")  # a bad rule is exit 2 before the audit's work, not after it
+        parse_rule(args.rule or DEFAULT_RULE)  # a bad rule is exit 2 before the audit's work, not after it
     with contextlib.ExitStack() as stack:
         workers = pin_blas_for_audit(stack)
         from rankbench.auditor import audit
@@ -142,7 +142,7 @@ def run(args) -> int:
         )
     doc = result.to_dict()
     if args.html:
-        write_audit_html(args.html, result, args.rule or "energy:0.9")
+        write_audit_html(args.html, result, args.rule or DEFAULT_RULE)
     if args.json:
         json.dump(doc, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")

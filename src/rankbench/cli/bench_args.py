@@ -7,13 +7,6 @@ neither, so the two commands do not import each other.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-
-def cache_dir() -> Path:
-    from rankbench.io import default_cache_root
-
-    return default_cache_root()
 
 
 def resolve(args: argparse.Namespace, seed: int | None = None, notes: list | None = None):

@@ -22,7 +22,8 @@ def parse_seeds(text: str) -> list[int]:
 def run_campaign(args) -> int:
     from rankbench.artifacts.aggregate import aggregate_runs, write_aggregate
     from rankbench.bench.executors import LocalExecutor, RayExecutor, SeedJob
-    from rankbench.cli.bench_args import cache_dir, resolve
+    from rankbench.cli.bench_args import resolve
+    from rankbench.io import default_cache_root
     from rankbench.keys import BEST_COMPRESSION
     from rankbench.stats import load_policy
 
@@ -37,7 +38,7 @@ def run_campaign(args) -> int:
                 args.output / f"seed_{seed}",
                 cfg.to_dict(),
                 bool(args.smoke),
-                cache_dir(),
+                default_cache_root(),
                 quiet=args.quiet,
             )
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rankbench.cli.bench_args import cache_dir, resolve
+from rankbench.cli.bench_args import resolve
 from rankbench.errors import CheckFailed, RankbenchError
 from rankbench.run_layout import BENCH_HTML, BENCH_JSON, BENCH_MD, PROBE
 
@@ -48,6 +48,7 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     from rankbench.bench.progress import Progress
     from rankbench.bench.protocol import BenchRun, run_bench
     from rankbench.bench.runstate import RunDir
+    from rankbench.io import default_cache_root
     from rankbench.threads import apply_cpus_per_task
 
     notes: list[str] = []
@@ -57,7 +58,9 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     progress = Progress(quiet=args.quiet)
     for note in notes:
         progress.stage(note)
-    bench = BenchRun(cfg=cfg, run=run, cache_dir=cache_dir(), smoke=bool(args.smoke), progress=progress)
+    bench = BenchRun(
+        cfg=cfg, run=run, cache_dir=default_cache_root(), smoke=bool(args.smoke), progress=progress
+    )
     if cfg.probe.adapter and not run.is_done(PROBE):
         from rankbench.bench.adapter_fit import check_fit
 

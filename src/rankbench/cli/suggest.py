@@ -15,10 +15,8 @@ import json
 import statistics
 
 from rankbench.names import ALPHA_POLICIES, PLAN_MENU, RULE_NAMES
+from rankbench.suggest.document import DEFAULT_PLANS, DEFAULT_RULE, suggest_document
 from rankbench.threads import pin_blas_for_audit
-
-DEFAULT_PLANS = ("uniform_median", "uniform_p90", "per_layer", "budget:0.5")
-SCHEMA_VERSION = 1
 
 
 def int_list(text: str) -> list[int]:
@@ -34,8 +32,8 @@ def int_list(text: str) -> list[int]:
 def add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rule",
-        default="energy:0.9",
-        help=f"per-module rank rule (default energy:0.9); one of: {', '.join(RULE_NAMES)}. energy:TAU keeps "
+        default=DEFAULT_RULE,
+        help=f"per-module rank rule (default {DEFAULT_RULE}); one of: {', '.join(RULE_NAMES)}. energy:TAU keeps "
         "the smallest k with cumulative sigma^2 >= TAU of the total. kohya's sv_fro:T, sv_cumulative:T and "
         "sv_ratio:Q keep the rank sd-scripts' resize_lora.py writes: one direction beyond the smallest k "
         "with sqrt(cumulative sigma^2) >= T, with cumulative sigma >= T, or beyond the count of "
@@ -69,20 +67,6 @@ def register(subparsers) -> None:
     add_plan_options(p)
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
     p.set_defaults(func=run)
-
-
-def suggest_document(adapter_path: str, sha256: str, rule, plans: dict, fmt: str = "peft") -> dict:
-    """`rankbench suggest --json`: the one place that lays out this document."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "suggest",
-        "adapter": adapter_path,
-        "format": fmt,
-        "sha256": sha256,
-        "rule": rule.spec,
-        "rule_definition": rule.describe(),
-        "plans": {name: p.to_dict() for name, p in plans.items()},
-    }
 
 
 def rank_text(plan) -> str:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from rankbench.compare.detect import load_input
 from rankbench.compare.join import JoinedItems, join_items
-from rankbench.compare.paired import COMPARISON_KEYS, compare_all, failed, holm_verdicts
+from rankbench.compare.paired import compare_all, failed, holm_verdicts
 from rankbench.compare.records import ItemScores, Selection
 
 __all__ = [
-    "COMPARISON_KEYS",
     "ItemScores",
     "JoinedItems",
     "Selection",

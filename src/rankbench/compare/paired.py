@@ -31,16 +31,12 @@ HOLM_NOTE = (
     "holm: Holm's step-down adjustment over all {m} candidates; a holm PASS holds for the family: the "
     "chance of any false PASS among them is at most {risk:g} (one-sided, like each single verdict)"
 )
-# The keys of every entry of comparisons[], in order (the document's stable interface).
-COMPARISON_KEYS = (
-    "candidate", "n", "candidate_only", "baseline_only", "baseline_mean", "candidate_mean", "delta",
-    "ci", "binary", "tolerance", "verdict", "rule", "point_rule_verdict", "mde", "mde_rule", "dropped",
-    "holm", "notes",
-)  # fmt: skip
 
 
 def compare_one(cand: ItemScores, joined: JoinedItems, *, tolerance: float, confidence: float) -> dict:
-    """One candidate's entry of comparisons[]: counts, means, Δ, interval, verdict, resolvable margin."""
+    """One candidate's entry of comparisons[]: counts, means, Δ, interval, verdict, resolvable margin.
+
+    These keys, in this order, are the document's stable interface (tests pin them)."""
     pd = paired_delta(joined.baseline, joined.candidate, confidence=confidence)
     v = noninferiority(pd, tolerance)
     return {

@@ -4,7 +4,7 @@ When the Trainer saved a checkpoint at the last step, that folder is audited fro
 call as ``rankbench audit``, so audit.json carries the file's sha256) and both documents go into it.
 Otherwise (plain loops, ``save_strategy="no"``) the last live sample is the audit, with an empty
 ``weights_file`` and ``sha256`` since there is no file yet; both documents go into ``output_dir``.
-The plans are those of ``rankbench suggest --json`` (default plans, rule ``energy:0.9``).
+The plans are those of ``rankbench suggest --json`` (:mod:`rankbench.suggest.document`: its default plans and rule).
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankbench.auditor import AdapterInfo, AuditResult, audit, audit_flags
-from rankbench.cli.suggest import DEFAULT_PLANS, suggest_document
 from rankbench.io import atomic_write_json
 from rankbench.spectral.summary import summarize
+from rankbench.suggest.document import DEFAULT_PLANS, DEFAULT_RULE, suggest_document
 from rankbench.suggest.plans import make_plan
 from rankbench.suggest.rules import parse_rule
 
-DEFAULT_RULE = "energy:0.9"
 log = logging.getLogger("rankbench.monitor")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from rankbench import __version__
 from rankbench.keys import BEST_COMPRESSION
 from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
@@ -19,6 +18,7 @@ from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, to
 from rankbench.report.size_figure import size_figure
 from rankbench.report.svg import Figure, report_style
 from rankbench.run_layout import AGGREGATE_JSON, BENCH_JSON, audit_path, plans_path
+from rankbench.version import __version__
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1040px;margin:1.5em auto;padding:0 1em}

@@ -5,9 +5,28 @@
 - :mod:`.plans`     :class:`Plan` (a rank for every module) and :func:`make_plan`, PEFT config output
 - :mod:`.spectra`   one read of an adapter → σ per module plus the factorisations compression reuses
 - :mod:`.compress`  :func:`compress_adapter`: write the truncated adapter folder (the I/O edge)
+- :mod:`.document`  the default rule and plans, and the suggest document (imports nothing)
+
+The names below load on first use, so that the command line can read :mod:`.document` while its parser
+is built without starting numpy (BLAS thread pools are pinned first).
 """
 
-from rankbench.suggest.plans import Plan, make_plan, plan_from_ranks
-from rankbench.suggest.rules import RULES, Rule, parse_rule
+from __future__ import annotations
 
-__all__ = ["RULES", "Plan", "Rule", "make_plan", "parse_rule", "plan_from_ranks"]
+import importlib
+
+_EXPORTS = {
+    "Plan": "plans",
+    "make_plan": "plans",
+    "plan_from_ranks": "plans",
+    "RULES": "rules",
+    "Rule": "rules",
+    "parse_rule": "rules",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rankbench.suggest' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rankbench.suggest.{_EXPORTS[name]}"), name)

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rankbench import __version__
 from rankbench.adapters import open_adapter
 from rankbench.adapters.safetensors_file import SafetensorsFile
 from rankbench.adapters.writer import SafetensorsWriter, check_out_dir, staged_dir
@@ -39,6 +38,7 @@ from rankbench.suggest.plans import Plan
 from rankbench.suggest.rebuild import Job, Rebuilt, ordered_map, pread_exact, rebuild_or_refuse
 from rankbench.suggest.spectra import check_single_adapter, file_stat
 from rankbench.threads import audit_workers
+from rankbench.version import __version__
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "compression.json"

@@ -40,14 +40,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rankbench.errors import RankbenchError
-from rankbench.names import ALPHA_POLICIES, PLAN_MENU
+from rankbench.names import ALPHA_POLICIES, PLAN_MENU, PLAN_PERCENTILES
 from rankbench.records import from_record
 from rankbench.spectral.truncate import numerical_rank
 from rankbench.suggest.allocate import allocate_budget, default_allowed_ranks, minimum_params, round_up
+from rankbench.suggest.document import DEFAULT_RULE
 from rankbench.suggest.rules import parse_rule
 
 SCHEMA_VERSION = 1
-_PERCENTILE = {"uniform_median": 50.0, "uniform_p90": 90.0}
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def make_plan(
     spec: str,
     audit_result,
     *,
-    rule="energy:0.9",
+    rule=DEFAULT_RULE,
     allowed_ranks=None,
     alpha_policy="keep_scale",
     cap_numerical_rank=False,
@@ -256,7 +256,7 @@ def make_plan(
     r_max = max(v.r for v in views)
     head, _, raw = str(spec).partition(":")
     common = {"alpha_policy": alpha_policy, "audit_result": audit_result, "cap": cap_numerical_rank}
-    if spec in _PERCENTILE or spec == "per_layer":
+    if spec in PLAN_PERCENTILES or spec == "per_layer":
         parsed = parse_rule(rule)
         allowed = _allowed(allowed_ranks, r_max)
         rule_ranks = {v.name: parsed(v.s, (v.out, v.n_in)) for v in views}
@@ -264,7 +264,7 @@ def make_plan(
             ranks = {v.name: round_up(rule_ranks[v.name], allowed, v.r) for v in views}
             uniform = None
         else:
-            q = float(np.percentile(list(rule_ranks.values()), _PERCENTILE[spec]))
+            q = float(np.percentile(list(rule_ranks.values()), PLAN_PERCENTILES[spec]))
             uniform = round_up(math.ceil(q - 1e-9), allowed, r_max)
             ranks = {v.name: min(uniform, v.r) for v in views}
         return _build(

@@ -267,7 +267,8 @@ class Rule:
         return f"{self.spec}: {RULES[self.name].formula}"
 
 
-def _rule_menu() -> str:
+def rule_menu() -> str:
+    """``energy:TAU, sv_fro:TARGET, ..., effective_rank``: every rule, from the table."""
     return ", ".join(k if v.param is None else f"{k}:{v.param.upper()}" for k, v in RULES.items())
 
 
@@ -277,7 +278,7 @@ def parse_rule(spec: str) -> Rule:
     name, _, raw = text.partition(":")
     info = RULES.get(name)
     if info is None:
-        raise RankbenchError(f"unknown rule {name!r}", hint=f"choose one of: {_rule_menu()}")
+        raise RankbenchError(f"unknown rule {name!r}", hint=f"choose one of: {rule_menu()}")
     if info.param is None:
         if raw:
             raise RankbenchError(f"rule {name} takes no parameter, got {text!r}", hint=f"write just {name}")

@@ -28,7 +28,7 @@ def build_models(work: Path) -> None:
     from peft import LoraConfig, get_peft_model
 
     sys.path.insert(0, str(HERE.parents[1]))  # tests/
-    from test_causal_lm_tiny import save_tiny_llama
+    from helpers.tiny_llama import save_tiny_llama
 
     base = save_tiny_llama(work / "base", seed=0, init_scale=INIT_SCALE)
     from transformers import AutoModelForCausalLM

@@ -69,6 +69,22 @@ class LoraSpec:
     rank_pattern: dict[str, int] = field(default_factory=dict)
     alpha_pattern: dict[str, float] = field(default_factory=dict)
 
+    def to_peft_config(self, task_type: str, *, modules_to_save: list[str] | None = None):
+        """The PEFT ``LoraConfig`` for a fresh adapter (``task_type``: PEFT's, e.g. ``"SEQ_CLS"``)."""
+        from peft import LoraConfig
+
+        return LoraConfig(
+            task_type=task_type,
+            r=self.r,
+            lora_alpha=self.alpha,
+            target_modules=list(self.target_modules),
+            lora_dropout=self.dropout,
+            use_rslora=self.use_rslora,
+            rank_pattern=dict(self.rank_pattern),
+            alpha_pattern=dict(self.alpha_pattern),
+            modules_to_save=modules_to_save or None,
+        )
+
 
 @dataclass(frozen=True)
 class TrainJob:
@@ -90,6 +106,8 @@ class TaskProfile(Protocol):
 
     name: str
     primary_metric_key: str
+    model_type: str  # what the seed format's config calls the model: "seq_cls" or "causal_lm"
+    peft_task_type: str  # PEFT's task_type for the adapters it trains: "SEQ_CLS" or "CAUSAL_LM"
 
     def prepare(self, cfg: BenchConfig, *, seed: int, cache_dir: Path) -> PreparedData:
         """Load, split (deterministic from seed; train and eval disjoint) and tokenise (cached)."""

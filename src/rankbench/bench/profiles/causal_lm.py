@@ -11,8 +11,8 @@
 - Length: ``model.max_length`` bounds a training sequence (prompt + answer + EOS); longer ones lose
   the end of their answer, and an item whose prompt alone fills it is dropped (both counted and
   warned about). Eval prompts are not cut; ``task.max_new_tokens`` bounds what is generated.
-- Metric ``eval_exact_match``: greedy generation (:mod:`rankbench.bench.generation`), the answer
-  extracted (:mod:`rankbench.bench.answers`), 1.0 when it equals the gold answer.
+- Metric ``eval_exact_match``: greedy generation (:mod:`rankbench.bench.profiles.generation`), the answer
+  extracted (:mod:`rankbench.bench.profiles.answers`), 1.0 when it equals the gold answer.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class EvalItem:
 class CausalLMExactMatchProfile:
     name = "causal_lm_exact_match"
     primary_metric_key = "eval_exact_match"
+    model_type = "causal_lm"
+    peft_task_type = "CAUSAL_LM"
 
     def __init__(self) -> None:
         self._sources: dict[tuple, object] = {}
@@ -131,7 +133,7 @@ class CausalLMExactMatchProfile:
     # --- data -----------------------------------------------------------------------------------
 
     def prepare(self, cfg, *, seed: int, cache_dir: Path) -> PreparedData:
-        from rankbench.bench.prompt_data import load_prompt_splits
+        from rankbench.bench.profiles.prompt_data import load_prompt_splits
 
         splits = load_prompt_splits(cfg.task, seed=seed)
         tok = self._tokenizer(cfg)
@@ -189,9 +191,9 @@ class CausalLMExactMatchProfile:
         import torch
         from peft import PeftModel
 
-        from rankbench.bench.answers import score_answer
         from rankbench.bench.device import eval_batch_size, pick_device, pick_dtype
-        from rankbench.bench.generation import generate_greedy
+        from rankbench.bench.profiles.answers import score_answer
+        from rankbench.bench.profiles.generation import generate_greedy
         from rankbench.threads import set_torch_threads
 
         t0 = time.perf_counter()
@@ -319,18 +321,9 @@ def infer_target_modules(model, linear_types: tuple) -> list[str]:
 
 def attach_lora(model, lora: LoraSpec, init_adapter: Path | None):
     """A PEFT model: a fresh LoRA as ``lora`` says, or a saved adapter to continue training."""
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import PeftModel, get_peft_model
 
     if init_adapter is not None:
         return PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
-    config = LoraConfig(
-        task_type="CAUSAL_LM",
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        target_modules=list(lora.target_modules),
-        lora_dropout=lora.dropout,
-        use_rslora=lora.use_rslora,
-        rank_pattern=dict(lora.rank_pattern),
-        alpha_pattern=dict(lora.alpha_pattern),
-    )
+    config = lora.to_peft_config(CausalLMExactMatchProfile.peft_task_type)
     return get_peft_model(model, config)

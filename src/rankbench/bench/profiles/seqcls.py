@@ -62,6 +62,8 @@ class SeqClsSplit:
 class SeqClsProfile:
     name = "seqcls"
     primary_metric_key = "eval_accuracy"
+    model_type = "seq_cls"
+    peft_task_type = "SEQ_CLS"
 
     def __init__(self) -> None:
         self._sources: dict[tuple, ModelSource] = {}
@@ -284,20 +286,10 @@ def _check_adapter_dir(path: Path) -> None:
 def attach_lora(base, lora: LoraSpec, init_adapter: Path | None, head_modules: list[str]):
     """A PEFT classifier: a fresh LoRA as ``lora`` says (the head trained in full and saved with it),
     or a saved adapter to continue training."""
-    from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+    from peft import PeftModel, get_peft_model
 
     if init_adapter is not None:
         _check_adapter_dir(Path(init_adapter))
         return PeftModel.from_pretrained(base, str(init_adapter), is_trainable=True)
-    config = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        target_modules=list(lora.target_modules),
-        rank_pattern=dict(lora.rank_pattern),
-        alpha_pattern=dict(lora.alpha_pattern),
-        use_rslora=lora.use_rslora,
-        lora_dropout=lora.dropout,
-        modules_to_save=head_modules or None,
-    )
+    config = lora.to_peft_config(SeqClsProfile.peft_task_type, modules_to_save=head_modules)
     return get_peft_model(base, config)

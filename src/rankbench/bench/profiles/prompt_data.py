@@ -23,8 +23,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from rankbench.bench.answers import gold_answer
 from rankbench.bench.data import sample_items, split_items
+from rankbench.bench.profiles.answers import gold_answer
 from rankbench.bench.sources import load_rows
 from rankbench.errors import RankbenchError
 
