@@ -31,8 +31,9 @@ THREADS = pin_pools_for_bench()
 def run(config: Path | None, overrides: dict, out: Path, cache: Path) -> tuple[float, dict]:
     from rankbench.bench.config import load_config
     from rankbench.bench.progress import Progress
-    from rankbench.bench.protocol import BenchRun, run_bench
+    from rankbench.bench.protocol import BenchRun
     from rankbench.bench.runstate import RunDir
+    from rankbench.runner.seed import run_bench
 
     cfg = load_config(config, overrides)
     rd = RunDir(out)

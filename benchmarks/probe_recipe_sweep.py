@@ -36,7 +36,8 @@ from rankbench.threads import choose_wait_policy
 choose_wait_policy()
 from rankbench.bench.config import load_config
 from rankbench.bench.progress import Progress
-from rankbench.bench.protocol import BenchRun, run_bench
+from rankbench.bench.protocol import BenchRun
+from rankbench.runner.seed import run_bench
 from rankbench.bench.runstate import RunDir
 overrides, out, cache = json.loads(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 base_dropout = overrides.pop("x.base_dropout", None)  # an experiment, not a config key: the base's dropout

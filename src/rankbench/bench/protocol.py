@@ -5,7 +5,7 @@ and the order of the stages (:func:`rankbench.run_layout.seed_stages`) live in
 :mod:`rankbench.run_layout`, the stage bookkeeping in :mod:`rankbench.bench.runstate`.
 
 Stages are functions of the run folder and the config only, so a campaign executor can run the
-variant stages of many seeds anywhere (see :mod:`rankbench.bench.executors`).
+variant stages of many seeds anywhere (see :mod:`rankbench.runner.executors`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from rankbench.bench.profiles.base import LoraSpec, PreparedData, TaskProfile, T
 from rankbench.bench.progress import Progress
 from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import VariantJob, build_plans, variant_jobs
-from rankbench.errors import CheckFailed
 from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json
 from rankbench.run_layout import (
     ADAPTER_DIR,
     AUDIT,
     AUDIT_FILE,
-    BENCH_JSON,
     BUILD,
     EVAL,
     GATE_STAGE,
@@ -358,24 +356,3 @@ def run_stages(b: BenchRun, *, variants: bool = True) -> dict:
             if not gate["passed"] and not b.smoke:
                 break
     return gate
-
-
-def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
-    """Run (or resume) every stage of one seed and write bench.json + bench.md. Returns bench.json."""
-    from rankbench.artifacts.bench import assemble_bench, assembled_now, write_bench
-
-    gate = run_stages(b, variants=variants)
-    if not gate["passed"] and not b.smoke:
-        doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
-        write_bench(b.run.root, doc)
-        raise CheckFailed(
-            f"probe quality gate failed: {gate['message']}; no variants were built",
-            path=b.run.root / BENCH_JSON,
-            hint="check that the adapter was trained for this task (task.dataset, task.labels), or lower "
-            "task.probe_gate.min_value"
-            if b.cfg.probe.adapter
-            else "train longer (train.steps), raise train.learning_rate, or lower task.probe_gate.min_value",
-        )
-    doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
-    write_bench(b.run.root, doc)
-    return doc

@@ -21,10 +21,10 @@ def parse_seeds(text: str) -> list[int]:
 
 def run_campaign(args) -> int:
     from rankbench.artifacts.aggregate import aggregate_runs, write_aggregate
-    from rankbench.bench.executors import LocalExecutor, RayExecutor, SeedJob
     from rankbench.cli.bench_args import resolve
     from rankbench.io import default_cache_root
     from rankbench.keys import BEST_COMPRESSION
+    from rankbench.runner.executors import LocalExecutor, RayExecutor, SeedJob
     from rankbench.stats import load_policy
 
     seeds = parse_seeds(args.seeds)

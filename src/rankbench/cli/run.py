@@ -46,9 +46,10 @@ def register(sub) -> None:
 
 def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
     from rankbench.bench.progress import Progress
-    from rankbench.bench.protocol import BenchRun, run_bench
+    from rankbench.bench.protocol import BenchRun
     from rankbench.bench.runstate import RunDir
     from rankbench.io import default_cache_root
+    from rankbench.runner.seed import run_bench
     from rankbench.threads import apply_cpus_per_task
 
     notes: list[str] = []

@@ -65,7 +65,7 @@ def seed_variant(job: SeedJob, key: str) -> None:
 
 def seed_finish(job: SeedJob, *_after) -> dict:
     """Every stage of one seed in order (finished ones are skipped), then bench.json and bench.md."""
-    from rankbench.bench.protocol import run_bench
+    from rankbench.runner.seed import run_bench
 
     return run_bench(make_bench(job))
 
