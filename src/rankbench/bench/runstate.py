@@ -135,7 +135,7 @@ class RunDir:
         folder = ensure_dir(self.root / STAGE_LOCKS)
         path = folder / name.replace("/", "__")
         with friendly_os_errors(path):
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # umask applies
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

