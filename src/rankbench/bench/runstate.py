@@ -6,7 +6,9 @@ runs again. Because every stage is deterministic from the seed, a resumed run en
 results as an uninterrupted one.
 
 ``run_config.json`` locks the folder to one resolved config: a run with another config is refused, and
-the refusal names the keys that differ.
+the refusal names the keys that differ. The lock binds only once a stage has finished: a run that failed
+before that (a dataset that cannot be read, a missing package) left nothing to protect, so a fixed config
+may take the folder over.
 
 A stage being run holds an exclusive lock (``flock`` on ``.locks/<stage>``) until its marker is
 written, so a second process started on the same folder is refused instead of wiping a stage that
@@ -79,6 +81,10 @@ class RunDir:
         lock = self.root / LOCK
         if lock.exists():
             prior = read_json(lock)
+            if prior.get("config_hash") != config_hash and not self._finished_any():
+                self._check_idle()  # a first run that failed before any stage finished: relock
+                atomic_write_json(lock, {"config_hash": config_hash, "config": resolved, **(meta or {})})
+                return False
             if prior.get("config_hash") != config_hash:
                 keys = config_diff(prior.get("config", {}), resolved)
                 shown = ", ".join(keys[:12]) + (" ..." if len(keys) > 12 else "")
@@ -96,6 +102,29 @@ class RunDir:
             )
         atomic_write_json(lock, {"config_hash": config_hash, "config": resolved, **(meta or {})})
         return False
+
+    def _finished_any(self) -> bool:
+        """Whether any stage of the run in this folder has its marker (stages may be nested)."""
+        return any(self.root.rglob(MARKER))
+
+    def _check_idle(self) -> None:
+        """Refuse when another process holds a stage of this folder (it may be about to finish one)."""
+        locks = self.root / STAGE_LOCKS
+        if fcntl is None or not locks.is_dir():
+            return
+        for path in sorted(locks.iterdir()):
+            with friendly_os_errors(path):
+                fd = os.open(path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise RankbenchError(
+                    "another rankbench process is running in this folder",
+                    path=self.root,
+                    hint="wait for it to finish (or stop it), or use another --output folder",
+                ) from None
+            finally:
+                os.close(fd)
 
     def locked_config(self) -> dict:
         return read_json(self.root / LOCK)
