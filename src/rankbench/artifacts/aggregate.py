@@ -231,15 +231,17 @@ def probe_block(runs: list[dict]) -> dict:
     }
 
 
-def write_aggregate(out: Path, doc: dict) -> None:
-    """bench_aggregate.json, .md and (with matplotlib) .html into ``out``."""
+def write_aggregate(out: Path, doc: dict) -> list[Path]:
+    """bench_aggregate.json, .md and (with matplotlib) .html into ``out``; returns the files written."""
     from rankbench.io import atomic_write_json, atomic_write_text
     from rankbench.report.aggregate_md import render_aggregate
     from rankbench.report.html import render_aggregate_html, write_html_if_possible
 
     atomic_write_json(out / "bench_aggregate.json", doc)
     atomic_write_text(out / "bench_aggregate.md", render_aggregate(doc))
-    write_html_if_possible(out / "bench_aggregate.html", lambda: render_aggregate_html(doc))
+    page = write_html_if_possible(out / "bench_aggregate.html", lambda: render_aggregate_html(doc))
+    names = ["bench_aggregate.json", "bench_aggregate.md"] + (["bench_aggregate.html"] if page else [])
+    return [out / n for n in names]
 
 
 def rebuild_aggregate(folder: Path) -> dict:

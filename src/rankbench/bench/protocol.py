@@ -325,9 +325,17 @@ def stage_provenance(b: BenchRun) -> dict:
 # --- the whole bench -----------------------------------------------------------------------------
 
 
+def _context(b: BenchRun) -> dict:
+    """Now and this machine, unless this process ran no stage: then the finished run's bench.json is
+    rewritten byte for byte (its timestamp and machine facts kept)."""
+    from rankbench.artifacts.bench import assembled_now, kept_context
+
+    return assembled_now() if b.run.finished_here else kept_context(b.run.root)
+
+
 def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     """Run (or resume) every stage of one seed and write bench.json + bench.md. Returns bench.json."""
-    from rankbench.artifacts.bench import assemble_bench, assembled_now, write_bench
+    from rankbench.artifacts.bench import assemble_bench, write_bench
 
     stage_provenance(b)
     stage_probe(b)
@@ -336,7 +344,7 @@ def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     )
     gate = check_gate(b, probe_eval)
     if not gate["passed"] and not b.smoke:
-        doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
+        doc = assemble_bench(b.run.root, b.cfg, **_context(b))
         write_bench(b.run.root, doc)
         raise CheckFailed(
             f"probe quality gate failed: {gate['message']}; no variants were built",
@@ -351,6 +359,6 @@ def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     if variants:
         for job in variant_jobs(b.cfg.compression):
             stage_variant(b, job)
-    doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
+    doc = assemble_bench(b.run.root, b.cfg, **_context(b))
     write_bench(b.run.root, doc)
     return doc

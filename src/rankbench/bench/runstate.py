@@ -71,6 +71,7 @@ class RunDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._held: dict[str, int] = {}  # stage name -> fd of its lock file
+        self.finished_here: list[str] = []  # stages this process ran to their marker
 
     # -- the config lock --------------------------------------------------------------------------
     def claim(self, resolved: dict, config_hash: str, meta: dict | None = None) -> bool:
@@ -155,6 +156,7 @@ class RunDir:
     def finish(self, name: str, record: dict, started: float) -> dict:
         record = {**record, "stage": name, "seconds": round(time.perf_counter() - started, 3)}
         atomic_write_json(self.stage_dir(name) / MARKER, record)
+        self.finished_here.append(name)
         self._unlock_stage(name)
         return record
 
