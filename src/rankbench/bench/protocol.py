@@ -336,7 +336,9 @@ def _context(b: BenchRun) -> dict:
 def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     """Run (or resume) every stage of one seed and write bench.json + bench.md. Returns bench.json."""
     from rankbench.artifacts.bench import assemble_bench, write_bench
+    from rankbench.bench.progress import watch_bench
 
+    watch_bench(b.progress, b.run, b.cfg)
     stage_provenance(b)
     stage_probe(b)
     probe_eval = stage_eval(

@@ -72,6 +72,7 @@ class RunDir:
         self.root = Path(root)
         self._held: dict[str, int] = {}  # stage name -> fd of its lock file
         self.finished_here: list[str] = []  # stages this process ran to their marker
+        self.watch = None  # told when a stage starts and finishes (a progress.StageClock), if set
 
     # -- the config lock --------------------------------------------------------------------------
     def claim(self, resolved: dict, config_hash: str, meta: dict | None = None) -> bool:
@@ -157,6 +158,8 @@ class RunDir:
         record = {**record, "stage": name, "seconds": round(time.perf_counter() - started, 3)}
         atomic_write_json(self.stage_dir(name) / MARKER, record)
         self.finished_here.append(name)
+        if self.watch is not None:
+            self.watch.finished(name, record)
         self._unlock_stage(name)
         return record
 
@@ -212,6 +215,8 @@ class StageRun:
             return self
         self._t0 = time.perf_counter()
         self.dir = self.run.begin(self.name)
+        if self.run.watch is not None:
+            self.run.watch.started(self.name)
         return self
 
     def __exit__(
