@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rankbench.errors import RankbenchError
+from rankbench.io import yaml_error
 from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, PROFILES, VARIANTS
 
 BENCH_VERSION = "0.1"
@@ -410,11 +411,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise RankbenchError("config file not found", path=path, hint="`rankbench init-config` writes one")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RankbenchError(f"not valid YAML ({exc})".replace("\n", " "), path=path) from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise RankbenchError("not a UTF-8 text file", path=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, path, text) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
