@@ -208,7 +208,7 @@ def test_bad_input_exits_2_without_traceback(tmp_path, case, capsys):
 
 
 def test_missing_path(tmp_path, capsys):
-    with pytest.raises(RankbenchError, match=r"nowhere: no such file or directory"):
+    with pytest.raises(RankbenchError, match=r"nowhere: no such folder"):
         open_adapter(tmp_path / "nowhere")
     assert main(["audit", str(tmp_path / "nowhere")]) == 2
     assert "hint: pass a folder that holds adapter_config.json" in capsys.readouterr().err
@@ -318,8 +318,9 @@ def test_hub_id_offline_subprocess(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("error: someone/some-adapter@v1 is not a local folder, and the hub cannot be reached: "
-                                  "this machine looks offline")  # fmt: skip
+    assert proc.stderr.startswith("error: someone/some-adapter@v1 is not a local folder, and as a hub id it is not "
+                                  "in the hub cache and the hub cannot be reached")  # fmt: skip
+    assert "HF_HUB_OFFLINE=1 is set" in proc.stderr
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])

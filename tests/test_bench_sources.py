@@ -192,7 +192,7 @@ def test_bad_model_folders(tmp_path, files, message):
 
 
 def test_missing_model_path(tmp_path):
-    with pytest.raises(RankbenchError, match="model folder not found"):
+    with pytest.raises(RankbenchError, match="absent: no such folder"):
         resolve_model(ModelConfig(name=str(tmp_path / "absent")))
 
 
@@ -206,7 +206,7 @@ def test_hub_model_offline_says_so(monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(
-        RankbenchError, match=r"cannot download model 'org/some-model'.*offline or unreachable"
+        RankbenchError, match=r"cannot download model 'org/some-model'.*the hub cannot be reached"
     ) as err:
         resolve_model(ModelConfig(name="org/some-model"))
     assert "local folder" in err.value.hint

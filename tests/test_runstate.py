@@ -20,8 +20,33 @@ def test_claim_locks_the_folder_to_one_config(tmp_path):
     run = RunDir(tmp_path / "out")
     assert run.claim({"train": {"steps": 10}}, "h1") is False
     assert run.claim({"train": {"steps": 10}}, "h1") is True  # same config: resume
+    run.finish("probe", {}, time.perf_counter())  # the lock binds once a stage has finished
     with pytest.raises(RankbenchError, match=r"another config \(differs in: train.steps\)"):
         run.claim({"train": {"steps": 20}}, "h2")
+
+
+def test_a_run_that_failed_before_any_stage_finished_does_not_lock_the_folder(tmp_path):
+    run = RunDir(tmp_path / "out")
+    run.claim({"task": {"dataset": "typo.csv"}}, "bad")
+    with pytest.raises(ValueError), run.stage("provenance"):
+        raise ValueError("the dataset cannot be read")
+    fixed = RunDir(tmp_path / "out")
+    assert fixed.claim({"task": {"dataset": "data.csv"}}, "good") is False  # a fresh start, not a resume
+    assert fixed.locked_config()["config"] == {"task": {"dataset": "data.csv"}}
+    with fixed.stage("provenance") as st:
+        assert not st.done  # the failed run's leftovers are wiped, as for any unfinished stage
+        st.record = {}
+    with pytest.raises(RankbenchError, match=r"another config \(differs in: task.dataset\)"):
+        RunDir(tmp_path / "out").claim({"task": {"dataset": "typo.csv"}}, "bad")
+
+
+def test_a_folder_whose_first_stage_is_running_is_not_taken_over(tmp_path):
+    first = RunDir(tmp_path)
+    first.claim({"a": 1}, "h1")
+    first.begin("provenance")  # running, nothing finished yet
+    with pytest.raises(RankbenchError, match="another rankbench process is running in this folder"):
+        RunDir(tmp_path).claim({"a": 2}, "h2")
+    assert first.locked_config()["config_hash"] == "h1"
 
 
 def test_claim_refuses_a_foreign_non_empty_folder(tmp_path):

@@ -39,6 +39,7 @@ def write_csvs(out: Path, seed: int) -> tuple[Path, Path]:
 
 def train(train_csv: Path, adapter_dir: Path, steps: int, seed: int) -> float:
     import torch
+    import transformers
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import (
         AutoModelForSequenceClassification,
@@ -52,6 +53,7 @@ def train(train_csv: Path, adapter_dir: Path, steps: int, seed: int) -> float:
     with open(train_csv, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     torch.manual_seed(seed)
+    transformers.logging.set_verbosity_error()  # the new head's weights are "MISSING": we train them
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     base = AutoModelForSequenceClassification.from_pretrained(str(model_dir), num_labels=len(LABELS))
     lora = LoraConfig(

@@ -57,3 +57,34 @@ class RankbenchWarning(UserWarning):
 def warn(message: str) -> None:
     """Emit a :class:`RankbenchWarning`; the CLI prints these as ``warning: ...`` on stderr."""
     warnings.warn(message, RankbenchWarning, stacklevel=2)
+
+
+_YAML_HINTS = (
+    ("'\\t'", "YAML indents with spaces only: replace the tab with spaces"),
+    (
+        "mapping values are not allowed",
+        "a value holding ': ' must be quoted, or the line is indented too far",
+    ),
+    ("could not find expected ':'", "each key needs ': ' after it (a space after the colon)"),
+    ("expected <block end>", "the keys of one section need the same indentation"),
+    ("found undefined alias", "'*' starts a YAML alias: quote the value"),
+)
+
+
+def yaml_error(exc: Exception, path: str | Path, text: str, what: str = "not valid YAML") -> RankbenchError:
+    """A RankbenchError for PyYAML's ``exc`` on ``text`` read from ``path``: the line and column, the
+    offending line with a caret under the column, and a hint for the usual mistakes."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return RankbenchError(f"{what}: {problem}", path=path)
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    number = f"{mark.line + 1}"
+    shown = f"\n  {number} | {line}\n  {' ' * len(number)} | {' ' * mark.column}^"
+    hint = next((h for key, h in _YAML_HINTS if key in str(exc)), None)
+    return RankbenchError(
+        f"{what} at line {mark.line + 1}, column {mark.column + 1}: {problem}{shown}",
+        path=path,
+        hint=hint or "check the indentation and quoting on this line and the one above it",
+    )

@@ -2,6 +2,12 @@
 
 Every artifact goes through here: write to a temporary file in the same folder, flush and fsync, then
 rename over the target. A reader (or a resumed run) sees either the old file or the new one, never half.
+
+Modes: a temporary file or folder is private (0600 / 0700), and so is what some libraries save (PEFT's
+``save_pretrained`` leaves its weights 0600). :func:`give_normal_modes` sets what a plain ``open()`` or
+``mkdir`` would have given under the user's umask (0644 / 0755 under umask 022), so a colleague, a web
+server or a serving process can read what we wrote. Every write here calls it, and so does every place
+that renames a library's output into a run folder.
 """
 
 from __future__ import annotations
@@ -39,6 +45,48 @@ def friendly_os_errors(path: str | Path) -> Iterator[None]:
         raise
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS says it (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def normal_modes() -> tuple[int, int]:
+    """(file mode, folder mode) a normal write gets under the current umask: 0o644, 0o755 under 022."""
+    mask = current_umask()
+    return 0o666 & ~mask, 0o777 & ~mask
+
+
+def give_normal_modes(path: str | Path) -> None:
+    """Give ``path`` (a file, or a folder and everything in it) the modes a normal write would have.
+
+    Links are left alone (their targets are not ours to change).
+    """
+    file_mode, dir_mode = normal_modes()
+    root = Path(path)
+    with friendly_os_errors(root):
+        if root.is_symlink() or not root.is_dir():
+            if not root.is_symlink():
+                os.chmod(root, file_mode)
+            return
+        os.chmod(root, dir_mode)
+        for folder, dirs, files in os.walk(root):
+            for name in dirs:
+                if not os.path.islink(os.path.join(folder, name)):
+                    os.chmod(os.path.join(folder, name), dir_mode)
+            for name in files:
+                if not os.path.islink(os.path.join(folder, name)):
+                    os.chmod(os.path.join(folder, name), file_mode)
+
+
 def ensure_dir(path: str | Path) -> Path:
     path = Path(path)
     with friendly_os_errors(path):
@@ -54,6 +102,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+                os.fchmod(fh.fileno(), normal_modes()[0])  # mkstemp made it 0600
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -177,7 +226,7 @@ def append_jsonl_line(path: str | Path, obj: Any) -> None:
     path = Path(path)
     ensure_dir(path.parent)
     with friendly_os_errors(path):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies
         try:
             view = memoryview(data)
             while view:  # a regular file takes it all at once; loop only for a short write

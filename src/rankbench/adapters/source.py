@@ -7,13 +7,12 @@ a local adapter folder.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from rankbench.errors import RankbenchError, warn
+from rankbench.hubid import looks_like_hub_id, no_such_folder, offline_note, run_adapter_suggestion
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _LOCAL_HINT = "pass a folder that holds adapter_config.json and adapter_model.safetensors"
 
 
@@ -37,10 +36,6 @@ def single_file_of(path) -> Path | None:
     return None
 
 
-def looks_like_hub_id(text: str) -> bool:
-    return bool(_HUB_ID.match(text)) and ".." not in text
-
-
 def resolve_adapter_dir(path, *, revision: str | None = None) -> Path:
     """A local folder for ``path``: the folder itself, the folder of a file inside it, or a hub download."""
     p = Path(path).expanduser()
@@ -51,12 +46,13 @@ def resolve_adapter_dir(path, *, revision: str | None = None) -> Path:
             if p.name in ADAPTER_FILES:
                 return p.parent
             raise RankbenchError("is a file, not an adapter folder", path=p, hint=_LOCAL_HINT)
+        suggestion = run_adapter_suggestion(p)
+        if suggestion and not (p / ADAPTER_FILES[0]).exists() and single_file_of(p) is None:
+            raise RankbenchError("is a rankbench run folder, not an adapter", path=p, hint=suggestion)
         return p
     if looks_like_hub_id(str(path)):
         return _download(str(path), revision)
-    raise RankbenchError(
-        "no such file or directory", path=p, hint=_LOCAL_HINT + ", or a hub id like owner/name"
-    )
+    raise no_such_folder(p, "an adapter folder was expected here", _LOCAL_HINT)
 
 
 def _download(repo_id: str, revision: str | None) -> Path:
@@ -88,10 +84,9 @@ def _download(repo_id: str, revision: str | None) -> Path:
         ) from None
     except offline + (OSError,) as exc:
         raise RankbenchError(
-            f"{where} is not a local folder, and the hub cannot be reached: this machine looks offline "
-            f"({type(exc).__name__})",
-            hint="download the adapter on a machine with internet and pass its folder, "
-            "or unset HF_HUB_OFFLINE if you meant to go online",
+            f"{where} is not a local folder, and as a hub id it is not in the hub cache and the hub "
+            f"cannot be reached ({type(exc).__name__}){offline_note()}",
+            hint="download the adapter on a machine with internet and pass its folder",
         ) from None
     except Exception as exc:  # the hub client raises many types; none of them should become a traceback
         raise RankbenchError(f"{where}: fetching from the hub failed: {exc}", hint=_LOCAL_HINT) from None

@@ -26,6 +26,7 @@ import numpy as np
 
 from rankbench.adapters.safetensors_file import ITEM_SIZES
 from rankbench.errors import RankbenchError
+from rankbench.io import give_normal_modes
 
 NUMPY_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2"}
 
@@ -123,6 +124,7 @@ def staged_dir(out_dir: str | Path) -> Iterator[Path]:
         raise RankbenchError(f"cannot create the output folder ({exc.strerror})", path=out) from None
     try:
         yield tmp
+        give_normal_modes(tmp)  # mkdtemp made it 0700: a normal mkdir's mode, for other readers
         if out.is_dir():
             out.rmdir()  # empty (checked above); fails if something appeared meanwhile
         os.rename(tmp, out)

@@ -240,15 +240,16 @@ def probe_block(runs: list[dict]) -> dict:
     }
 
 
-def write_aggregate(out: Path, doc: dict) -> None:
-    """bench_aggregate.json, .md and (with matplotlib) .html into ``out``."""
+def write_aggregate(out: Path, doc: dict) -> list[Path]:
+    """bench_aggregate.json, .md and (with matplotlib) .html into ``out``; returns the files written."""
     from rankbench.io import atomic_write_json, atomic_write_text
     from rankbench.report.aggregate_md import render_aggregate
     from rankbench.report.html import render_aggregate_html, write_html_if_possible
 
     atomic_write_json(out / AGGREGATE_JSON, doc)
     atomic_write_text(out / AGGREGATE_MD, render_aggregate(doc))
-    write_html_if_possible(out / AGGREGATE_HTML, lambda: render_aggregate_html(doc))
+    page = write_html_if_possible(out / AGGREGATE_HTML, lambda: render_aggregate_html(doc))
+    return [out / AGGREGATE_JSON, out / AGGREGATE_MD] + ([out / AGGREGATE_HTML] if page else [])
 
 
 def rebuild_aggregate(folder: Path) -> dict:

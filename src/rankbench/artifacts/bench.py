@@ -56,6 +56,17 @@ def assembled_now() -> dict:
     return {"machine": environment(), "timestamp": dt.datetime.now(dt.timezone.utc).isoformat()}
 
 
+def kept_context(root: Path) -> dict:
+    """The machine facts and timestamp of the bench.json in ``root`` (a rebuild, or a rerun of a
+    finished run, changes nothing); this process's when there is none."""
+    context = assembled_now()
+    if (Path(root) / BENCH_JSON).is_file():
+        old = read_json(Path(root) / BENCH_JSON)
+        machine = {k: v for k, v in old.get("env", {}).items() if k not in DERIVED_ENV_KEYS}
+        context = {"machine": machine, "timestamp": old.get("timestamp", context["timestamp"])}
+    return context
+
+
 def assemble_bench(root: Path, cfg: BenchConfig, *, machine: dict, timestamp: str) -> dict:
     """bench.json of the run folder ``root`` run with ``cfg``, from its stage records alone."""
     run = RunDir(root)
@@ -225,16 +236,17 @@ def embedded_config(resolved: dict, cfg: BenchConfig, probe_rec: dict, data_prov
     return emb
 
 
-def write_bench(out: Path, doc: dict, run_root: Path | None = None) -> None:
+def write_bench(out: Path, doc: dict, run_root: Path | None = None) -> list[Path]:
     """bench.json, bench.md and (with matplotlib) bench.html into ``out``; the page's figures read
-    the audit and plans of ``run_root`` (default: ``out``)."""
+    the audit and plans of ``run_root`` (default: ``out``). Returns the files written."""
     from rankbench.io import atomic_write_json, atomic_write_text
     from rankbench.report.bench_md import render_bench
     from rankbench.report.html import bench_html_beside, write_html_if_possible
 
     atomic_write_json(out / BENCH_JSON, doc)
     atomic_write_text(out / BENCH_MD, render_bench(doc))
-    write_html_if_possible(out / BENCH_HTML, lambda: bench_html_beside(run_root or out, doc))
+    page = write_html_if_possible(out / BENCH_HTML, lambda: bench_html_beside(run_root or out, doc))
+    return [out / BENCH_JSON, out / BENCH_MD] + ([out / BENCH_HTML] if page else [])
 
 
 def rebuild_bench(root: Path) -> dict:
@@ -248,11 +260,7 @@ def rebuild_bench(root: Path) -> dict:
             hint="give the --output folder of `rankbench run` (a campaign's seed_N folder for one seed)",
         )
     cfg = BenchConfig.from_dict(RunDir(root).locked_config()["config"], source=str(root / LOCK))
-    context = assembled_now()
-    if (root / BENCH_JSON).is_file():
-        old = read_json(root / BENCH_JSON)
-        machine = {k: v for k, v in old.get("env", {}).items() if k not in DERIVED_ENV_KEYS}
-        context = {"machine": machine, "timestamp": old.get("timestamp", context["timestamp"])}
+    context = kept_context(root)
     for stage in (PROBE, PROBE_EVAL):
         if not RunDir(root).is_done(stage):
             raise RankbenchError(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rankbench.bench.variants import variant_names
-from rankbench.errors import RankbenchError
+from rankbench.errors import RankbenchError, yaml_error
 from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, DEFAULT_DATASET, DEFAULT_MODEL, PROFILES
 from rankbench.suggest.document import DEFAULT_RULE
 
@@ -418,11 +418,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise RankbenchError("config file not found", path=path, hint="`rankbench init-config` writes one")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RankbenchError(f"not valid YAML ({exc})".replace("\n", " "), path=path) from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise RankbenchError("not a UTF-8 text file", path=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, path, text) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -6,7 +6,9 @@ runs again. Because every stage is deterministic from the seed, a resumed run en
 results as an uninterrupted one.
 
 ``run_config.json`` locks the folder to one resolved config: a run with another config is refused, and
-the refusal names the keys that differ.
+the refusal names the keys that differ. The lock binds only once a stage has finished: a run that failed
+before that (a dataset that cannot be read, a missing package) left nothing to protect, so a fixed config
+may take the folder over.
 
 A stage being run holds an exclusive lock (``flock`` on ``.locks/<stage>``) until its marker is
 written, so a second process started on the same folder is refused instead of wiping a stage that
@@ -66,6 +68,8 @@ class RunDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._held: dict[str, int] = {}  # stage name -> fd of its lock file
+        self.finished_here: list[str] = []  # stages this process ran to their marker
+        self.watch = None  # told when a stage starts and finishes (a progress.StageClock), if set
 
     # -- the config lock --------------------------------------------------------------------------
     def claim(self, resolved: dict, config_hash: str, meta: dict | None = None) -> bool:
@@ -76,6 +80,10 @@ class RunDir:
         lock = self.root / LOCK
         if lock.exists():
             prior = read_json(lock)
+            if prior.get("config_hash") != config_hash and not self._finished_any():
+                self._check_idle()  # a first run that failed before any stage finished: relock
+                atomic_write_json(lock, {"config_hash": config_hash, "config": resolved, **(meta or {})})
+                return False
             if prior.get("config_hash") != config_hash:
                 keys = config_diff(prior.get("config", {}), resolved)
                 shown = ", ".join(keys[:12]) + (" ..." if len(keys) > 12 else "")
@@ -93,6 +101,29 @@ class RunDir:
             )
         atomic_write_json(lock, {"config_hash": config_hash, "config": resolved, **(meta or {})})
         return False
+
+    def _finished_any(self) -> bool:
+        """Whether any stage of the run in this folder has its marker (stages may be nested)."""
+        return any(self.root.rglob(MARKER))
+
+    def _check_idle(self) -> None:
+        """Refuse when another process holds a stage of this folder (it may be about to finish one)."""
+        locks = self.root / STAGE_LOCKS
+        if fcntl is None or not locks.is_dir():
+            return
+        for path in sorted(locks.iterdir()):
+            with friendly_os_errors(path):
+                fd = os.open(path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise RankbenchError(
+                    "another rankbench process is running in this folder",
+                    path=self.root,
+                    hint="wait for it to finish (or stop it), or use another --output folder",
+                ) from None
+            finally:
+                os.close(fd)
 
     def locked_config(self) -> dict:
         return read_json(self.root / LOCK)
@@ -123,6 +154,9 @@ class RunDir:
     def finish(self, name: str, record: dict, started: float) -> dict:
         record = {**record, "stage": name, "seconds": round(time.perf_counter() - started, 3)}
         atomic_write_json(self.stage_dir(name) / MARKER, record)
+        self.finished_here.append(name)
+        if self.watch is not None:
+            self.watch.finished(name, record)
         self._unlock_stage(name)
         return record
 
@@ -132,7 +166,7 @@ class RunDir:
         folder = ensure_dir(self.root / STAGE_LOCKS)
         path = folder / name.replace("/", "__")
         with friendly_os_errors(path):
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # umask applies
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -178,6 +212,8 @@ class StageRun:
             return self
         self._t0 = time.perf_counter()
         self.dir = self.run.begin(self.name)
+        if self.run.watch is not None:
+            self.run.watch.started(self.name)
         return self
 
     def __exit__(

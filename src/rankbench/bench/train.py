@@ -11,7 +11,9 @@ the adapter saved atomically, as a :class:`~rankbench.bench.profiles.base.TrainR
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -24,7 +26,9 @@ import torch
 
 from rankbench.bench.device import pick_dtype, seed_everything
 from rankbench.bench.profiles.base import TrainJob, TrainResult
+from rankbench.bench.sources import PortableBase, portable_base
 from rankbench.errors import RankbenchError
+from rankbench.io import atomic_write_text, give_normal_modes
 
 if TYPE_CHECKING:
     from rankbench.bench.config import BenchConfig
@@ -207,7 +211,7 @@ def train_adapter(
         progress=job.progress,
         amp_dtype=amp,
     )
-    save_adapter(model, Path(job.out_dir))
+    save_adapter(model, Path(job.out_dir), portable_base(cfg.model))
     return TrainResult(
         adapter_dir=Path(job.out_dir),
         steps=stats.steps,
@@ -220,12 +224,43 @@ def train_adapter(
     )
 
 
-def save_adapter(model: torch.nn.Module, out_dir: Path) -> None:
-    """save_pretrained into ``out_dir.tmp``, then rename: a killed run never leaves a half adapter."""
+def save_adapter(model: torch.nn.Module, out_dir: Path, base: PortableBase | None = None) -> None:
+    """save_pretrained into ``out_dir.tmp``, then rename: a killed run never leaves a half adapter.
+
+    ``base`` is the name written as ``base_model_name_or_path`` (and in PEFT's model card) instead of
+    the folder the base was loaded from, so the adapter loads on another machine; the files get the
+    modes a normal write would (PEFT leaves the weights 0600).
+    """
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(str(tmp), safe_serialization=True)
+    _name_base(tmp, base)
+    give_normal_modes(tmp)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
+
+
+def _name_base(folder: Path, base: PortableBase | None) -> None:
+    """Replace the loaded-from folder in a saved adapter's config and model card by ``base``.
+
+    Done after the save, not before it: PEFT looks a hub id up on the network while saving (to check
+    the vocabulary), and the bench never needs the network.
+    """
+    config_path = folder / "adapter_config.json"
+    if base is None or not config_path.is_file():
+        return
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    local = config.get("base_model_name_or_path")
+    config["base_model_name_or_path"] = base.name
+    if base.revision is not None:
+        config["revision"] = base.revision
+    atomic_write_text(config_path, json.dumps(config, indent=2, sort_keys=True))
+    card = folder / "README.md"
+    if card.is_file():
+        text = card.read_text(encoding="utf-8")
+        named = re.search(r"^base_model: *['\"]?(.+?)['\"]?$", text, flags=re.MULTILINE)
+        for old in {local, named and named.group(1)} - {None, ""}:
+            text = text.replace(old, base.name)  # the front matter's base_model and its tag
+        atomic_write_text(card, text)

@@ -22,6 +22,7 @@ from typing import Any
 from rankbench.adapters.adapter import Adapter
 from rankbench.adapters.reader import CONFIG_NAME, SAFETENSORS_NAME, open_adapter
 from rankbench.bench.config import BenchConfig, get_key, raw_config, set_key
+from rankbench.bench.sources import BUILTIN_HUB_IDS, is_hub_name
 from rankbench.bench.variants import variant_jobs
 from rankbench.errors import RankbenchError
 
@@ -104,8 +105,11 @@ def _base_model(config: dict, folder: Path) -> str:
             path=folder / CONFIG_NAME,
             hint=OVERRIDE_HINT,
         )
+    builtin = {hub: name for name, hub in BUILTIN_HUB_IDS.items()}.get(base)
+    if builtin is not None:  # what the bench writes: the builtin ships this model, no hub needed
+        return builtin
     local = Path(base).expanduser()
-    looks_local = base.startswith((".", "/", "~")) or base.count("/") > 1 or "\\" in base
+    looks_local = "\\" in base or not is_hub_name(base)
     if looks_local and not local.exists():
         raise RankbenchError(
             f"the base model {base!r} named in {CONFIG_NAME} (base_model_name_or_path) does not exist "

@@ -3,6 +3,7 @@ only), or, with ``--rebuild``, rebuild the JSON itself from the run folder's rec
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -14,7 +15,17 @@ HTML_NAMES = {"bench": BENCH_HTML, "bench_aggregate": AGGREGATE_HTML}
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "report", help="render bench.json / bench_aggregate.json (or a run folder) to Markdown or HTML"
+        "report",
+        help="render bench.json / bench_aggregate.json (or a run folder) to Markdown or HTML",
+        description="Render a bench.json or bench_aggregate.json (or the run folder holding one) as\n"
+        "Markdown on stdout, or as a self-contained HTML page with --html; both are drawn from the\n"
+        "JSON alone, nothing is recomputed. With --rebuild, rebuild the JSON itself from a run\n"
+        "folder's stage records and locked config (or a campaign's seed folders), then its .md and\n"
+        ".html; an unchanged folder rebuilds byte for byte.",
+        epilog="examples:\n  rankbench report rankbench-out            # bench.md on stdout\n"
+        "  rankbench report rankbench-out --html     # rankbench-out/bench.html\n"
+        "  rankbench report rankbench-out --rebuild  # bench.json, bench.md, bench.html from the records",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("path", type=Path, help="a bench.json, a bench_aggregate.json, or a folder holding one")
     p.add_argument(
@@ -102,10 +113,10 @@ def rebuild(path: Path, out: Path | None) -> int:
         raise RankbenchError("no such run folder", path=path, hint="give the --output folder of a run")
     target = out or folder
     if (folder / AGGREGATE_JSON).is_file():
-        write_aggregate(target, rebuild_aggregate(folder))
-        name = AGGREGATE_JSON
+        written = write_aggregate(target, rebuild_aggregate(folder))
     else:
-        write_bench(target, rebuild_bench(folder), run_root=folder)
-        name = BENCH_JSON
-    print(f"rebuilt {target / name} from the records in {folder}", file=sys.stderr)
+        written = write_bench(target, rebuild_bench(folder), run_root=folder)
+    print(f"rebuilt from the records in {folder}:", file=sys.stderr)
+    for path in written:
+        print(f"  {path}", file=sys.stderr)
     return 0

@@ -72,8 +72,12 @@ def run_one(args: argparse.Namespace, out: Path, seed: int | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rankbench.cli.needs import require
     from rankbench.threads import pin_pools_for_bench
 
+    require("bench", "rankbench run")  # before the output folder is touched
+    if args.executor == "ray":
+        require("ray", "--executor ray")
     pin_pools_for_bench()
     if args.seeds:
         from rankbench.cli.campaign import run_campaign

@@ -8,13 +8,23 @@ from rankbench.errors import CheckFailed
 from rankbench.run_layout import BENCH_JSON
 
 
+def _context(b: BenchRun) -> dict:
+    """Now and this machine, unless this process ran no stage: then the finished run's bench.json is
+    rewritten byte for byte (its timestamp and machine facts kept)."""
+    from rankbench.artifacts.bench import assembled_now, kept_context
+
+    return assembled_now() if b.run.finished_here else kept_context(b.run.root)
+
+
 def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
     """Run (or resume) every stage of one seed and write bench.json + bench.md. Returns bench.json."""
-    from rankbench.artifacts.bench import assemble_bench, assembled_now, write_bench
+    from rankbench.artifacts.bench import assemble_bench, write_bench
+    from rankbench.bench.progress import watch_bench
 
+    watch_bench(b.progress, b.run, b.cfg)
     gate = run_stages(b, variants=variants)
     if not gate["passed"] and not b.smoke:
-        doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
+        doc = assemble_bench(b.run.root, b.cfg, **_context(b))
         write_bench(b.run.root, doc)
         raise CheckFailed(
             f"probe quality gate failed: {gate['message']}; no variants were built",
@@ -24,6 +34,6 @@ def run_bench(b: BenchRun, *, variants: bool = True) -> dict:
             if b.cfg.probe.adapter
             else "train longer (train.steps), raise train.learning_rate, or lower task.probe_gate.min_value",
         )
-    doc = assemble_bench(b.run.root, b.cfg, **assembled_now())
+    doc = assemble_bench(b.run.root, b.cfg, **_context(b))
     write_bench(b.run.root, doc)
     return doc

@@ -179,7 +179,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise RankbenchError(f"policy is not valid YAML: {exc}", path=source) from None
+        from rankbench.errors import yaml_error
+
+        raise yaml_error(exc, source, raw.decode("utf-8", "replace"), "policy is not valid YAML") from None
     return parse_policy(data, source=source, sha256=hashlib.sha256(raw).hexdigest())
 
 

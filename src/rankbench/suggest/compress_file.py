@@ -34,6 +34,7 @@ from rankbench.adapters.lycoris import StructuredSpec
 from rankbench.adapters.safetensors_file import decode_float
 from rankbench.adapters.writer import SafetensorsWriter, encode_float
 from rankbench.errors import RankbenchError
+from rankbench.io import give_normal_modes
 from rankbench.spectral.truncate import discarded_energy
 from rankbench.suggest.compress import CompressionRecord, ModuleRecord, check_plan, make_record
 from rankbench.suggest.plans import Plan
@@ -218,6 +219,7 @@ def _write(adapter, fd, out: Path, entries, metadata, jobs, plan, alphas, worker
                 if data is None:
                     data = pread_exact(fd, tensors[key].begin, tensors[key].end)
                 writer.write(key, data)
+        give_normal_modes(tmp)  # mkstemp made it 0600
         os.rename(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
