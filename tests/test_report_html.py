@@ -151,6 +151,11 @@ def test_no_external_resources(which, request):
     assert not found
 
 
+def shown(cell: str) -> float:
+    """A rounded table cell back as a number (thousands separators dropped)."""
+    return float(cell.replace(",", ""))
+
+
 def test_forest_and_size_use_the_json_numbers(runs, bench_page):
     doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
     page = Page(bench_page)
@@ -158,16 +163,17 @@ def test_forest_and_size_use_the_json_numbers(runs, bench_page):
     size = rows_by(page, "fig-size", "variant")
     assert set(forest) == set(doc["compressed"]) == set(size) - {"probe"}
     for key, v in doc["compressed"].items():
-        assert float(forest[key]["ci_low"]) == v["ci"]["low"]
-        assert float(forest[key]["ci_high"]) == v["ci"]["high"]
-        assert float(forest[key]["delta"]) == v["delta_vs_probe"]
+        # rounded as bench.md rounds them: four decimals
+        assert forest[key]["ci_low"] == f"{v['ci']['low']:.4f}"
+        assert forest[key]["ci_high"] == f"{v['ci']['high']:.4f}"
+        assert shown(forest[key]["delta"]) == pytest.approx(v["delta_vs_probe"], abs=5e-5)
         assert forest[key]["verdict"] == v["verdict"]
         counts = (forest[key]["only variant right"], forest[key]["only probe right"], forest[key]["n"])
         assert counts == tuple(
-            str(v["paired"][k]) for k in ("variant_only_correct", "probe_only_correct", "n")
+            f"{v['paired'][k]:,}" for k in ("variant_only_correct", "probe_only_correct", "n")
         )
-        assert float(size[key]["LoRA params"]) == v["params"]
-    assert float(size["probe"]["LoRA params"]) == doc["probe"]["params"]
+        assert shown(size[key]["LoRA params"]) == v["params"]
+    assert size["probe"]["LoRA params"] == f"{doc['probe']['params']:,}"
     frontier = {k for k, row in size.items() if row["on frontier"] == "yes"}
     assert frontier == {"probe", doc["summary"]["best_compression"]["variant"]}  # one PASS, at half the size
 
@@ -179,7 +185,8 @@ def test_audit_figures_use_the_plans(runs, bench_page):
     assert {k: int(r["rank"]) for k, r in ranks.items()} == plans["per_layer"]["ranks"]
     energy = rows_by(page, "fig-energy", "plan")
     for name, plan in plans.items():
-        assert float(energy[name]["energy kept"]) == 1.0 - plan["discarded_energy_fraction"]
+        kept = 1.0 - plan["discarded_energy_fraction"]
+        assert shown(energy[name]["energy kept"]) == pytest.approx(kept, abs=5e-5)
     head, *body = page.tables["fig-spectra"]
     assert len(body) == 2 * 7  # median and p90 module of each of the 7 module types, one rule
     for row in body:
@@ -193,8 +200,11 @@ def test_campaign_draws_the_seeds_over_the_decision_interval(runs, campaign_page
     assert tuple(page.figures) == ("fig-campaign", "fig-size")
     rows = rows_by(page, "fig-campaign", "variant")
     for key, v in doc["compressed"].items():
-        assert float(rows[key]["ci_low"]) == v["delta_ci_pooled"]["ci_low"]  # no decision_ci: the pooled one
-        assert [float(x) for x in rows[key]["seed deltas"].split()] == v["delta_vs_probe"]["values"]
+        # no decision_ci: the pooled one
+        assert shown(rows[key]["ci_low"]) == pytest.approx(v["delta_ci_pooled"]["ci_low"], abs=5e-5)
+        assert [float(x) for x in rows[key]["seed deltas"].split()] == pytest.approx(
+            v["delta_vs_probe"]["values"], abs=5e-5
+        )
         assert rows[key]["verdict"] == ("PASS" if v["policy_result"]["passed"] else "FAIL")
     assert (
         "uniform_median · truncate (compression): seeds passing 4/5, policy PASS"
@@ -214,7 +224,7 @@ def test_campaign_prefers_decision_ci(runs):
         "df": 4,
     }
     rows = rows_by(Page(render_aggregate_html(doc)), "fig-campaign", "variant")
-    assert (float(rows["uniform_p90"]["ci_low"]), rows["uniform_p90"]["interval method"]) == (
+    assert (shown(rows["uniform_p90"]["ci_low"]), rows["uniform_p90"]["interval method"]) == (
         -0.0123,
         "t across seeds",
     )
