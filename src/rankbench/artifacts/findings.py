@@ -180,6 +180,12 @@ def _also(j: Judged, scope: Scope) -> str:
     return "" if j.low is None else f", {_interval(j, scope)}"
 
 
+def _of_probe(j: Judged, scope: Scope) -> str:
+    if j.rank is None or scope.probe_rank is None or j.rank >= scope.probe_rank:
+        return ""
+    return f", r={j.rank} of the probe's r={scope.probe_rank}"
+
+
 def _counts(j: Judged, scope: Scope) -> str:
     if j.variant_only is None:
         return ""
@@ -218,7 +224,7 @@ def better_than_probe(j: Judged, scope: Scope) -> dict:
         else f"has Δ {j.delta:+.3f}"
     )
     text = (
-        f"{j.key} ({j.method}) is significantly better than the probe: it {scores}"
+        f"{j.key} ({j.method}{_of_probe(j, scope)}) is significantly better than the probe: it {scores}"
         f"{_counts(j, scope)}; the {_interval(j, scope)} lies wholly above 0. The probe is likely "
         "over-trained (over-fit) for this data: "
         + (
@@ -308,8 +314,9 @@ def underpowered(judged: list[Judged], scope: Scope) -> dict | None:
     head = (
         f"{'The campaign' if scope.campaign else 'This run'} is underpowered: {len(blind)} of {len(comp)} "
         f"compression variants cannot resolve the tolerance {scope.tolerance:g} (the smallest margin "
-        f"resolvable with 80% power when Δ = 0 is {worst.mde:.4f} for {worst.key}), so a FAIL there may "
-        "be the test's blindness rather than a loss. "
+        f"resolvable with 80% power when Δ = 0 is {worst.mde:.4f} for {worst.key}). It cannot reliably tell "
+        f"a loss of {scope.tolerance:g} from none: a FAIL whose interval reaches above −{scope.tolerance:g} "
+        "may be the test's blindness rather than a real loss. "
     )
     extra: dict = {"tolerance": scope.tolerance, "mde": worst.mde, "variants": [j.key for j in blind]}
     if scope.campaign:
@@ -328,13 +335,13 @@ def underpowered(judged: list[Judged], scope: Scope) -> dict | None:
         needed = items_to_resolve(worst.n_items, worst.mde, scope.tolerance) if worst.n_items else None
         extra |= {"n_items": worst.n_items, "items_needed": needed}
         disagree = (
-            f" ({worst.variant_only + worst.probe_only} of {worst.n_items} items)"
+            f" ({worst.variant_only + worst.probe_only} of {worst.n_items:,} items)"
             if worst.variant_only is not None
             else ""
         )
         tail = (
             f"At the same rate of disagreement{disagree}, about {needed:,} eval items would resolve it "
-            f"(the margin shrinks as 1/√n; this run has {worst.n_items:,})."
+            f"for every compression (the margin shrinks as 1/√n; this run has {worst.n_items:,})."
             if needed
             else "More eval items would resolve it."
         )

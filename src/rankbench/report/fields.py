@@ -177,7 +177,7 @@ def verdict_readings(rows: list[Row], tol: float | None) -> list[str]:
             f"{'this one is' if len(below) == 1 else 'these are'} likely a little worse than the probe, "
             "but within the tolerance."
         )
-    passes = [r for r in rows if r.passed]
+    passes = [r for r in rows if r.passed and r.role == "compression"]  # the candidates
     for r in rows:
         peer = min((p for p in passes if p.delta <= r.delta), key=lambda p: p.delta, default=None)
         if r.passed or peer is None:

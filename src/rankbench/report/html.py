@@ -22,7 +22,7 @@ from rankbench.report.svg import Figure, report_style
 
 CSS = (
     """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1040px;margin:1.5em auto;padding:0 1em}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1100px;margin:1.5em auto;padding:0 1em}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin:0 0 .3em}
 ul.meta{padding-left:1.1em;margin:.3em 0 1em}ul.meta li{margin:.1em 0}
 figure{margin:1.6em 0;padding-top:.8em;border-top:1px solid #ddd;break-inside:avoid}

@@ -14,10 +14,11 @@ SECTION_CSS = """
 p.level{padding:.5em .8em;border-left:5px solid #999;background:#f4f4f4;margin:.6em 0 1em}
 p.level.weak{border-color:#D55E00;background:#fbefe6}p.level.strong{border-color:#009E73;background:#eaf6f1}
 section{margin:1.2em 0}ul.findings li{margin:.35em 0}.kind{font-variant:small-caps;color:#555}
-table.results{font-size:.84em}table.results th{vertical-align:bottom}
+table.results{font-size:.82em}table.results td,table.results th{padding:1px 5px}table.results th{vertical-align:bottom}
 table.results td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.results tr.control td{color:#555}table.results tr.probe td{background:#f6f6f6}
-table.results td.PASS{font-weight:bold;color:#0072B2}table.results td.FAIL{font-weight:bold;color:#D55E00}
+table.results td{white-space:nowrap}
+table.results tr td.PASS{font-weight:bold;color:#0072B2}table.results tr td.FAIL{font-weight:bold;color:#D55E00}
 """
 
 
@@ -89,6 +90,12 @@ def _rank_text(v: dict) -> str:
     return "n/a" if v.get("rank_mean") is None else f"{v['rank_mean']:.1f} (mean)"
 
 
+def _method_role(v: dict) -> str:
+    """The method, and the role where it is not a compression (controls are also greyed out)."""
+    role = v.get("role", "compression")
+    return v.get("method", "?") + ("" if role == "compression" else f" · {role}")
+
+
 def _counts(ci: dict) -> str:
     b, c = ci.get("variant_only_correct"), ci.get("probe_only_correct")
     return "n/a" if b is None or c is None else f"{b} / {c}"
@@ -100,16 +107,16 @@ def bench_results_html(doc: dict) -> str:
     metric = (doc.get("probe_quality_gate") or {}).get("metric_key") or "metric"
     conf = next((v["ci"].get("confidence") for v in comp.values() if v.get("ci")), None)
     level = f"{conf:.0%} CI" if conf else "CI"
-    columns = ["Variant", "Method", "Role", "Rank", "LoRA params", "Reduction", metric, "Δ", level,
+    columns = ["Variant", "Method", "Rank", "LoRA params", "Reduction", metric, "Δ", level,
                "Only variant / only probe", "Resolvable", "Verdict"]  # fmt: skip
-    rows = [["probe", "trained" if probe.get("source") != "user_adapter" else "user adapter", "reference",
-             str(probe.get("rank")), num(probe.get("params"), ","), "", num(probe.get("accuracy")),
-             "", "", "", "", ""]]  # fmt: skip
+    source = "user adapter" if probe.get("source") == "user_adapter" else "trained"
+    rows = [["probe", f"{source} · reference", str(probe.get("rank")), num(probe.get("params"), ","), "",
+             num(probe.get("accuracy")), "", "", "", "", ""]]  # fmt: skip
     classes = ["probe"]
     for key, v in comp.items():
         ci = (v.get("paired") or {}) | {k: x for k, x in (v.get("ci") or {}).items() if x is not None}
         rows.append(
-            [key, v.get("method", "?"), v.get("role", "?"), _rank_text(v), num(v.get("params"), ","),
+            [key, _method_role(v), _rank_text(v), num(v.get("params"), ","),
              pct(v.get(PARAM_REDUCTION)), num(v.get("accuracy")), num(v.get(DELTA), "+.4f"),
              interval(ci.get("low", ci.get("ci_low")), ci.get("high", ci.get("ci_high"))), _counts(ci),
              num(v.get("mde")), v.get(VERDICT, "?")]
@@ -125,7 +132,7 @@ def bench_results_html(doc: dict) -> str:
         else ""
     )
     readings = readings_html(verdict_readings(bench_rows(doc), tol))
-    body = table(columns, rows, numeric={3, 4, 5, 6, 7, 8, 9, 10}, row_classes=classes)
+    body = table(columns, rows, numeric={2, 3, 4, 5, 6, 7, 8, 9}, row_classes=classes)
     return f'<section id="results"><h2>Results</h2>{lead}{body}{readings}</section>'
 
 
@@ -140,21 +147,21 @@ def aggregate_results_html(doc: dict) -> str:
     """Per variant over seeds: reduction, the metric and Δ (mean ± std), the decision interval, seeds
     passing and the policy's verdict."""
     metric = (doc.get("config_metadata") or {}).get("primary_metric_key") or "metric"
-    columns = ["Variant", "Method", "Role", "Reduction", metric, "Δ (mean ± std)", "Decision CI",
-               "Seeds passing", "Policy"]  # fmt: skip
+    columns = ["Variant", "Method", "Reduction", metric, "Δ (mean ± std)", "Decision CI", "Seeds passing",
+               "Policy"]  # fmt: skip
     rows, classes = [], []
     for key, v in (doc.get("compressed") or {}).items():
         d = v.get(DECISION_CI) or {}
         dist = v.get("verdict_distribution") or {}
         rows.append(
-            [key, v.get("method", "?"), v.get("role", "?"), _ms(v.get(PARAM_REDUCTION), ".1%"),
+            [key, _method_role(v), _ms(v.get(PARAM_REDUCTION), ".1%"),
              _ms(v.get("accuracy")), _ms(v.get(DELTA), "+.4f"), interval(d.get("low"), d.get("high")),
              f"{dist.get('PASS', 'n/a')}/{v.get('n_seeds', 'n/a')}",
              "PASS" if (v.get(POLICY_RESULT) or {}).get("passed") else "FAIL"]
         )  # fmt: skip
         classes.append(v.get("role", ""))
     readings = readings_html(verdict_readings(aggregate_rows(doc), tolerance(doc)))
-    body = table(columns, rows, numeric={3, 4, 5, 6, 7, 8}, row_classes=classes)
+    body = table(columns, rows, numeric={2, 3, 4, 5, 6}, row_classes=classes)
     return f'<section id="results"><h2>Results</h2>{body}{readings}</section>'
 
 
