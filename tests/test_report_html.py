@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tarfile
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -348,3 +349,143 @@ def test_rendering_leaves_the_users_matplotlib_alone(runs):
     before = (matplotlib.get_backend(), dict(matplotlib.rcParams))
     render_aggregate_html(json.loads((runs / "camp" / "bench_aggregate.json").read_text()))
     assert (matplotlib.get_backend(), dict(matplotlib.rcParams)) == before
+
+
+# --- what bench.md says first: the level, the findings, a visible results table, rounded numbers -----
+
+
+def _bbc_doc(runs) -> dict:
+    """The real run's document with the issue's BBC/MiniLM variants and the findings they give."""
+    from helpers.judged import bbc_compressed
+    from rankbench.artifacts.findings import bench_findings
+
+    doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
+    doc["compressed"] = bbc_compressed()
+    doc["probe"].update(accuracy=0.922, rank=16, params=100_000, n_eval_items=500)
+    doc["env"]["validation_classification"] = {
+        "level": "underpowered",
+        "confidence": "low",
+        "rationale": "single seed; the smallest resolvable margin exceeds the tolerance 0.01",
+    }
+    doc["summary"]["findings"] = bench_findings(
+        doc["compressed"], doc["probe"], tolerance=0.01, confidence=0.95, gate_passed=True
+    )
+    return doc
+
+
+def _outside_figures(page: str) -> str:
+    """The page without its inline SVG (path data) and the verbatim config (the user's own numbers)."""
+    page = re.sub(r"<svg.*?</svg>", "", page, flags=re.S)
+    return re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)
+
+
+def _results_rows(page: str) -> dict[str, list[str]]:
+    m = re.search(r'<section id="results">.*?<table class="results">(.*?)</table>', page, re.S)
+    assert m, "no visible results table"
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.S)
+    cells = [
+        [unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r)]
+        for r in rows
+    ]
+    return {row[0]: row for row in cells}
+
+
+def test_bench_page_states_the_level_first_and_shows_a_rounded_results_table(runs, bench_page):
+    doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
+    vc = doc["env"]["validation_classification"]
+    level = re.search(r'<p class="level[^"]*" id="validation-level">(.*?)</p>', bench_page, re.S)
+    assert level and bench_page.index('id="validation-level"') < bench_page.index("<figure")
+    assert f"Validation level: {vc['level']}" in level.group(1) and "claim strength low" in level.group(1)
+    rows = _results_rows(bench_page)
+    before = bench_page[: bench_page.index('<section id="results">')]
+    assert before.count("<details") == before.count("</details>")  # not collapsed: visible
+    assert set(rows) == {"Variant", "probe", *doc["compressed"]}
+    assert rows["probe"][3] == f"{doc['probe']['params']:,}" and rows["probe"][5] == "0.8305"
+    for key, v in doc["compressed"].items():
+        row = rows[key]
+        assert row[4] == f"{v['param_reduction']:.1%}" and row[5] == f"{v['accuracy']:.4f}"
+        assert row[6] == f"{v['delta_vs_probe']:+.4f}"
+        assert row[7] == f"[{v['ci']['low']:+.4f}, {v['ci']['high']:+.4f}]"
+        assert row[-1] == v["verdict"] and row[-2] == f"{v['mde']:.4f}"
+    assert rows["uniform_median"][6] == "-0.0065"  # not -0.006500000000000061
+    raw = re.findall(r"-?\d+\.\d{5,}", _outside_figures(bench_page))
+    assert raw == [], raw[:5]
+    for section in ("timings", "environment", "configuration"):
+        assert f'<details id="{section}">' in bench_page
+
+
+def test_campaign_page_states_power_and_shows_its_results_table(runs, campaign_page):
+    doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
+    assert "Validation level: 5 seeds, statistical power" in campaign_page
+    rows = _results_rows(campaign_page)
+    assert set(rows) == {"Variant", *doc["compressed"]}
+    v = doc["compressed"]["uniform_median"]
+    assert (
+        rows["uniform_median"][4] == f"{v['delta_vs_probe']['mean']:+.4f} ± {v['delta_vs_probe']['std']:+.4f}"
+    )
+    assert rows["uniform_median"][-2:] == ["4/5", "PASS"]
+    assert re.findall(r"-?\d+\.\d{5,}", _outside_figures(campaign_page)) == []
+
+
+def test_findings_appear_in_bench_md_and_bench_html_above_the_notes(runs):
+    from rankbench.report.bench_md import render_bench
+
+    doc = _bbc_doc(runs)
+    kinds = [f["kind"] for f in doc["summary"]["findings"]]
+    assert kinds == ["control_passes", "better_than_probe", "variant_is_probe", "underpowered"]
+    page, md = render_bench_html(doc), render_bench(doc)
+    text = unescape(page)
+    for f in doc["summary"]["findings"]:
+        assert f["text"] in text and f["text"] in md
+    assert text.index("a random subspace of this adapter's rank at r=8") < text.index("<h2>Notes</h2>")
+    assert md.index("### Findings") < md.index("### Notes")
+    assert "26 items only it got right, 9 only the probe" in md
+    assert page.index('id="findings"') < page.index('id="results"') < page.index("<figure")
+    assert _results_rows(page)["uniform_p90"][1] == "truncate · control"
+
+
+def test_surprising_verdicts_are_explained_where_they_are_shown(runs):
+    from helpers.judged import entry
+    from rankbench.report.bench_md import render_bench
+
+    doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
+    kw = {"n": 2000, "probe_right": 1700}
+    doc["compressed"] = {
+        "uniform_p90": entry("uniform_p90", b=2, c=12, **kw),  # PASS, whole interval below 0
+        "per_layer_shuffled": entry("per_layer_shuffled", b=40, c=50, role="control", **kw),  # same Δ, FAIL
+    }
+    assert [v["verdict"] for v in doc["compressed"].values()] == ["PASS", "FAIL"]
+    page, md = unescape(render_bench_html(doc)), render_bench(doc)
+    for text in (page, md):
+        assert "uniform_p90: PASS with the whole interval below 0 ([-0.0096, -0.0016])" in text
+        assert "likely a little worse than the probe, but within the tolerance" in text
+        assert "per_layer_shuffled: FAIL at Δ -0.0050, no lower than the passing uniform_p90" in text
+        assert "disagrees with the probe on 90 items against 14 for uniform_p90" in text
+        assert "Controls are held to the same margin as the compressions" in text
+    doc["compressed"]["per_layer_shuffled"] = entry("per_layer_shuffled", b=2, c=200, role="control", **kw)
+    again = unescape(render_bench_html(doc))
+    assert "per_layer_shuffled: FAIL at" not in again  # a FAIL well below every PASS needs no excuse
+
+
+def test_size_figure_numbers_its_points_and_keeps_same_size_neighbours_apart(runs, bench_page):
+    from rankbench.report.fields import bench_rows
+    from rankbench.report.size_figure import dodge, key_lines, number_sides
+
+    doc = _bbc_doc(runs)
+    rows = [r for r in bench_rows(doc) if r.params]
+    xs, sides = dodge(rows), number_sides(rows)
+    same = [i for i, r in enumerate(rows) if r.params == 50_000]
+    assert len(same) == 3  # uniform_median, its retrain and random_subspace
+    logs = [np.log10(xs[i]) for i in same]
+    assert np.diff(logs).min() > 0.005 and np.mean(logs) == pytest.approx(np.log10(50_000))
+    assert [sides[i] for i in same] == [-1, 1, 1]  # the first to the left, the others to the right
+    lines = key_lines(rows, [r.delta for r in rows])
+    assert lines[0] == "1  uniform_median · truncate" and len(lines) == len(rows)
+    page = Page(bench_page)
+    size = rows_by(page, "fig-size", "variant")
+    assert [size[k]["#"] for k in doc_keys(runs)] == [str(i + 1) for i in range(len(size) - 1)]
+    assert "A flat stretch means that nothing larger does better" in page.figures["fig-size"]["cap"]
+
+
+def doc_keys(runs) -> list[str]:
+    return list(json.loads((runs / "minilm_full" / "bench.json").read_text())["compressed"])

@@ -205,13 +205,14 @@ def verdict_readings(rows: list[Row], tol: float | None) -> list[str]:
 
 
 def rounded(x: float) -> str:
-    """A float as the reports print it: whole numbers with thousands separators, small magnitudes in
-    three significant digits, the rest to four decimals (never ``-0.0000``)."""
+    """A float as the reports print it: whole numbers with thousands separators, the rest to four
+    decimals as bench.md prints Δ and intervals (never ``-0.0000``); magnitudes below 1e-4 (a spectrum's
+    tail) and from 1e6 in three significant digits."""
     if x != x or x in (float("inf"), float("-inf")):
         return str(x)
     if x == int(x) and abs(x) < 1e15:
         return f"{x:,.0f}"
-    if abs(x) < 1e-3 or abs(x) >= 1e6:
+    if abs(x) < 1e-4 or abs(x) >= 1e6:
         return f"{x:.3g}"
     text = f"{x:.4f}"
     return "0.0000" if text == "-0.0000" else text
