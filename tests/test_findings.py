@@ -11,7 +11,6 @@ import math
 import jsonschema
 import numpy as np
 
-
 from helpers.judged import bbc_compressed, entry, scores
 from rankbench.artifacts.findings import (
     aggregate_findings,
