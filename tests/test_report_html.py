@@ -424,6 +424,8 @@ def test_campaign_page_states_power_and_shows_its_results_table(runs, campaign_p
         rows["uniform_median"][4] == f"{v['delta_vs_probe']['mean']:+.4f} ± {v['delta_vs_probe']['std']:+.4f}"
     )
     assert rows["uniform_median"][-2:] == ["4/5", "PASS"]
+    pooled = v["delta_ci_pooled"]  # this aggregate predates decision_ci: the pooled interval, marked
+    assert rows["uniform_median"][5] == f"[{pooled['ci_low']:+.4f}, {pooled['ci_high']:+.4f}] (pooled)"
     assert re.findall(r"-?\d+\.\d{5,}", _outside_figures(campaign_page)) == []
 
 

@@ -8,7 +8,7 @@ import json
 from html import escape
 
 from rankbench.artifacts.keys import DECISION_CI, DELTA, FINDINGS, PARAM_REDUCTION, POLICY_RESULT, VERDICT
-from rankbench.report.fields import aggregate_rows, bench_rows, tolerance, verdict_readings
+from rankbench.report.fields import aggregate_rows, bench_rows, decision_interval, tolerance, verdict_readings
 
 SECTION_CSS = """
 p.level{padding:.5em .8em;border-left:5px solid #999;background:#f4f4f4;margin:.6em 0 1em}
@@ -151,11 +151,14 @@ def aggregate_results_html(doc: dict) -> str:
                "Policy"]  # fmt: skip
     rows, classes = [], []
     for key, v in (doc.get("compressed") or {}).items():
-        d = v.get(DECISION_CI) or {}
+        d = decision_interval(v)  # older aggregates decided on the pooled interval: marked so
+        shown = interval(d["low"], d["high"]) + (
+            "" if v.get(DECISION_CI) or d["low"] is None else " (pooled)"
+        )
         dist = v.get("verdict_distribution") or {}
         rows.append(
             [key, _method_role(v), _ms(v.get(PARAM_REDUCTION), ".1%"),
-             _ms(v.get("accuracy")), _ms(v.get(DELTA), "+.4f"), interval(d.get("low"), d.get("high")),
+             _ms(v.get("accuracy")), _ms(v.get(DELTA), "+.4f"), shown,
              f"{dist.get('PASS', 'n/a')}/{v.get('n_seeds', 'n/a')}",
              "PASS" if (v.get(POLICY_RESULT) or {}).get("passed") else "FAIL"]
         )  # fmt: skip
