@@ -491,3 +491,23 @@ def test_size_figure_numbers_its_points_and_keeps_same_size_neighbours_apart(run
 
 def doc_keys(runs) -> list[str]:
     return list(json.loads((runs / "minilm_full" / "bench.json").read_text())["compressed"])
+
+
+def test_campaign_findings_appear_in_its_markdown_and_page(runs):
+    from rankbench.artifacts.findings import aggregate_findings
+    from rankbench.report.aggregate_md import render_aggregate
+
+    doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
+    doc["summary"]["findings"] = aggregate_findings(
+        doc["compressed"], doc["probe"], tolerance=0.01, confidence=0.95, n_seeds=doc["n_seeds"]
+    )
+    # in this real campaign the shuffled control meets the policy and the retrain does not
+    assert [f["kind"] for f in doc["summary"]["findings"]] == [
+        "control_passes",
+        "retrain_fails_truncation_passes",
+    ]
+    md, page = render_aggregate(doc), unescape(render_aggregate_html(doc))
+    for f in doc["summary"]["findings"]:
+        assert f["text"] in md and f["text"] in page
+    assert md.index("### Findings") < md.index("### What may and may not be claimed")
+    assert page.index("Findings") < page.index("<h2>Notes</h2>")
