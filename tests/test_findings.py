@@ -136,7 +136,7 @@ def test_underpowered_says_how_many_items_resolve_the_tolerance():
     assert (f["kind"], f["variant"], f["n_items"], f["mde"]) == ("underpowered", "uniform_median", 500, mde)
     assert f["items_needed"] == math.ceil(500 * (mde / 0.01) ** 2)
     assert f"about {f['items_needed']:,} eval items would resolve it" in f["text"]
-    assert "(33 of 500 items)" in f["text"]
+    assert "(33 of 500 items)" in f["text"] and "shown all the same" not in f["text"]
     # reference: the same rate of disagreement on that many items gives a margin within the tolerance
     n = f["items_needed"]
     scaled = entry(
@@ -250,3 +250,20 @@ def test_scores_helper_makes_the_counts_it_was_asked_for():
     probe, var = scores(500, 461, 26, 9)
     assert (int(np.sum((var == 1) & (probe == 0))), int(np.sum((probe == 1) & (var == 0)))) == (26, 9)
     assert (probe.mean(), var.mean()) == (0.922, 0.956)
+
+
+def test_underpowered_says_when_a_blind_variants_loss_is_shown_anyway():
+    comp = {
+        "uniform_median": entry("uniform_median", b=1, c=2, n=300, probe_right=270, tolerance=0.05),
+        "uniform_median_retrain": entry(
+            "uniform_median", b=5, c=34, n=300, probe_right=270, method="retrain", tolerance=0.05
+        ),
+    }
+    retrain = comp["uniform_median_retrain"]
+    assert retrain["mde"] > 0.05 and retrain["ci"]["high"] < -0.05
+    [under] = by_kind(found(comp, tolerance=0.05))["underpowered"]
+    assert under["variants"] == ["uniform_median_retrain"]
+    assert (
+        "(uniform_median_retrain: the whole interval lies below −0.05, so that loss is shown all the same.)"
+        in under["text"]
+    )

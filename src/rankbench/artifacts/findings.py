@@ -235,6 +235,12 @@ def underpowered(judged: list[Judged], scope: Scope) -> dict | None:
         f"a loss of {scope.tolerance:g} from none: a FAIL whose interval reaches above −{scope.tolerance:g} "
         "may be the test's blindness rather than a real loss. "
     )
+    shown = [j.key for j in blind if j.high is not None and j.high < -scope.tolerance]
+    if shown:
+        head += (
+            f"({', '.join(shown)}: the whole interval lies below −{scope.tolerance:g}, so that loss is "
+            "shown all the same.) "
+        )
     extra: dict = {"tolerance": scope.tolerance, "mde": worst.mde, "variants": [j.key for j in blind]}
     if scope.campaign:
         alpha = round(1.0 - scope.confidence, 12)
