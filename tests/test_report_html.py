@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tarfile
+from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -414,6 +415,14 @@ def test_bench_page_states_the_level_first_and_shows_a_rounded_results_table(run
         assert f'<details id="{section}">' in bench_page
 
 
+def test_no_raw_float_outside_the_figures_even_for_a_long_probe_accuracy(runs):
+    doc = _bbc_doc(runs)
+    doc["probe"]["accuracy"] = 281 / 300
+    page = render_bench_html(doc)
+    assert "eval_accuracy 0.9367, gate" in page
+    assert re.findall(r"-?\d+\.\d{5,}", _outside_figures(page)) == []
+
+
 def test_campaign_page_states_power_and_shows_its_results_table(runs, campaign_page):
     doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
     assert "Validation level: 5 seeds, statistical power" in campaign_page
@@ -481,6 +490,10 @@ def test_size_figure_numbers_its_points_and_keeps_same_size_neighbours_apart(run
     logs = [np.log10(xs[i]) for i in same]
     assert np.diff(logs).min() > 0.005 and np.mean(logs) == pytest.approx(np.log10(50_000))
     assert [sides[i] for i in same] == [-1, 1, 1]  # the first to the left, the others to the right
+    near = [replace(rows[0], key="a", params=1606.0), replace(rows[0], key="b", params=1576.0)]
+    assert number_sides(near) == [1, -1]  # 2% apart is side by side too: the smaller one's number left
+    near_x = dodge(near)
+    assert near_x[1] < near_x[0] and np.log10(near_x[0] / near_x[1]) > 0.005
     lines = key_lines(rows, [r.delta for r in rows])
     assert lines[0] == "1  uniform_median · truncate" and len(lines) == len(rows)
     page = Page(bench_page)

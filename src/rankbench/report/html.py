@@ -111,7 +111,8 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
         ("Task", f"{doc.get('task')} (seed {doc.get('seed')})"),
         (
             "Probe",
-            f"r={probe.get('rank')}, {gate.get('metric_key')} {probe.get('accuracy')}, gate {gate.get('status')}",
+            f"r={probe.get('rank')}, {gate.get('metric_key')} {hs.num(probe.get('accuracy'))}, "
+            f"gate {gate.get('status')}",
         ),
         ("Tolerance", tol),
         (

@@ -39,29 +39,45 @@ def _y_window(rows: list[Row], tol: float | None) -> tuple[float, float]:
     return min(vals) - pad, max(vals) + pad
 
 
-def dodge(rows: list[Row]) -> list[float]:
-    """x positions: variants of the same size side by side, a fixed share of the log axis apart (so
-    their numbers fit between them), centred on their true size."""
+def _step(logs: list[float]) -> float:
+    """The spacing of side-by-side points in log10 units: a fixed share of the axis."""
+    return 0.03 * max(max(logs) - min(logs), 0.3) if logs else 0.0
+
+
+def clusters(rows: list[Row]) -> list[list[int]]:
+    """Row indexes of variants of about the same size (within one spacing of the next), smallest first;
+    ties keep the rows' order."""
     logs = [math.log10(r.params) for r in rows]
-    step = 0.03 * max(max(logs) - min(logs), 0.3) if logs else 0.0
-    same: dict[float, list[int]] = {}
-    for i, r in enumerate(rows):
-        same.setdefault(r.params, []).append(i)
+    order = sorted(range(len(rows)), key=lambda i: (logs[i], i))
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and logs[i] - logs[groups[-1][-1]] < _step(logs):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def dodge(rows: list[Row]) -> list[float]:
+    """x positions: variants of about the same size side by side, one spacing apart (so their numbers
+    fit between them), the group centred on its mean size."""
+    logs = [math.log10(r.params) for r in rows]
     xs = [float(r.params) for r in rows]
-    for idx in same.values():
-        for j, i in enumerate(idx):
-            xs[i] = 10 ** (logs[i] + step * (j - (len(idx) - 1) / 2))
+    for group in clusters(rows):
+        centre = sum(logs[i] for i in group) / len(group)
+        for j, i in enumerate(group):
+            xs[i] = 10 ** (centre + _step(logs) * (j - (len(group) - 1) / 2))
     return xs
 
 
 def number_sides(rows: list[Row]) -> list[int]:
     """The side of its marker each number goes: the first of a side-by-side group to the left (−1),
     the others to the right (+1), so the numbers of two neighbours never meet between them."""
-    first: dict[float, int] = {}
-    for i, r in enumerate(rows):
-        first.setdefault(r.params, i)
-    size = {p: sum(r.params == p for r in rows) for p in first}
-    return [-1 if first[r.params] == i and size[r.params] > 1 else 1 for i, r in enumerate(rows)]
+    sides = [1] * len(rows)
+    for group in clusters(rows):
+        if len(group) > 1:
+            sides[group[0]] = -1
+    return sides
 
 
 def _draw_point(ax, r: Row, number: int, x: float, y: float, side: int) -> None:
@@ -166,8 +182,8 @@ def _finish_axes(plt, ax, tol: float | None, campaign: bool) -> None:
 
 SIZE_CAPTION = (
     "Δ and its interval against the number of LoRA parameters (log scale); the probe is the star at "
-    "Δ = 0. Each point carries a number, named in the key on the right; variants of the same size are "
-    "drawn side by side. The dashed green step is the frontier: at each size, the best Δ that a passing "
+    "Δ = 0. Each point carries a number, named in the key on the right; variants of about the same size "
+    "are drawn side by side. The dashed green step is the frontier: at each size, the best Δ that a passing "
     "variant of that size or smaller reaches. A flat stretch means that nothing larger does better until "
     "the next step; it is not a measured variant. Filled circles pass, open squares fail, grey marks "
     "are controls; a point outside the range of the compressions is drawn on the edge and its Δ "
