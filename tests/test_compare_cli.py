@@ -179,5 +179,5 @@ def test_html_page_draws_every_candidate_from_the_json(tmp_path, capsys):
         and "<svg" in text
         and "http://" not in text.replace("http://www.w3.org", "")
     )
-    for c in doc["comparisons"]:  # the interval ends of each candidate are the JSON's, written in full
-        assert repr(c["ci"]["low"]) in text and repr(c["ci"]["high"]) in text
+    for c in doc["comparisons"]:  # the interval ends of each candidate are the JSON's, rounded as in Markdown
+        assert f"<td>{c['ci']['low']:.4f}</td>" in text and f"<td>{c['ci']['high']:.4f}</td>" in text

@@ -12,6 +12,8 @@ import re
 import subprocess
 import sys
 import tarfile
+from dataclasses import replace
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -151,6 +153,11 @@ def test_no_external_resources(which, request):
     assert not found
 
 
+def shown(cell: str) -> float:
+    """A rounded table cell back as a number (thousands separators dropped)."""
+    return float(cell.replace(",", ""))
+
+
 def test_forest_and_size_use_the_json_numbers(runs, bench_page):
     doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
     page = Page(bench_page)
@@ -158,16 +165,17 @@ def test_forest_and_size_use_the_json_numbers(runs, bench_page):
     size = rows_by(page, "fig-size", "variant")
     assert set(forest) == set(doc["compressed"]) == set(size) - {"probe"}
     for key, v in doc["compressed"].items():
-        assert float(forest[key]["ci_low"]) == v["ci"]["low"]
-        assert float(forest[key]["ci_high"]) == v["ci"]["high"]
-        assert float(forest[key]["delta"]) == v["delta_vs_probe"]
+        # rounded as bench.md rounds them: four decimals
+        assert forest[key]["ci_low"] == f"{v['ci']['low']:.4f}"
+        assert forest[key]["ci_high"] == f"{v['ci']['high']:.4f}"
+        assert shown(forest[key]["delta"]) == pytest.approx(v["delta_vs_probe"], abs=5e-5)
         assert forest[key]["verdict"] == v["verdict"]
         counts = (forest[key]["only variant right"], forest[key]["only probe right"], forest[key]["n"])
         assert counts == tuple(
-            str(v["paired"][k]) for k in ("variant_only_correct", "probe_only_correct", "n")
+            f"{v['paired'][k]:,}" for k in ("variant_only_correct", "probe_only_correct", "n")
         )
-        assert float(size[key]["LoRA params"]) == v["params"]
-    assert float(size["probe"]["LoRA params"]) == doc["probe"]["params"]
+        assert shown(size[key]["LoRA params"]) == v["params"]
+    assert size["probe"]["LoRA params"] == f"{doc['probe']['params']:,}"
     frontier = {k for k, row in size.items() if row["on frontier"] == "yes"}
     assert frontier == {"probe", doc["summary"]["best_compression"]["variant"]}  # one PASS, at half the size
 
@@ -179,7 +187,8 @@ def test_audit_figures_use_the_plans(runs, bench_page):
     assert {k: int(r["rank"]) for k, r in ranks.items()} == plans["per_layer"]["ranks"]
     energy = rows_by(page, "fig-energy", "plan")
     for name, plan in plans.items():
-        assert float(energy[name]["energy kept"]) == 1.0 - plan["discarded_energy_fraction"]
+        kept = 1.0 - plan["discarded_energy_fraction"]
+        assert shown(energy[name]["energy kept"]) == pytest.approx(kept, abs=5e-5)
     head, *body = page.tables["fig-spectra"]
     assert len(body) == 2 * 7  # median and p90 module of each of the 7 module types, one rule
     for row in body:
@@ -193,8 +202,11 @@ def test_campaign_draws_the_seeds_over_the_decision_interval(runs, campaign_page
     assert tuple(page.figures) == ("fig-campaign", "fig-size")
     rows = rows_by(page, "fig-campaign", "variant")
     for key, v in doc["compressed"].items():
-        assert float(rows[key]["ci_low"]) == v["delta_ci_pooled"]["ci_low"]  # no decision_ci: the pooled one
-        assert [float(x) for x in rows[key]["seed deltas"].split()] == v["delta_vs_probe"]["values"]
+        # no decision_ci: the pooled one
+        assert shown(rows[key]["ci_low"]) == pytest.approx(v["delta_ci_pooled"]["ci_low"], abs=5e-5)
+        assert [float(x) for x in rows[key]["seed deltas"].split()] == pytest.approx(
+            v["delta_vs_probe"]["values"], abs=5e-5
+        )
         assert rows[key]["verdict"] == ("PASS" if v["policy_result"]["passed"] else "FAIL")
     assert (
         "uniform_median · truncate (compression): seeds passing 4/5, policy PASS"
@@ -214,7 +226,7 @@ def test_campaign_prefers_decision_ci(runs):
         "df": 4,
     }
     rows = rows_by(Page(render_aggregate_html(doc)), "fig-campaign", "variant")
-    assert (float(rows["uniform_p90"]["ci_low"]), rows["uniform_p90"]["interval method"]) == (
+    assert (shown(rows["uniform_p90"]["ci_low"]), rows["uniform_p90"]["interval method"]) == (
         -0.0123,
         "t across seeds",
     )
@@ -338,3 +350,177 @@ def test_rendering_leaves_the_users_matplotlib_alone(runs):
     before = (matplotlib.get_backend(), dict(matplotlib.rcParams))
     render_aggregate_html(json.loads((runs / "camp" / "bench_aggregate.json").read_text()))
     assert (matplotlib.get_backend(), dict(matplotlib.rcParams)) == before
+
+
+# --- what bench.md says first: the level, the findings, a visible results table, rounded numbers -----
+
+
+def _bbc_doc(runs) -> dict:
+    """The real run's document with the issue's BBC/MiniLM variants and the findings they give."""
+    from helpers.judged import bbc_compressed
+    from rankbench.artifacts.findings import bench_findings
+
+    doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
+    doc["compressed"] = bbc_compressed()
+    doc["probe"].update(accuracy=0.922, rank=16, params=100_000, n_eval_items=500)
+    doc["env"]["validation_classification"] = {
+        "level": "underpowered",
+        "confidence": "low",
+        "rationale": "single seed; the smallest resolvable margin exceeds the tolerance 0.01",
+    }
+    doc["summary"]["findings"] = bench_findings(
+        doc["compressed"], doc["probe"], tolerance=0.01, confidence=0.95, gate_passed=True
+    )
+    return doc
+
+
+def _outside_figures(page: str) -> str:
+    """The page without its inline SVG (path data) and the verbatim config (the user's own numbers)."""
+    page = re.sub(r"<svg.*?</svg>", "", page, flags=re.S)
+    return re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)
+
+
+def _results_rows(page: str) -> dict[str, list[str]]:
+    m = re.search(r'<section id="results">.*?<table class="results">(.*?)</table>', page, re.S)
+    assert m, "no visible results table"
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.S)
+    cells = [
+        [unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r)]
+        for r in rows
+    ]
+    return {row[0]: row for row in cells}
+
+
+def test_bench_page_states_the_level_first_and_shows_a_rounded_results_table(runs, bench_page):
+    doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
+    vc = doc["env"]["validation_classification"]
+    level = re.search(r'<p class="level[^"]*" id="validation-level">(.*?)</p>', bench_page, re.S)
+    assert level and bench_page.index('id="validation-level"') < bench_page.index("<figure")
+    assert f"Validation level: {vc['level']}" in level.group(1) and "claim strength low" in level.group(1)
+    rows = _results_rows(bench_page)
+    before = bench_page[: bench_page.index('<section id="results">')]
+    assert before.count("<details") == before.count("</details>")  # not collapsed: visible
+    assert set(rows) == {"Variant", "probe", *doc["compressed"]}
+    assert rows["probe"][3] == f"{doc['probe']['params']:,}" and rows["probe"][5] == "0.8305"
+    for key, v in doc["compressed"].items():
+        row = rows[key]
+        assert row[4] == f"{v['param_reduction']:.1%}" and row[5] == f"{v['accuracy']:.4f}"
+        assert row[6] == f"{v['delta_vs_probe']:+.4f}"
+        assert row[7] == f"[{v['ci']['low']:+.4f}, {v['ci']['high']:+.4f}]"
+        assert row[-1] == v["verdict"] and row[-2] == f"{v['mde']:.4f}"
+    assert rows["uniform_median"][6] == "-0.0065"  # not -0.006500000000000061
+    raw = re.findall(r"-?\d+\.\d{5,}", _outside_figures(bench_page))
+    assert raw == [], raw[:5]
+    for section in ("timings", "environment", "configuration"):
+        assert f'<details id="{section}">' in bench_page
+
+
+def test_no_raw_float_outside_the_figures_even_for_a_long_probe_accuracy(runs):
+    doc = _bbc_doc(runs)
+    doc["probe"]["accuracy"] = 281 / 300
+    page = render_bench_html(doc)
+    assert "eval_accuracy 0.9367, gate" in page
+    assert re.findall(r"-?\d+\.\d{5,}", _outside_figures(page)) == []
+
+
+def test_campaign_page_states_power_and_shows_its_results_table(runs, campaign_page):
+    doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
+    assert "Validation level: 5 seeds, statistical power" in campaign_page
+    rows = _results_rows(campaign_page)
+    assert set(rows) == {"Variant", *doc["compressed"]}
+    v = doc["compressed"]["uniform_median"]
+    assert (
+        rows["uniform_median"][4] == f"{v['delta_vs_probe']['mean']:+.4f} ± {v['delta_vs_probe']['std']:+.4f}"
+    )
+    assert rows["uniform_median"][-2:] == ["4/5", "PASS"]
+    pooled = v["delta_ci_pooled"]  # this aggregate predates decision_ci: the pooled interval, marked
+    assert rows["uniform_median"][5] == f"[{pooled['ci_low']:+.4f}, {pooled['ci_high']:+.4f}] (pooled)"
+    assert re.findall(r"-?\d+\.\d{5,}", _outside_figures(campaign_page)) == []
+
+
+def test_findings_appear_in_bench_md_and_bench_html_above_the_notes(runs):
+    from rankbench.report.bench_md import render_bench
+
+    doc = _bbc_doc(runs)
+    kinds = [f["kind"] for f in doc["summary"]["findings"]]
+    assert kinds == ["control_passes", "better_than_probe", "variant_is_probe", "underpowered"]
+    page, md = render_bench_html(doc), render_bench(doc)
+    text = unescape(page)
+    for f in doc["summary"]["findings"]:
+        assert f["text"] in text and f["text"] in md
+    assert text.index("a random subspace of this adapter's rank at r=8") < text.index("<h2>Notes</h2>")
+    assert md.index("### Findings") < md.index("### Notes")
+    assert "26 items only it got right, 9 only the probe" in md
+    assert page.index('id="findings"') < page.index('id="results"') < page.index("<figure")
+    assert _results_rows(page)["uniform_p90"][1] == "truncate · control"
+
+
+def test_surprising_verdicts_are_explained_where_they_are_shown(runs):
+    from helpers.judged import entry
+    from rankbench.report.bench_md import render_bench
+
+    doc = json.loads((runs / "minilm_full" / "bench.json").read_text())
+    kw = {"n": 2000, "probe_right": 1700}
+    doc["compressed"] = {
+        "uniform_p90": entry("uniform_p90", b=2, c=12, **kw),  # PASS, whole interval below 0
+        "per_layer_shuffled": entry("per_layer_shuffled", b=40, c=50, role="control", **kw),  # same Δ, FAIL
+    }
+    assert [v["verdict"] for v in doc["compressed"].values()] == ["PASS", "FAIL"]
+    page, md = unescape(render_bench_html(doc)), render_bench(doc)
+    for text in (page, md):
+        assert "uniform_p90: PASS with the whole interval below 0 ([-0.0096, -0.0016])" in text
+        assert "likely a little worse than the probe, but within the tolerance" in text
+        assert "per_layer_shuffled: FAIL at Δ -0.0050, no lower than the passing uniform_p90" in text
+        assert "disagrees with the probe on 90 items against 14 for uniform_p90" in text
+        assert "Controls are held to the same margin as the compressions" in text
+    doc["compressed"]["per_layer_shuffled"] = entry("per_layer_shuffled", b=2, c=200, role="control", **kw)
+    again = unescape(render_bench_html(doc))
+    assert "per_layer_shuffled: FAIL at" not in again  # a FAIL well below every PASS needs no excuse
+
+
+def test_size_figure_numbers_its_points_and_keeps_same_size_neighbours_apart(runs, bench_page):
+    from rankbench.report.fields import bench_rows
+    from rankbench.report.size_figure import dodge, key_lines, number_sides
+
+    doc = _bbc_doc(runs)
+    rows = [r for r in bench_rows(doc) if r.params]
+    xs, sides = dodge(rows), number_sides(rows)
+    same = [i for i, r in enumerate(rows) if r.params == 50_000]
+    assert len(same) == 3  # uniform_median, its retrain and random_subspace
+    logs = [np.log10(xs[i]) for i in same]
+    assert np.diff(logs).min() > 0.005 and np.mean(logs) == pytest.approx(np.log10(50_000))
+    assert [sides[i] for i in same] == [-1, 1, 1]  # the first to the left, the others to the right
+    near = [replace(rows[0], key="a", params=1606.0), replace(rows[0], key="b", params=1576.0)]
+    assert number_sides(near) == [1, -1]  # 2% apart is side by side too: the smaller one's number left
+    near_x = dodge(near)
+    assert near_x[1] < near_x[0] and np.log10(near_x[0] / near_x[1]) > 0.005
+    lines = key_lines(rows, [r.delta for r in rows])
+    assert lines[0] == "1  uniform_median · truncate" and len(lines) == len(rows)
+    page = Page(bench_page)
+    size = rows_by(page, "fig-size", "variant")
+    assert [size[k]["#"] for k in doc_keys(runs)] == [str(i + 1) for i in range(len(size) - 1)]
+    assert "A flat stretch means that nothing larger does better" in page.figures["fig-size"]["cap"]
+
+
+def doc_keys(runs) -> list[str]:
+    return list(json.loads((runs / "minilm_full" / "bench.json").read_text())["compressed"])
+
+
+def test_campaign_findings_appear_in_its_markdown_and_page(runs):
+    from rankbench.artifacts.findings import aggregate_findings
+    from rankbench.report.aggregate_md import render_aggregate
+
+    doc = json.loads((runs / "camp" / "bench_aggregate.json").read_text())
+    doc["summary"]["findings"] = aggregate_findings(
+        doc["compressed"], doc["probe"], tolerance=0.01, confidence=0.95, n_seeds=doc["n_seeds"]
+    )
+    # in this real campaign the shuffled control meets the policy and the retrain does not
+    assert [f["kind"] for f in doc["summary"]["findings"]] == [
+        "control_passes",
+        "retrain_fails_truncation_passes",
+    ]
+    md, page = render_aggregate(doc), unescape(render_aggregate_html(doc))
+    for f in doc["summary"]["findings"]:
+        assert f["text"] in md and f["text"] in page
+    assert md.index("### Findings") < md.index("### What may and may not be claimed")
+    assert page.index("Findings") < page.index("<h2>Notes</h2>")

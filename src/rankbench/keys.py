@@ -32,3 +32,21 @@ AGGREGATE_BEST_KEYS = (
     f"{DECISION_CI}_low",
     "method",
 )
+
+# --- summary.findings: what a surprising result means (rankbench.artifacts.findings) --------------
+FINDINGS = "findings"
+CONTROL_PASSES = "control_passes"
+BETTER_THAN_PROBE = "better_than_probe"
+VARIANT_IS_PROBE = "variant_is_probe"
+RETRAIN_FAILS_TRUNCATION_PASSES = "retrain_fails_truncation_passes"
+TRUNCATION_FAILS_RETRAIN_PASSES = "truncation_fails_retrain_passes"
+UNDERPOWERED = "underpowered"
+# in the order the findings are listed (then the variants' order)
+FINDING_KINDS = (
+    CONTROL_PASSES,
+    BETTER_THAN_PROBE,
+    VARIANT_IS_PROBE,
+    RETRAIN_FAILS_TRUNCATION_PASSES,
+    TRUNCATION_FAILS_RETRAIN_PASSES,
+    UNDERPOWERED,
+)

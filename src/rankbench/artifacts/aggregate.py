@@ -121,7 +121,7 @@ def aggregate_runs(
     # one tolerance throughout: the policy's when it sets one, else the bench's
     tol = policy.tolerance if policy.tolerance is not None else cfg["eval"]["tolerance"]
     compressed = variant_blocks(runs, policy, tol, cfg["eval"]["confidence"])
-    first = runs[0]["doc"]
+    first, probe = runs[0]["doc"], probe_block(runs)
     return {
         "bench_version": BENCH_VERSION,
         "schema_version": SCHEMA_VERSION,
@@ -134,9 +134,9 @@ def aggregate_runs(
         "task": first["task"],
         "env": {k: first["env"].get(k) for k in ENV_KEYS},
         "git_commit": first.get("git_commit"),
-        "probe": probe_block(runs),
+        "probe": probe,
         "compressed": compressed,
-        "summary": summary_block(compressed, policy, len(runs), notes, tol),
+        "summary": summary_block(compressed, policy, len(runs), notes, tol, probe),
         "policy": policy.to_dict(),
         "runs": [
             {

@@ -4,18 +4,23 @@ strength of the claim, and the notes that say what may and may not be claimed.""
 from __future__ import annotations
 
 from rankbench.artifacts.bench_summary import no_best_compression
+from rankbench.artifacts.findings import aggregate_findings
 from rankbench.keys import (
     AGGREGATE_BEST_KEYS,
     BEST_COMPRESSION,
     DECISION_CI,
     DELTA,
+    FINDINGS,
     PARAM_REDUCTION,
     PASS_RATE,
     POLICY_RESULT,
 )
 
 
-def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str], tolerance: float) -> dict:
+def summary_block(
+    compressed: dict, policy, n_seeds: int, notes: list[str], tolerance: float, probe: dict | None = None
+) -> dict:
+    """The summary; ``probe`` is the aggregate's probe block (its mean accuracy words the findings)."""
     from rankbench.stats import claim_strength, power_label
     from rankbench.stats.power import CLAIM_STRENGTH_RULE
 
@@ -43,6 +48,14 @@ def summary_block(compressed: dict, policy, n_seeds: int, notes: list[str], tole
         "smallest_detectable_delta_rule": "smallest margin resolvable with 80% power when Δ = 0, "
         "from the decision interval's se and df",
         "policy": f"{policy.name} v{policy.version}",
+        # what a surprising verdict means, in words (rankbench.artifacts.findings)
+        FINDINGS: aggregate_findings(
+            compressed,
+            probe or {},
+            tolerance=tolerance,
+            confidence=next((v["confidence"] for v in compressed.values() if "confidence" in v), 0.95),
+            n_seeds=n_seeds,
+        ),
         "notes": notes,
     }
 

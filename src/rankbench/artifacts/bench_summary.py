@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from rankbench.artifacts.findings import bench_findings
 from rankbench.bench.config import BenchConfig
 from rankbench.bench.variants import variant_jobs
 from rankbench.keys import (
@@ -12,6 +13,7 @@ from rankbench.keys import (
     BENCH_BEST_KEYS,
     BEST_COMPRESSION,
     DELTA,
+    FINDINGS,
     PARAM_REDUCTION,
     VERDICT,
 )
@@ -43,6 +45,14 @@ def summarize(gate: dict, probe: dict, compressed: dict, cfg: BenchConfig) -> di
         "passing_variants": sum(v[VERDICT] == "PASS" for v in compressed.values()),
         "compress_or_retrain": pairs,
         "tolerance": cfg.eval.tolerance,
+        # what a surprising verdict means, in words (rankbench.artifacts.findings)
+        FINDINGS: bench_findings(
+            compressed,
+            probe,
+            tolerance=cfg.eval.tolerance,
+            confidence=cfg.eval.confidence,
+            gate_passed=gate["passed"],
+        ),
         "notes": notes,
     }
 

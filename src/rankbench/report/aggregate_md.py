@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rankbench import keys
+from rankbench.report.bench_md import finding_lines
+from rankbench.report.fields import aggregate_rows, verdict_readings
 
 
 def _ms(block: dict | None, fmt: str = ".4f") -> str:
@@ -31,6 +33,7 @@ def render_aggregate(doc: dict) -> str:
     lines = [
         *_header_lines(doc, metric),
         *_variant_lines(doc["compressed"], metric),
+        *_reading_lines(doc),
         *_verdict_lines(doc["summary"]),
         *_policy_lines(doc["policy"], doc["summary"]),
     ]
@@ -83,6 +86,12 @@ def _variant_lines(compressed: dict, metric: str) -> list[str]:
     return lines + [""] + [f"Decision interval: {m}." for m in methods]
 
 
+def _reading_lines(doc: dict) -> list[str]:
+    """How to read the verdicts that look wrong at a glance (see fields.verdict_readings)."""
+    readings = verdict_readings(aggregate_rows(doc), doc["summary"].get("tolerance"))
+    return ["", "**Reading these verdicts:**", "", *(f"- {t}" for t in readings)] if readings else []
+
+
 def _verdict_lines(s: dict) -> list[str]:
     best = s.get(keys.BEST_COMPRESSION)
     lines = ["", "## Verdict", ""]
@@ -94,7 +103,8 @@ def _verdict_lines(s: dict) -> list[str]:
         )
     else:
         lines.append("**No compression meets the policy.**")
-    return lines + ["", "### What may and may not be claimed", ""] + [f"- {n}" for n in s["notes"]]
+    claims = ["", "### What may and may not be claimed", ""] + [f"- {n}" for n in s["notes"]]
+    return lines + finding_lines(s) + claims
 
 
 def _policy_lines(pol: dict, s: dict) -> list[str]:

@@ -151,7 +151,7 @@ def _forest_row(r: Row) -> tuple:
         r.confidence,
         r.method,
         r.verdict,
-        " ".join(repr(d) for d in r.seed_deltas),
+        " ".join(f"{d:+.4f}" for d in r.seed_deltas),
         r.n,
         r.variant_only,
         r.probe_only,

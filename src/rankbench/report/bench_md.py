@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from rankbench.keys import BEST_COMPRESSION, DELTA, PARAM_REDUCTION, VERDICT
+from rankbench.keys import BEST_COMPRESSION, DELTA, FINDINGS, PARAM_REDUCTION, VERDICT
+from rankbench.report.fields import bench_rows, verdict_readings
 
 
 def _pct(x) -> str:
@@ -27,6 +28,7 @@ def render_bench(doc: dict) -> str:
         *_gate_lines(doc["probe_quality_gate"]),
         *_probe_lines(doc["probe"], metric),
         *_variant_lines(doc["compressed"], doc["summary"].get("tolerance"), metric),
+        *_reading_lines(doc),
         *_summary_lines(doc["summary"]),
         *_timing_lines(doc.get("timings", {})),
         *_environment_lines(doc),
@@ -129,7 +131,25 @@ def _summary_lines(summary: dict) -> list[str]:
             f"- **Compress or retrain ({row['variant']}):** truncate {row['truncate_accuracy']:.4f} vs "
             f"retrain {row['retrain_accuracy']:.4f} at the same ranks"
         )
-    return lines + ["", "### Notes", ""] + [f"- {n}" for n in summary.get("notes", [])]
+    return (
+        lines + finding_lines(summary) + ["", "### Notes", ""] + [f"- {n}" for n in summary.get("notes", [])]
+    )
+
+
+def finding_lines(summary: dict) -> list[str]:
+    """The findings (what a surprising verdict means), above the notes; none in older documents."""
+    found = summary.get(FINDINGS) or []
+    if not found:
+        return []
+    return ["", "### Findings", ""] + [
+        f"- **{f['kind'].replace('_', ' ')}** ({f['variant']}): {f['text']}" for f in found
+    ]
+
+
+def _reading_lines(doc: dict) -> list[str]:
+    """How to read the verdicts that look wrong at a glance (see fields.verdict_readings)."""
+    readings = verdict_readings(bench_rows(doc), doc["summary"].get("tolerance"))
+    return ["**Reading these verdicts:**", "", *(f"- {t}" for t in readings), ""] if readings else []
 
 
 def _timing_lines(timings: dict) -> list[str]:

@@ -151,3 +151,68 @@ def loss_steps(train: dict) -> list[int]:
         return list(range(1, len(losses) + 1))
     every = train.get("log_every") or -(-steps // len(losses))
     return [min((i + 1) * every, steps) for i in range(len(losses))]
+
+
+def _disagreements(r: Row) -> int | None:
+    return None if r.variant_only is None or r.probe_only is None else r.variant_only + r.probe_only
+
+
+def _interval_text(r: Row) -> str:
+    return "no interval" if r.low is None else f"[{r.low:+.4f}, {r.high:+.4f}]"
+
+
+def verdict_readings(rows: list[Row], tol: float | None) -> list[str]:
+    """Sentences for the verdicts that look wrong at a glance but are right under non-inferiority:
+    a PASS whose whole interval lies below 0, and a FAIL (a control's above all) at a Δ no lower than
+    a passing variant's. Read off the rows; nothing is recomputed."""
+    if tol is None:
+        return []
+    out = []
+    below = [r for r in rows if r.passed and r.high is not None and r.high < 0]
+    if below:
+        out.append(
+            f"{', '.join(r.key for r in below)}: PASS with the whole interval below 0 "
+            f"({'; '.join(_interval_text(r) for r in below)}). Non-inferiority asks only that a variant "
+            f"is not worse than the probe by more than the tolerance {tol:g}: "
+            f"{'this one is' if len(below) == 1 else 'these are'} likely a little worse than the probe, "
+            "but within the tolerance."
+        )
+    passes = [r for r in rows if r.passed and r.role == "compression"]  # the candidates
+    for r in rows:
+        peer = min((p for p in passes if p.delta <= r.delta), key=lambda p: p.delta, default=None)
+        if r.passed or peer is None:
+            continue
+        mine, theirs = _disagreements(r), _disagreements(peer)
+        wider = (
+            f"it disagrees with the probe on {mine} items against {theirs} for {peer.key}, so its "
+            "interval is wider"
+            if mine is not None and theirs is not None
+            else "its interval is wider"
+        )
+        text = (
+            f"{r.key}: FAIL at Δ {r.delta:+.4f}, no lower than the passing {peer.key} "
+            f"(Δ {peer.delta:+.4f}). A verdict rests on the lower end of the interval, not on Δ: "
+            f"{wider} ({_interval_text(r)}) and reaches past −{tol:g}."
+        )
+        if r.role == "control":
+            text += (
+                " Controls are held to the same margin as the compressions, but a control is a question "
+                "about the method, not a candidate to ship: this FAIL says only that the run cannot show "
+                "the blind choice it stands for to be as good as the probe."
+            )
+        out.append(text)
+    return out
+
+
+def rounded(x: float) -> str:
+    """A float as the reports print it: whole numbers with thousands separators, the rest to four
+    decimals as bench.md prints Δ and intervals (never ``-0.0000``); magnitudes below 1e-4 (a spectrum's
+    tail) and from 1e6 in three significant digits."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    if x == int(x) and abs(x) < 1e15:
+        return f"{x:,.0f}"
+    if abs(x) < 1e-4 or abs(x) >= 1e6:
+        return f"{x:.3g}"
+    text = f"{x:.4f}"
+    return "0.0000" if text == "-0.0000" else text

@@ -14,14 +14,16 @@ from pathlib import Path
 from rankbench.keys import BEST_COMPRESSION
 from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
-from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, tolerance
+from rankbench.report import html_sections as hs
+from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, rounded, tolerance
 from rankbench.report.size_figure import size_figure
 from rankbench.report.svg import Figure, report_style
 from rankbench.run_layout import AGGREGATE_JSON, BENCH_JSON, audit_path, plans_path
 from rankbench.version import __version__
 
-CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1040px;margin:1.5em auto;padding:0 1em}
+CSS = (
+    """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1100px;margin:1.5em auto;padding:0 1em}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin:0 0 .3em}
 ul.meta{padding-left:1.1em;margin:.3em 0 1em}ul.meta li{margin:.1em 0}
 figure{margin:1.6em 0;padding-top:.8em;border-top:1px solid #ddd;break-inside:avoid}
@@ -32,15 +34,19 @@ table{border-collapse:collapse;margin-top:.4em}td,th{border:1px solid #ccc;paddi
 footer{font-size:.8em;color:#666;border-top:1px solid #ddd;margin-top:2em;padding-top:.5em}
 @media print{body{max-width:none;margin:0}details{display:none}figure{page-break-inside:avoid}}
 """
+    + hs.SECTION_CSS
+)
 
 
 def cell(x) -> str:
-    """A table cell: floats in full (repr), so the drawn numbers can be checked against the JSON."""
+    """A table cell: floats rounded as the Markdown rounds them (:func:`~rankbench.report.fields.rounded`)."""
     if x is None:
         return "n/a"
     if isinstance(x, bool):
         return "yes" if x else "no"
-    return escape(repr(x) if isinstance(x, float) else str(x))
+    if isinstance(x, int | float):
+        return escape(rounded(float(x)) if isinstance(x, float) else f"{x:,}")
+    return escape(str(x))
 
 
 def figure_html(f: Figure) -> str:
@@ -58,16 +64,29 @@ def figure_html(f: Figure) -> str:
     )
 
 
-def page(title: str, meta: list[tuple[str, str]], figures: list[Figure], source: str, notes=()) -> str:
+def page(
+    title: str,
+    meta: list[tuple[str, str]],
+    figures: list[Figure],
+    source: str,
+    notes=(),
+    *,
+    lead: str = "",
+    top: str = "",
+    bottom: str = "",
+) -> str:
+    """The page: title, ``lead`` (the validation level), the facts, ``top`` (findings, results), the
+    figures, the notes, then ``bottom`` (the collapsed timings, environment and configuration)."""
     items = "".join(f"<li><b>{escape(k)}:</b> {escape(str(v))}</li>" for k, v in meta)
     note_html = "".join(f"<li>{escape(n)}</li>" for n in notes)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f'<h1>{escape(title)}</h1><ul class="meta">{items}</ul>'
+        f'<h1>{escape(title)}</h1>{lead}<ul class="meta">{items}</ul>{top}'
         + "".join(figure_html(f) for f in figures if f is not None)
         + (f"<h2>Notes</h2><ul>{note_html}</ul>" if note_html else "")
+        + bottom
         + f"<footer>Rendered by rankbench {escape(__version__)} from {escape(source)} alone: every "
         "number is the artifact's own, nothing is recomputed. One file, no external resources.</footer>"
         "</body></html>\n"
@@ -93,7 +112,8 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
         ("Task", f"{doc.get('task')} (seed {doc.get('seed')})"),
         (
             "Probe",
-            f"r={probe.get('rank')}, {gate.get('metric_key')} {probe.get('accuracy')}, gate {gate.get('status')}",
+            f"r={probe.get('rank')}, {gate.get('metric_key')} {hs.num(probe.get('accuracy'))}, "
+            f"gate {gate.get('status')}",
         ),
         ("Tolerance", tol),
         (
@@ -104,7 +124,17 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
     ]
     if audit is None:
         meta.append(("Audit figures", "left out: no audit/audit.json beside bench.json"))
-    return page("rankbench bench", meta, figs, BENCH_JSON, (doc.get("summary") or {}).get("notes") or [])
+    summary, vc = doc.get("summary") or {}, (doc.get("env") or {}).get("validation_classification") or {}
+    return page(
+        "rankbench bench",
+        meta,
+        figs,
+        BENCH_JSON,
+        summary.get("notes") or [],
+        lead=hs.level_html(vc.get("level"), vc.get("confidence"), vc.get("rationale")),
+        top=hs.findings_html(summary) + hs.bench_results_html(doc),
+        bottom=hs.timings_html(doc.get("timings") or {}) + hs.environment_html(doc) + hs.config_html(doc),
+    )
 
 
 def _render_aggregate_html(doc: dict) -> str:
@@ -132,6 +162,15 @@ def _render_aggregate_html(doc: dict) -> str:
         figs,
         AGGREGATE_JSON,
         s.get("notes") or [],
+        lead=hs.level_html(
+            f"{doc.get('n_seeds')} seeds, statistical power {s.get('statistical_power')}",
+            s.get("confidence_level"),
+            f"P(policy passes | Δ = 0) {hs.num(s.get('policy_pass_probability'), '.3f')}; smallest margin "
+            f"resolvable with 80% power {hs.num(s.get('smallest_detectable_delta'))} against the "
+            f"tolerance {tol}",
+        ),
+        top=hs.findings_html(s) + hs.aggregate_results_html(doc),
+        bottom=hs.environment_html(doc) + hs.config_html(doc),
     )
 
 
