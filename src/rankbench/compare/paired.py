@@ -41,7 +41,7 @@ COMPARISON_KEYS = (
 
 def compare_one(cand: ItemScores, joined: JoinedItems, *, tolerance: float, confidence: float) -> dict:
     """One candidate's entry of comparisons[]: counts, means, Δ, interval, verdict, resolvable margin."""
-    pd = paired_delta(joined.baseline, joined.candidate, confidence=confidence)
+    pd = paired_delta(joined.baseline, joined.candidate, confidence=confidence, tolerance=tolerance)
     v = noninferiority(pd, tolerance)
     return {
         "candidate": cand.describe(),
