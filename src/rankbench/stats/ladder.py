@@ -21,6 +21,7 @@ truncates and scores it; ``compare --ladder`` reads its log) and gets a :class:`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,7 @@ def run_fixed_sequence(
     evaluate_all: bool = False,
     removed_by_cap: Sequence[str] = (),
     max_rank: int | None = None,
+    reference: str = "the probe",
 ) -> LadderResult:
     """Test ``rungs`` in order with ``evaluate(i)``; stop at the first FAIL unless ``evaluate_all``.
 
@@ -148,7 +150,11 @@ def run_fixed_sequence(
         status = OUTSIDE if failed else (PASSED if outcome.verdict == "PASS" else FAILED)
         out.append(_with(rung, outcome, evaluated=True, in_claim=not failed, status=status))
         failed = failed or outcome.verdict == "FAIL"
-    return _result(out, tolerance, confidence, evaluate_all, tuple(removed_by_cap), max_rank)
+    result = _result(out, tolerance, confidence, evaluate_all, tuple(removed_by_cap), max_rank)
+    if reference != "the probe":
+        claim = claim_sentence(out, result.smallest_safe, tolerance, result.alpha, reference)
+        result = dataclasses.replace(result, claim=claim)
+    return result
 
 
 def fixed_sequence_from_verdicts(
@@ -195,7 +201,9 @@ def _result(rungs, tolerance, confidence, evaluate_all, removed, max_rank) -> La
     )
 
 
-def claim_sentence(rungs: Sequence[Rung], smallest: str | None, tolerance: float, alpha: float) -> str:
+def claim_sentence(
+    rungs: Sequence[Rung], smallest: str | None, tolerance: float, alpha: float, reference: str = "the probe"
+) -> str:
     """One sentence: the smallest safe rung and what the claim means, or that nothing passed."""
     skipped = sum(not r.evaluated for r in rungs)
     tail = f"; {skipped} smaller rung(s) not evaluated" if skipped else ""
@@ -205,7 +213,7 @@ def claim_sentence(rungs: Sequence[Rung], smallest: str | None, tolerance: float
             f"{tolerance:g}, so the fixed sequence stops there{tail}."
         )
     return (
-        f"{smallest} is the smallest safe rung: non-inferior to the probe at tolerance {tolerance:g}, "
+        f"{smallest} is the smallest safe rung: non-inferior to {reference} at tolerance {tolerance:g}, "
         f"family-wise false-PASS risk ≤ {alpha:.3g} over all {len(rungs)} rungs (fixed-sequence test, "
         f"largest first{tail})."
     )
