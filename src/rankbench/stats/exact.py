@@ -55,9 +55,13 @@ def _window(centre: float, sd: float, lo: int, hi: int) -> tuple[int, int]:
     return max(lo, int(math.floor(centre - _SPAN * sd - 2))), min(hi, int(math.ceil(centre + _SPAN * sd + 2)))
 
 
-def trinomial_tables(n: int, p: float, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(b, c, probability) of every table with non-negligible probability at Δ = −τ, discordance p."""
-    p_b, p_c = max((p - tolerance) / 2.0, 0.0), (p + tolerance) / 2.0
+def trinomial_tables(
+    n: int, p: float, tolerance: float, delta: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(b, c, probability) of every table with non-negligible probability at Δ = ``delta`` (default
+    −τ, the null boundary) and discordance p ≥ |Δ|."""
+    delta = -tolerance if delta is None else delta
+    p_b, p_c = max((p + delta) / 2.0, 0.0), max((p - delta) / 2.0, 0.0)
     m_lo, m_hi = _window(n * p, math.sqrt(n * p * (1 - p)), 0, n)
     m = np.arange(m_lo, m_hi + 1)
     q = p_b / p if p > 0 else 0.0
@@ -80,9 +84,12 @@ def _xlogy(x: np.ndarray, y: float) -> np.ndarray:
     return x * math.log(y)
 
 
-def tail_probability(n: int, p: float, tolerance: float, critical: float) -> float:
-    """P_p(T(−τ) ≥ critical) at Δ = −τ: the false-PASS rate of a verdict with that critical value."""
-    b, c, prob = trinomial_tables(n, p, tolerance)
+def tail_probability(
+    n: int, p: float, tolerance: float, critical: float, delta: float | None = None
+) -> float:
+    """P_p(T(−τ) ≥ critical) at Δ = ``delta`` (default −τ: the false-PASS rate of a verdict with that
+    critical value; Δ = 0 gives its power)."""
+    b, c, prob = trinomial_tables(n, p, tolerance, delta)
     t = score_statistic(b, c, n, -tolerance)
     return float(prob[t >= critical].sum())
 
