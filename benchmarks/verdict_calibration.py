@@ -72,10 +72,10 @@ def single_seed_table(points: int) -> None:
         worst_new = max(worst_new, new)
         at8 = [tail_probability(n, 0.08, TOL, c) for c in (Z, crit)]
         pw = [tail_probability(n, 0.02, TOL, c, delta=0.0) for c in (Z, crit)]
-        print(f"| {n} | {old:.4f} | {p_old:.3f} | {new:.4f} | {p_new:.3f} | {crit:.4f} | {at8[0]:.4f} | "
+        print(f"| {n} | {old:.5f} | {p_old:.3f} | {new:.5f} | {p_new:.3f} | {crit:.4f} | {at8[0]:.4f} | "
               f"{at8[1]:.4f} | {pw[0]:.4f} | {pw[1]:.4f} |")  # fmt: skip
     print(
-        f"\nLargest new false PASS: {worst_new:.4f} (exact; target ≤ {LEVEL}): {'met' if worst_new <= LEVEL else 'NOT met'}"
+        f"\nLargest new false PASS: {worst_new:.5f} (exact; target ≤ {LEVEL}): {'met' if worst_new <= LEVEL else 'NOT met'}"
     )
 
 

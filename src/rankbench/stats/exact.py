@@ -31,8 +31,8 @@ from rankbench.stats.tango import score_statistic
 
 EXACT_MAX_N = 5000  # above this the enumeration gets slow (7 s at 5,000) and Tango's excess is < 0.01%
 EXACT_METHOD = (
-    "Tango score statistic with an exact critical value (false PASS ≤ α/2 at Δ = −tolerance, "
-    "maximised over the discordance)"
+    "Tango score interval with an exact critical value (false PASS ≤ α/2 at Δ = −tolerance for every "
+    "discordance)"
 )
 _SPAN = 9.0  # standard deviations kept around the trinomial's centre
 
