@@ -18,7 +18,9 @@ from rankbench.stats.ladder import (
     RungOutcome,
     cap_rungs,
     check_order,
+    default_ladder,
     fixed_sequence_from_verdicts,
+    policy_outcome,
     run_fixed_sequence,
     rung_outcome_from_policy,
 )
@@ -122,3 +124,27 @@ def test_a_campaign_rung_passes_when_the_policy_does():
         ["rank:4", "rank:2", "rank:1"], [*outcomes, RungOutcome("PASS")], tolerance=0.01
     )
     assert result.smallest_safe == "rank:4" and result.rungs[2].status == NOT_EVALUATED
+
+
+def test_the_default_ladder_is_the_allowed_ranks_below_the_probe():
+    assert default_ladder(16) == ["rank:8", "rank:4", "rank:2", "rank:1"]
+    assert default_ladder(12) == ["rank:8", "rank:4", "rank:2", "rank:1"]
+    assert default_ladder(2) == ["rank:1"]
+    with pytest.raises(RankbenchError, match="a ladder needs a probe rank ≥ 2"):
+        default_ladder(1)
+
+
+def test_a_campaign_ladder_reads_each_rung_from_its_aggregate_block():
+    block = {
+        "n_seeds": 3, "pass_rate": 0.0, "tolerance": 0.01,
+        "decision_ci": {"low": -0.004, "high": 0.01, "se": 0.003, "df": 2.0, "confidence": 0.95},
+    }  # fmt: skip
+    failing = {**block, "n_seeds": 2}
+    blocks = [block, failing, block]
+    result = run_fixed_sequence(
+        [Rung(p) for p in ("rank:4", "rank:2", "rank:1")],
+        lambda i: policy_outcome(load_policy(), blocks[i]),
+        tolerance=0.01,
+    )
+    assert [r.status for r in result.rungs] == [PASSED, FAILED, NOT_EVALUATED]
+    assert result.rungs[0].interval["low"] == -0.004 and result.smallest_safe == "rank:4"

@@ -219,6 +219,25 @@ def claim_sentence(
     )
 
 
+def default_ladder(probe_rank: int, allowed: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256)) -> list[str]:
+    """The default rungs: the allowed uniform ranks below the probe's, largest first (r=16: 8, 4, 2, 1)."""
+    if isinstance(probe_rank, bool) or not isinstance(probe_rank, int) or probe_rank < 2:
+        raise RankbenchError(
+            f"a ladder needs a probe rank ≥ 2 to go below, got {probe_rank!r}",
+            hint="train the probe at a larger rank, or list the rungs yourself",
+        )
+    return [f"rank:{r}" for r in sorted({r for r in allowed if r < probe_rank}, reverse=True)]
+
+
+def policy_outcome(policy: Any, variant_stats: Mapping[str, Any]) -> RungOutcome:
+    """A campaign rung from its aggregate block: the claim policy over its seeds decides the rung."""
+    from rankbench.stats.policy import evaluate_policy  # noqa: PLC0415 - policy reads YAML; keep it lazy
+
+    return rung_outcome_from_policy(
+        evaluate_policy(policy, dict(variant_stats)), variant_stats.get("decision_ci")
+    )
+
+
 def rung_outcome_from_policy(policy_result: Any, decision_ci: Mapping[str, Any] | None) -> RungOutcome:
     """A campaign rung: PASS iff the claim policy passes over its seeds; the decision interval decides."""
     return RungOutcome(
