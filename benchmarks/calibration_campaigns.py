@@ -3,7 +3,8 @@
 Items differ: each has a discordance propensity πᵢ = p·gᵢ, gᵢ ~ Gamma(0.5, 2) (mean 1), and a lean
 eᵢ ~ U(−0.35, 0.35) towards the variant or the probe; in seed s a discordant item favours the variant
 with probability ½ + (Δ + uₛ)/(2p) + eᵢ, uₛ ~ N(0, SD²). Items are independent (each seed its own
-draw) or shared (every seed the same items). Clipping of that probability to [0, 1] is counted.
+draw) or shared (every seed the same items). That probability is clipped to [0, 1] (the share is
+counted), and Δ inside it is shifted so that the population Δ after clipping is exactly the target.
 
 Old (the procedure before issue 22): the decision interval with a Satterthwaite df from the observed
 spread, and policy v2 (a majority of per-seed Tango verdicts and the interval). New: the interval with
@@ -11,6 +12,8 @@ S − 1 df, and policy v3 (the interval alone, at least 3 seeds).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -36,6 +39,33 @@ def old_decision_half(means, ses, cov_term):
     return np.maximum(q * np.sqrt(var), Z * np.sqrt(floor))
 
 
+@functools.cache
+def _shift(delta: float, seed_sd: float) -> float:
+    """The shift δ in the lean model whose population Δ, after clipping q to [0, 1], is exactly ``delta``.
+
+    Population Δ = E[π]·E[2·clip(½ + (δ + u)/(2p) + e) − 1], u ~ N(0, SD²), e ~ U(−0.35, 0.35), π
+    independent of both; computed by quadrature and solved for δ by bisection. Without it, clipping
+    at Δ = −τ pulls the true Δ towards 0 by up to 3% of τ at seed SD 0.02, which reads as false PASS.
+    """
+    x = np.linspace(-8.0, 8.0, 4001)  # standard normal grid for u and for √g (g ~ χ²₁ = Gamma(0.5, 2))
+    w = np.exp(-x * x / 2.0)
+    w /= w.sum()
+    mean_pi = float(np.sum(w * np.minimum(P_DISC * x * x, 1.0)))
+    e = np.linspace(-LEAN, LEAN, 2001)
+    u = seed_sd * x if seed_sd > 0 else np.zeros(1)
+    wu = w if seed_sd > 0 else np.ones(1)
+
+    def population(shift: float) -> float:
+        q = np.clip(0.5 + (shift + u[:, None]) / (2 * P_DISC) + e[None, :], 0.0, 1.0)
+        return mean_pi * float(np.sum(wu[:, None] * (2.0 * q - 1.0)) / e.size)
+
+    lo, hi = -4 * P_DISC, 4 * P_DISC
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if population(mid) < delta else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
 def _items(rng, reps, n):
     g = rng.gamma(0.5, 2.0, size=(reps, n))
     return np.minimum(P_DISC * g, 1.0), rng.uniform(-LEAN, LEAN, size=(reps, n))
@@ -50,7 +80,7 @@ def simulate(rng, reps, seeds, seed_sd, shared, delta):
         pi, lean = _items(rng, reps * seeds, N_ITEMS)
         pi, lean = pi.reshape(reps, seeds, -1), lean.reshape(reps, seeds, -1)
     u = rng.normal(0.0, seed_sd, size=(reps, seeds, 1)) if seed_sd > 0 else 0.0
-    q = 0.5 + (delta + u) / (2 * P_DISC) + lean
+    q = 0.5 + (_shift(delta, seed_sd) + u) / (2 * P_DISC) + lean
     clipped = float(np.mean((q < 0) | (q > 1)))
     q = np.clip(q, 0.0, 1.0)
     disc = rng.random((reps, seeds, N_ITEMS)) < pi
