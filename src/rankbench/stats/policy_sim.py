@@ -20,8 +20,8 @@ on the same s² (power is a monotone function of the se the interval implies). N
 **The estimate.** The aggregate reports the integrand at the observed s² (floored at the item-level
 part mean(p̂ₛ/nₛ) − Ĉ, since σ²ᵤ ≥ 0), with σ² estimated by that same s²:
 Φ((τ − h(s²))/√(s²/S + Ĉ)). The observed s² is one draw from the law the integral averages over, so
-this is close to unbiased for P(pass | Δ = 0) over campaigns: measured bias −0.01 to +0.02 at 3 seeds
-and 2% discordance (``benchmarks/verdict_calibration.py``, table 3). Plugging s² into the integral
+this is close to unbiased for P(pass | Δ = 0) over campaigns: measured bias −0.01 to +0.04 for 3, 5
+and 10 seeds at 2% discordance (``benchmarks/verdict_calibration.py``, table 3). Plugging s² into the integral
 instead is off by up to +0.14 there, and the old simulation from σ²ᵤ = max(0, s² − within) by −0.11
 to +0.15. The integral itself (:func:`decision_pass_probability`) is exact given the variances: it
 serves planning (:func:`rankbench.stats.power.plan_items`) and is tested against brute force.
