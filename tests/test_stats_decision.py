@@ -7,7 +7,7 @@ import pytest
 
 from rankbench.errors import RankbenchError
 from rankbench.stats import SeedDiffs, decision_interval, load_policy
-from rankbench.stats.decision import INDEPENDENT_METHOD, SHARED_METHOD
+from rankbench.stats.decision import INDEPENDENT_METHOD, SHARED_METHOD, decision_spread
 from rankbench.stats.policy_sim import policy_pass_probability
 
 
@@ -115,3 +115,25 @@ def test_policy_pass_probability_is_computed_and_grows_with_seeds():
 def test_policy_pass_probability_needs_two_seeds_for_the_interval():
     one = policy_pass_probability(load_policy(), [(0, 0, 2000)], tolerance=0.01, confidence=0.95)
     assert one.probability == 0.0  # min_seeds 3 and no decision interval from one seed
+
+
+def test_shared_items_with_seed_noise_hold_the_level_with_s_minus_1_df():
+    # The case the Satterthwaite df got wrong (issue 22): 3 seeds on the same 2,000 items, 8%
+    # discordance, items that lean one way in every seed, seed SD of the true Δ 0.01, Δ = −0.01.
+    # The decision interval must PASS at most 2.5% of such campaigns (+ 3 MC se).
+    rng, reps, n, seeds, tol = np.random.default_rng(22), 1500, 2000, 3, 0.01
+    lean = rng.uniform(-0.3, 0.3, size=(reps, 1, n))
+    u = rng.normal(0.0, 0.01, size=(reps, seeds, 1))
+    q = np.clip(0.5 + (-tol + u) / 0.16 + lean, 0.0, 1.0)
+    disc = rng.random((reps, seeds, n)) < 0.08
+    d = np.where(disc, np.where(rng.random((reps, seeds, n)) < q, 1.0, -1.0), 0.0)
+    means = d.mean(axis=2)
+    centred = d - means[:, :, None]
+    gram = np.einsum("rsi,rti->rst", centred, centred) / (n - 1)
+    upper = np.triu_indices(seeds, 1)
+    cov_term = np.maximum(gram[:, upper[0], upper[1]].mean(axis=1), 0.0) / n  # every item shared
+    ses = np.full((reps, seeds), np.sqrt(0.08 / n))
+    half, _, df, _ = decision_spread(means, ses, cov_term, 0.95)
+    assert np.all((df == 2.0) | np.isinf(df))  # S − 1, never a df read off the observed spread
+    rate = float(np.mean(means.mean(axis=1) - half > -tol))
+    assert rate <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / reps), rate
