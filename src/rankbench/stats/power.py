@@ -32,7 +32,7 @@ from rankbench.stats.paired import minimum_detectable_effect
 
 POWER_LABEL_RULE = "sufficient if power ≥ 0.8, marginal if power ≥ 0.5, else insufficient"
 CLAIM_STRENGTH_RULE = (
-    "high if ≥ 3 seeds and the policy passes with probability ≥ 0.8 when Δ = 0 (simulated from the "
+    "high if ≥ 3 seeds and the policy passes with probability ≥ 0.8 when Δ = 0 (computed from the "
     "observed variances); medium if ≥ 2 seeds and that probability is ≥ 0.5; otherwise low. "
     "A single run is at most medium: one seed cannot speak for training noise"
 )
