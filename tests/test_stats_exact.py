@@ -63,3 +63,13 @@ def test_the_verdict_names_the_method_that_decided():
     assert verdict_critical_value(EXACT_MAX_N + 1, 0.01) == Z  # above the enumeration range: Tango
     big = noninferiority(paired_delta([1] * 6000, [1] * 6000), 0.01)
     assert big.method == TANGO_METHOD and big.critical_value == Z
+
+
+def test_too_few_items_to_pass_at_any_outcome_is_a_fail_with_a_reason():
+    # one item: even "only the variant right" would PASS a variant 0.01 worse with probability > 2.5%
+    assert exact_critical_value(1, 0.01) == math.inf
+    v = noninferiority(paired_delta([0], [1]), 0.01)
+    assert v.verdict == "FAIL" and v.critical_value is None and v.mde is None and v.ci_low is None
+    assert "1 item(s) cannot show non-inferiority at tolerance 0.01" in v.notes[0]
+    pd = paired_delta([0], [1], tolerance=0.01)  # the interval falls back to z, and says why
+    assert pd.critical_value == Z and pd.method == TANGO_METHOD and "cannot show" in pd.notes[0]

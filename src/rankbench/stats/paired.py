@@ -124,10 +124,14 @@ def paired_delta(
 def _tango(common: dict, b: int, c: int, tolerance: float | None) -> PairedDelta:
     n, confidence = common["n"], common["confidence"]
     z = normal_ppf(0.5 + confidence / 2.0)
-    if tolerance is not None:
-        z = verdict_critical_value(n, check_tolerance(tolerance), round(1.0 - confidence, 12))
-    low, high = (float(x) for x in tango_interval(b, c, n, z))
     notes = []
+    if tolerance is not None:
+        exact = verdict_critical_value(n, check_tolerance(tolerance), round(1.0 - confidence, 12))
+        if math.isfinite(exact):
+            z = exact
+        else:
+            notes.append(too_few_items(n, tolerance))
+    low, high = (float(x) for x in tango_interval(b, c, n, z))
     if b + c == 0:
         notes.append(
             f"the two agree on all {n} items; Tango's interval still has width ±{high:.4g}, the "
@@ -250,7 +254,10 @@ def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
     ci_low, se, method, critical = pd.ci_low, pd.se, getattr(pd, "method", None), None
     if getattr(pd, "binary", False) and pd.variant_only_correct is not None:
         ci_low, se, method, critical = _binary_bound(pd, tolerance, alpha)
-    if ci_low is None:
+    if critical is not None and not math.isfinite(critical):
+        verdict, ci_low, se, critical = "FAIL", None, None, None
+        notes.append(too_few_items(pd.n, tolerance))
+    elif ci_low is None:
         verdict = "FAIL"
         notes.append("no interval could be computed, so non-inferiority cannot be shown")
     else:
@@ -274,9 +281,18 @@ def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
     )
 
 
+def too_few_items(n: int, tolerance: float) -> str:
+    return (
+        f"{n} item(s) cannot show non-inferiority at tolerance {tolerance:g}: even the best outcome "
+        "would PASS a variant that is tolerance worse more often than the level allows"
+    )
+
+
 def _binary_bound(pd: PairedDelta, tolerance: float, alpha: float) -> tuple[float, float, str, float]:
     """(lower bound, implied se, method, critical value) of a 1/0 comparison at this tolerance."""
     critical = verdict_critical_value(pd.n, tolerance, alpha)
+    if not math.isfinite(critical):
+        return pd.ci_low, pd.se, EXACT_METHOD, critical
     b, c = pd.variant_only_correct, pd.probe_only_correct
     low = float(tango_lower(b, c, pd.n, critical))
     return low, (pd.delta - low) / critical, binary_method(critical, pd.confidence), critical
