@@ -13,6 +13,7 @@ import pytest
 from rankbench.compare import Selection, compare_all, holm_verdicts, join_items, load_input
 from rankbench.errors import RankbenchError
 from rankbench.stats import normal_ppf, paired_delta, t_ppf, tango_interval
+from rankbench.stats.exact import exact_critical_value
 
 DATA = Path(__file__).parent / "data" / "lm_eval"
 BASE, CANDIDATES = DATA / "lora_r8", [DATA / "lora_r2", DATA / "lora_r1"]
@@ -32,13 +33,16 @@ def raw_scores(folder: Path, task: str, filt: str, metric: str) -> dict[int, flo
     return {r["doc_id"]: float(r[metric]) for r in rows if r["filter"] == filt}
 
 
-def reference(base: dict, cand: dict, confidence: float = 0.95) -> dict:
-    """The 2x2 table counted by hand and Tango's interval from its cells."""
+def reference(base: dict, cand: dict, tolerance: float, confidence: float = 0.95) -> dict:
+    """The 2x2 table counted by hand and Tango's interval from its cells, at the verdict's critical
+    value for this tolerance (exact at these small n: rankbench.stats.exact)."""
     ids = sorted(base)
     b = sum(1 for i in ids if cand[i] == 1.0 and base[i] == 0.0)
     c = sum(1 for i in ids if base[i] == 1.0 and cand[i] == 0.0)
     n = len(ids)
-    low, high = tango_interval(b, c, n, normal_ppf(0.5 + confidence / 2))
+    critical = exact_critical_value(n, tolerance, round(1 - confidence, 12))
+    assert critical >= normal_ppf(0.5 + confidence / 2)
+    low, high = tango_interval(b, c, n, critical)
     return {
         "n": n,
         "candidate_only": b,
@@ -81,7 +85,7 @@ def test_counts_intervals_and_verdicts_match_a_hand_counted_table(task, filt, me
     base = raw_scores(BASE, task, filt, metric)
     assert doc["baseline"]["n_items"] == N_DOCS and doc["baseline"]["format"] == "lm-eval samples"
     for cand, entry in zip(CANDIDATES, doc["comparisons"], strict=True):
-        ref = reference(base, raw_scores(cand, task, filt, metric))
+        ref = reference(base, raw_scores(cand, task, filt, metric), tolerance)
         assert tuple(entry) == ENTRY_KEYS
         for key in ("n", "candidate_only", "baseline_only"):
             assert entry[key] == ref[key], key
@@ -109,7 +113,7 @@ def test_the_fixtures_hold_discordant_items_in_both_directions():
     for task, filt, metric in CASES:
         base = raw_scores(BASE, task, filt, metric)
         for cand in CANDIDATES:
-            ref = reference(base, raw_scores(cand, task, filt, metric))
+            ref = reference(base, raw_scores(cand, task, filt, metric), 0.01)
             totals += (ref["candidate_only"], ref["baseline_only"])
     assert totals.min() > 0
 
@@ -177,6 +181,7 @@ def test_differing_item_sets_are_refused_with_counts_unless_intersect(tmp_path):
     ref = reference(
         {i: v for i, v in full.items() if i not in (3, 4, 20)},
         raw_scores(cand.parent, "rb_mc", "none", "acc"),
+        doc["tolerance"],
     )
     assert (entry["n"], entry["candidate_only"], entry["baseline_only"]) == (
         25,

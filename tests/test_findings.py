@@ -18,9 +18,10 @@ from rankbench.artifacts.findings import (
     items_to_resolve,
     seeds_to_resolve,
 )
+from rankbench.artifacts.variant_block import aggregate_variant
 from rankbench.keys import FINDING_KINDS
 from rankbench.schemas import load_schema
-from rankbench.stats import aggregate_variant, evaluate_policy, load_policy, minimum_detectable_effect
+from rankbench.stats import evaluate_policy, load_policy, minimum_detectable_effect
 
 PROBE = {"accuracy": 0.922, "rank": 16, "rule": "energy:0.9"}
 

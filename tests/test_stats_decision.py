@@ -7,7 +7,7 @@ import pytest
 
 from rankbench.errors import RankbenchError
 from rankbench.stats import SeedDiffs, decision_interval, load_policy
-from rankbench.stats.decision import INDEPENDENT_METHOD, SHARED_METHOD
+from rankbench.stats.decision import INDEPENDENT_METHOD, SHARED_METHOD, decision_spread
 from rankbench.stats.policy_sim import policy_pass_probability
 
 
@@ -36,12 +36,13 @@ def test_shared_items_hand_worked_covariance():
     # two seeds on the same 4 items: d_a = 1 0 0 −1 (mean 0), d_b = 1 0 0 0 (mean 0.25)
     # σ̂²ᵥ = Σ (d_a − 0)(d_b − 0.25)/(4 − 1) = (0.75 + 0.25)/3 = 0.3333333
     # Ĉ = σ̂²ᵥ·4/(4·4) = 0.0833333;  s²/S = var(0, 0.25)/2 = 0.03125/2 = 0.015625
-    # V = 0.0989583;  df = 1·(V/0.015625)² = 6.3333333² = 40.111111
+    # V = 0.0989583;  df = S − 1 = 1 (not Satterthwaite's 40.1 from the observed spread: liberal)
     ids = ["a", "b", "c", "d"]
     d = decision_interval([_seed([1, 0, 0, -1], ids), _seed([1, 0, 0, 0], ids)])
     assert d.item_covariance == pytest.approx(1 / 3) and d.cov_term == pytest.approx(1 / 12)
     assert d.se == pytest.approx(np.sqrt(0.015625 + 1 / 12))
-    assert d.df == pytest.approx(40.111111, abs=1e-5)
+    assert d.df == 1.0
+    assert d.high - d.delta == pytest.approx(12.706205 * np.sqrt(0.015625 + 1 / 12), abs=1e-5)
     assert d.item_sharing == "shared" and d.method == SHARED_METHOD and d.shared_items_mean == 4
     # the same items in another order give the same interval: items are matched by id
     shuffled = decision_interval([_seed([1, 0, 0, -1], ids), _seed([0, 0, 1, 0], ["d", "c", "a", "b"])])
@@ -102,18 +103,37 @@ def test_false_pass_rate_at_the_margin_stays_at_the_nominal_level():
     assert rate <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / reps)
 
 
-def test_policy_pass_probability_is_seeded_and_grows_with_seeds():
+def test_policy_pass_probability_is_computed_and_grows_with_seeds():
     policy = load_policy()
-    three = [(30, 34, 2000)] * 3
-    first = policy_pass_probability(policy, three, tolerance=0.01, confidence=0.95)
-    again = policy_pass_probability(policy, three, tolerance=0.01, confidence=0.95)
-    assert first == again and first.n_sim == 2000 and first.seed_sd == 0.0
+    first = policy_pass_probability(policy, [(30, 34, 2000)] * 3, tolerance=0.01, confidence=0.95)
+    assert first.n_sim == 0 and first.mc_se is None and first.seed_sd == 0.0  # no simulation noise
     five = policy_pass_probability(policy, [(30, 34, 2000)] * 5, tolerance=0.01, confidence=0.95)
-    assert five.probability > first.probability  # more seeds never make the default policy harder
-    assert 0.0 < first.probability < 1.0
-    assert first.mc_se == pytest.approx(np.sqrt(first.probability * (1 - first.probability) / 2000))
+    ten = policy_pass_probability(policy, [(30, 34, 2000)] * 10, tolerance=0.01, confidence=0.95)
+    assert 0.0 < first.probability < five.probability < ten.probability < 1.0  # more seeds help
 
 
 def test_policy_pass_probability_needs_two_seeds_for_the_interval():
     one = policy_pass_probability(load_policy(), [(0, 0, 2000)], tolerance=0.01, confidence=0.95)
     assert one.probability == 0.0  # min_seeds 3 and no decision interval from one seed
+
+
+def test_shared_items_with_seed_noise_hold_the_level_with_s_minus_1_df():
+    # The case the Satterthwaite df got wrong (issue 22): 3 seeds on the same 2,000 items, 8%
+    # discordance, items that lean one way in every seed, seed SD of the true Δ 0.01, Δ = −0.01.
+    # The decision interval must PASS at most 2.5% of such campaigns (+ 3 MC se).
+    rng, reps, n, seeds, tol = np.random.default_rng(22), 1500, 2000, 3, 0.01
+    lean = rng.uniform(-0.3, 0.3, size=(reps, 1, n))
+    u = rng.normal(0.0, 0.01, size=(reps, seeds, 1))
+    q = np.clip(0.5 + (-tol + u) / 0.16 + lean, 0.0, 1.0)
+    disc = rng.random((reps, seeds, n)) < 0.08
+    d = np.where(disc, np.where(rng.random((reps, seeds, n)) < q, 1.0, -1.0), 0.0)
+    means = d.mean(axis=2)
+    centred = d - means[:, :, None]
+    gram = np.einsum("rsi,rti->rst", centred, centred) / (n - 1)
+    upper = np.triu_indices(seeds, 1)
+    cov_term = np.maximum(gram[:, upper[0], upper[1]].mean(axis=1), 0.0) / n  # every item shared
+    ses = np.full((reps, seeds), np.sqrt(0.08 / n))
+    half, _, df, _ = decision_spread(means, ses, cov_term, 0.95)
+    assert np.all((df == 2.0) | np.isinf(df))  # S − 1, never a df read off the observed spread
+    rate = float(np.mean(means.mean(axis=1) - half > -tol))
+    assert rate <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / reps), rate

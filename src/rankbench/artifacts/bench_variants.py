@@ -31,7 +31,7 @@ def variant_entry(
     ids, scores = item_scores(run.stage_dir(job.stage) / PREDICTIONS)
     if ids != probe_ids:
         raise RuntimeError(f"{job.key}: eval items differ from the probe's")
-    pd = paired_delta(probe_scores, scores, confidence=cfg.eval.confidence)
+    pd = paired_delta(probe_scores, scores, confidence=cfg.eval.confidence, tolerance=cfg.eval.tolerance)
     verdict = noninferiority(pd, cfg.eval.tolerance)
     pdd, vd = pd.to_dict(), verdict.to_dict()
     value = rec["eval"]["value"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from rankbench.artifacts.judged import Judged, Scope, judged_aggregate, judged_bench
+from rankbench.bench.variants import VARIANT_TABLE, control_names
 from rankbench.keys import (
     BETTER_THAN_PROBE,
     CONTROL_PASSES,
@@ -26,23 +27,8 @@ from rankbench.keys import (
     UNDERPOWERED,
     VARIANT_IS_PROBE,
 )
-from rankbench.names import CONTROLS
 
 MAX_SEEDS = 200  # a campaign that needs more seeds than this is told to change items or tolerance
-
-# what each designed control asks, and what its passing answers (the names are rankbench.names.CONTROLS)
-CONTROL_MEANING = {
-    "random_subspace": (
-        "a random subspace of this adapter's rank at {size} does as well as the probe. The spectrum's "
-        "choice of directions is not what keeps quality here; the compression verdicts stand, but they "
-        "do not show that the audit chose well"
-    ),
-    "per_layer_shuffled": (
-        "per_layer's ranks dealt to the wrong modules do as well as the probe. The per-module "
-        "allocation carries no signal here: any assignment of the same budget does as well, so which "
-        "module gets which rank is not shown to matter"
-    ),
-}
 
 
 def bench_findings(compressed: dict, probe: dict, *, tolerance: float, confidence: float, gate_passed: bool):
@@ -63,7 +49,7 @@ def aggregate_findings(compressed: dict, probe: dict, *, tolerance: float, confi
 def findings(judged: list[Judged], scope: Scope) -> list[dict]:
     """Every finding, grouped by kind in the order of ``FINDING_KINDS``, variants in their order."""
     found = [
-        *(control_passes(j, scope) for j in judged if j.variant in CONTROLS and j.passed),
+        *(control_passes(j, scope) for j in judged if j.variant in control_names() and j.passed),
         *(better_than_probe(j, scope) for j in judged if j.low is not None and j.low > 0),
         *(variant_is_probe(j, scope) for j in judged if is_probe(j)),
         *retrain_against_truncation(judged, scope),
@@ -75,7 +61,7 @@ def findings(judged: list[Judged], scope: Scope) -> list[dict]:
 
 def is_probe(j: Judged) -> bool:
     """A variant that keeps the probe's rank in every module (no parameter saved), not a designed control."""
-    return j.variant not in CONTROLS and (
+    return j.variant not in control_names() and (
         j.role == "control" or (j.reduction is not None and j.reduction <= 0.0)
     )
 
@@ -126,8 +112,11 @@ def _passes(scope: Scope) -> str:
 
 
 def control_passes(j: Judged, scope: Scope) -> dict:
-    meaning = CONTROL_MEANING.get(
-        j.variant, "the question this control asks of the method is answered against the method"
+    row = VARIANT_TABLE.get(j.variant)
+    meaning = (
+        row.meaning
+        if row and row.meaning
+        else "the question this control asks of the method is answered against the method"
     ).format(size=_size(j))
     where = f" ({_interval(j, scope)}, above −{scope.tolerance:g})" if j.low is not None else ""
     text = f"Control {j.key} {_passes(scope)}{where}: {meaning}."

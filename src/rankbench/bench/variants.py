@@ -42,6 +42,8 @@ class VariantRow:
     derive: str = IDENTITY  # how its own plan comes from the base plan: a key of DERIVATIONS
     compress: str = TRUNCATE  # how the probe is cut to the plan: "truncate" or "random_subspace"
     control: bool = False  # a question about the method, not a candidate compression
+    # a control's question answered: what it means when it passes ({size}: its ranks), for the findings
+    meaning: str = ""
 
     @property
     def plan_name(self) -> str:
@@ -58,8 +60,24 @@ VARIANT_TABLE: dict[str, VariantRow] = _row_table(
     VariantRow("uniform_median", "uniform_median"),
     VariantRow("uniform_p90", "uniform_p90"),
     VariantRow("per_layer", "per_layer"),
-    VariantRow("per_layer_shuffled", "per_layer", derive=SHUFFLED, control=True),
-    VariantRow("random_subspace", "uniform_median", compress=RANDOM_SUBSPACE, control=True),
+    VariantRow(
+        "per_layer_shuffled",
+        "per_layer",
+        derive=SHUFFLED,
+        control=True,
+        meaning="per_layer's ranks dealt to the wrong modules do as well as the probe. The per-module "
+        "allocation carries no signal here: any assignment of the same budget does as well, so which "
+        "module gets which rank is not shown to matter",
+    ),
+    VariantRow(
+        "random_subspace",
+        "uniform_median",
+        compress=RANDOM_SUBSPACE,
+        control=True,
+        meaning="a random subspace of this adapter's rank at {size} does as well as the probe. The "
+        "spectrum's choice of directions is not what keeps quality here; the compression verdicts stand, "
+        "but they do not show that the audit chose well",
+    ),
 )
 # the plans every bench builds from the audit, whichever variants it runs (bench.json's probe block
 # reads uniform_median and uniform_p90)

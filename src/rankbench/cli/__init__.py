@@ -28,6 +28,7 @@ SUBCOMMANDS = (
     "aggregate",
     "report",
     "compare",
+    "plan",
     "schema",
 )
 TORCH_COMMANDS = ("run",)  # the ones that train or evaluate; the rest never start an OpenMP pool

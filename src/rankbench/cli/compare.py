@@ -41,6 +41,17 @@ def register(sub) -> None:
     p.add_argument(
         "--holm", action="store_true", help="add Holm-adjusted verdicts over all candidates (family-wise)"
     )
+    p.add_argument(
+        "--ladder",
+        action="store_true",
+        help="candidates are listed largest to smallest: test them in that fixed sequence and claim the "
+        "smallest that passes before the first failure (family-wise)",
+    )
+    p.add_argument(
+        "--evaluate-all",
+        action="store_true",
+        help="with --ladder: show the rungs after the first failure too",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON document on stdout (table to stderr)")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the result as Markdown")
     p.add_argument(
@@ -61,6 +72,7 @@ def run(args) -> int:
     from rankbench.stats._validate import check_confidence, check_tolerance
 
     tolerance, confidence = check_tolerance(args.tolerance), check_confidence(args.confidence)
+    _check_ladder_flags(args)
     if args.html:
         from rankbench.report.svg import require_matplotlib
 
@@ -73,6 +85,12 @@ def run(args) -> int:
         holm=args.holm,
     )  # fmt: skip
     table = render_compare(doc)
+    if args.ladder:
+        from rankbench.compare.ladder import LADDER_NOTE, ladder_block, render_ladder
+
+        doc["ladder"] = ladder_block(doc, evaluate_all=args.evaluate_all)
+        doc["notes"].append(LADDER_NOTE)
+        table += render_ladder(doc["ladder"])
     if args.json:
         print(json.dumps(to_jsonable(doc), indent=2, ensure_ascii=False))
         sys.stderr.write(table)
@@ -93,3 +111,15 @@ def run(args) -> int:
             f"tolerance {tolerance:g}: {', '.join(bad)}"
         )
     return 0
+
+
+def _check_ladder_flags(args) -> None:
+    from rankbench.errors import RankbenchError
+
+    if args.evaluate_all and not args.ladder:
+        raise RankbenchError("--evaluate-all needs --ladder", hint="add --ladder, or drop --evaluate-all")
+    if args.ladder and args.holm:
+        raise RankbenchError(
+            "--ladder and --holm are two different family-wise procedures; choose one",
+            hint="--ladder for the smallest safe candidate (listed largest first), --holm for all of them",
+        )

@@ -37,7 +37,7 @@ def compare_one(cand: ItemScores, joined: JoinedItems, *, tolerance: float, conf
     """One candidate's entry of comparisons[]: counts, means, Δ, interval, verdict, resolvable margin.
 
     These keys, in this order, are the document's stable interface (tests pin them)."""
-    pd = paired_delta(joined.baseline, joined.candidate, confidence=confidence)
+    pd = paired_delta(joined.baseline, joined.candidate, confidence=confidence, tolerance=tolerance)
     v = noninferiority(pd, tolerance)
     return {
         "candidate": cand.describe(),

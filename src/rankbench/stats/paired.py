@@ -8,6 +8,9 @@ dᵢ = variantᵢ − probeᵢ (i = 1..n), and Δ = mean(d).
   (:mod:`rankbench.stats.tango`). A paired t- or Wald interval runs at 1.3–1.8× its nominal one-sided
   error when only 1–2% of items are discordant, which is where good compressions sit, and collapses to
   zero width when none are; Tango's holds its level there and is monotone in the evidence.
+  At n ≤ 5,000 the critical value is exact rather than z (:mod:`rankbench.stats.exact`): Tango's
+  normal critical value lets the false-PASS rate reach 2.84% at n = 110; the exact one keeps it
+  ≤ α/2 by construction. ``method`` says which one decided, ``critical_value`` is the value used.
 - **Graded scores** in [0, 1] (F1, partial credit, a probability): the paired t-interval
   Δ ± t_{1−α/2, n−1}·s/√n with s = std(d, ddof=1). The differences are bounded, so their mean is close
   to normal at the item counts a bench uses, and the t quantile pays for estimating s. A constant d
@@ -34,7 +37,8 @@ from rankbench.stats._validate import (
     to_dict,
 )
 from rankbench.stats.distributions import normal_ppf, t_ppf
-from rankbench.stats.tango import TANGO_METHOD, tango_interval
+from rankbench.stats.exact import EXACT_METHOD, verdict_critical_value
+from rankbench.stats.tango import TANGO_METHOD, tango_interval, tango_lower
 
 PAIRED_METHOD = "paired t-interval on per-item differences (df = n - 1; graded scores)"
 MARGIN_POWER = 0.8  # the resolvable margin is the one reached with this power when Δ = 0
@@ -73,6 +77,7 @@ class PairedDelta:
     probe_only_correct: int | None
     degenerate: str | None
     notes: tuple[str, ...]
+    critical_value: float | None = None  # the quantile the interval used (Tango: z or the exact one)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -80,9 +85,18 @@ class PairedDelta:
     from_dict = classmethod(from_record)  # the one rule: rankbench.records
 
 
-def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 0.95) -> PairedDelta:
+def binary_method(critical: float, confidence: float) -> str:
+    """The method name for a 1/0-score interval at ``critical``: Tango's, or the exact-critical one."""
+    return TANGO_METHOD if critical <= normal_ppf(0.5 + confidence / 2.0) else EXACT_METHOD
+
+
+def paired_delta(
+    probe_scores: Any, variant_scores: Any, *, confidence: float = 0.95, tolerance: float | None = None
+) -> PairedDelta:
     """Paired Δ = mean(variant − probe) with Tango's interval (1/0 scores) or a paired t-interval.
 
+    With ``tolerance`` (the margin the verdict will use) a 1/0 interval takes the exact critical value
+    of :mod:`rankbench.stats.exact` for that margin, so its lower bound is the one the verdict reads.
     Raises RankbenchError when the two score arrays differ in length, are empty, or hold scores
     outside [0, 1].
     """
@@ -103,15 +117,21 @@ def paired_delta(probe_scores: Any, variant_scores: Any, *, confidence: float = 
     if binary:
         b = int(np.sum((variant == 1.0) & (probe == 0.0)))
         c = int(np.sum((probe == 1.0) & (variant == 0.0)))
-        return _tango(common, b, c)
+        return _tango(common, b, c, tolerance)
     return _paired_t(common)
 
 
-def _tango(common: dict, b: int, c: int) -> PairedDelta:
+def _tango(common: dict, b: int, c: int, tolerance: float | None) -> PairedDelta:
     n, confidence = common["n"], common["confidence"]
     z = normal_ppf(0.5 + confidence / 2.0)
-    low, high = (float(x) for x in tango_interval(b, c, n, z))
     notes = []
+    if tolerance is not None:
+        exact = verdict_critical_value(n, check_tolerance(tolerance), round(1.0 - confidence, 12))
+        if math.isfinite(exact):
+            z = exact
+        else:
+            notes.append(too_few_items(n, tolerance))
+    low, high = (float(x) for x in tango_interval(b, c, n, z))
     if b + c == 0:
         notes.append(
             f"the two agree on all {n} items; Tango's interval still has width ±{high:.4g}, the "
@@ -123,11 +143,12 @@ def _tango(common: dict, b: int, c: int) -> PairedDelta:
         df=None,
         ci_low=low,
         ci_high=high,
-        method=TANGO_METHOD,
+        method=binary_method(z, confidence),
         variant_only_correct=b,
         probe_only_correct=c,
         degenerate=None,
         notes=tuple(notes),
+        critical_value=z,
     )
 
 
@@ -207,6 +228,8 @@ class Verdict:
     mde: float | None
     mde_rule: str
     notes: tuple[str, ...]
+    method: str | None = None  # the interval that decided (Tango, exact-critical Tango, paired t, ...)
+    critical_value: float | None = None  # its quantile, where it has one
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -220,29 +243,56 @@ def noninferiority(pd: IntervalEstimate, tolerance: float) -> Verdict:
     Also reports the point-estimate rule (PASS iff Δ ≥ −tolerance) and the smallest margin resolvable
     with 80% power when Δ = 0, from the se the interval implies (t quantiles when it has ``df``).
     Works for a :class:`PairedDelta` and for any interval with those fields. Without an interval
-    (graded scores, n < 2) the verdict is FAIL.
+    (graded scores, n < 2) the verdict is FAIL. A 1/0-score :class:`PairedDelta` is decided at the
+    critical value for this tolerance (exact for n ≤ 5,000, :mod:`rankbench.stats.exact`), whatever
+    critical value its own interval used; ``method`` and ``critical_value`` say which decided.
     """
     tolerance = check_tolerance(tolerance)
     level = f"{pd.confidence * 100:g}%"
+    alpha = round(1.0 - pd.confidence, 12)
     notes = []
-    if pd.ci_low is None:
+    ci_low, se, method, critical = pd.ci_low, pd.se, getattr(pd, "method", None), None
+    if getattr(pd, "binary", False) and pd.variant_only_correct is not None:
+        ci_low, se, method, critical = _binary_bound(pd, tolerance, alpha)
+    if critical is not None and not math.isfinite(critical):
+        verdict, ci_low, se, critical = "FAIL", None, None, None
+        notes.append(too_few_items(pd.n, tolerance))
+    elif ci_low is None:
         verdict = "FAIL"
         notes.append("no interval could be computed, so non-inferiority cannot be shown")
     else:
-        verdict = "PASS" if pd.ci_low > -tolerance else "FAIL"
-    alpha = round(1.0 - pd.confidence, 12)
+        verdict = "PASS" if ci_low > -tolerance else "FAIL"
     df = getattr(pd, "df", None)
-    mde = None if pd.se is None else minimum_detectable_effect(pd.se, alpha=alpha, df=df)
+    mde = None if se is None else minimum_detectable_effect(se, alpha=alpha, df=df)
     return Verdict(
         verdict=verdict,
         rule=f"PASS iff lower bound of {level} CI of Δ > −{tolerance:g}",
         tolerance=tolerance,
         confidence=pd.confidence,
         delta=pd.delta,
-        ci_low=pd.ci_low,
+        ci_low=ci_low,
         point_rule=f"PASS iff Δ ≥ −{tolerance:g}",
         point_rule_verdict="PASS" if pd.delta >= -tolerance else "FAIL",
         mde=mde,
         mde_rule=margin_rule(alpha, df),
         notes=tuple(notes),
+        method=method,
+        critical_value=critical,
     )
+
+
+def too_few_items(n: int, tolerance: float) -> str:
+    return (
+        f"{n} item(s) cannot show non-inferiority at tolerance {tolerance:g}: even the best outcome "
+        "would PASS a variant that is tolerance worse more often than the level allows"
+    )
+
+
+def _binary_bound(pd: PairedDelta, tolerance: float, alpha: float) -> tuple[float, float, str, float]:
+    """(lower bound, implied se, method, critical value) of a 1/0 comparison at this tolerance."""
+    critical = verdict_critical_value(pd.n, tolerance, alpha)
+    if not math.isfinite(critical):
+        return pd.ci_low, pd.se, EXACT_METHOD, critical
+    b, c = pd.variant_only_correct, pd.probe_only_correct
+    low = float(tango_lower(b, c, pd.n, critical))
+    return low, (pd.delta - low) / critical, binary_method(critical, pd.confidence), critical

@@ -5,6 +5,8 @@ The shipped policy is ``rankbench/data/policy_default.yaml``; a user file replac
 
     min_seeds              n_seeds ≥ value
     min_pass_rate          pass_rate ≥ value, or "majority": more than half of the seeds PASS alone
+                           (off in the shipped policy since v3: it made the claim harder to reach
+                           with every seed added, P(pass | Δ = 0) 0.21 at 5 seeds → 0.10 at 10)
     decision_ci_lower_gt   decision_ci.low > value               (value: number or "-tolerance")
     min_power              power of the decision interval ≥ value (see rankbench.stats.power)
 

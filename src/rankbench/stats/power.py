@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from rankbench.errors import RankbenchError
 from rankbench.records import from_record
 from rankbench.stats._validate import check_confidence, check_tolerance, to_dict
 from rankbench.stats.distributions import normal_cdf, normal_ppf, t_cdf, t_ppf
@@ -31,7 +32,7 @@ from rankbench.stats.paired import minimum_detectable_effect
 
 POWER_LABEL_RULE = "sufficient if power ≥ 0.8, marginal if power ≥ 0.5, else insufficient"
 CLAIM_STRENGTH_RULE = (
-    "high if ≥ 3 seeds and the policy passes with probability ≥ 0.8 when Δ = 0 (simulated from the "
+    "high if ≥ 3 seeds and the policy passes with probability ≥ 0.8 when Δ = 0 (computed from the "
     "observed variances); medium if ≥ 2 seeds and that probability is ≥ 0.5; otherwise low. "
     "A single run is at most medium: one seed cannot speak for training noise"
 )
@@ -134,3 +135,150 @@ def statistical_power(
         label_rule=POWER_LABEL_RULE,
         notes=tuple(notes),
     )
+
+
+PLAN_POWER = 0.8
+MAX_PLAN_ITEMS = 10_000_000
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """Items a seed (and seeds) needed for ``power`` to PASS a variant as good as the probe (Δ = 0)."""
+
+    discordance: float
+    tolerance: float
+    seeds: int
+    seed_sd: float
+    confidence: float
+    power: float
+    items_per_seed: int | None  # None: not reachable with this many seeds (training noise dominates)
+    total_items: int | None  # items_per_seed × seeds
+    achieved_power: float | None  # the power at items_per_seed, by the same formula
+    method: str
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    from_dict = classmethod(from_record)  # the one rule: rankbench.records
+
+
+def discordance_estimate(variant_only: int, probe_only: int, n: int) -> float:
+    """(b + c)/n: the share of items on which a variant and the probe disagree (first rung vs probe)."""
+    if n < 1 or variant_only < 0 or probe_only < 0 or variant_only + probe_only > n:
+        raise ValueError(f"need 0 ≤ b, c and b + c ≤ n ≥ 1, got b={variant_only}, c={probe_only}, n={n}")
+    return (variant_only + probe_only) / n
+
+
+def single_seed_power(n: int, discordance: float, tolerance: float, confidence: float = 0.95) -> float:
+    """Power of the single-seed 1/0 verdict at Δ = 0, from Tango's own statistic.
+
+    At Δ = 0 about m = n·p items are discordant and b − c ≈ N(0, n·p). The verdict PASSes iff
+    T(−τ) ≥ z_{1−α/2} with T Tango's score statistic, which for m discordant items rises with b − c;
+    d* is where it crosses z (bisection), and power = Φ(−d*/√(n·p)).
+    """
+    from rankbench.stats.tango import score_statistic  # noqa: PLC0415 - keeps power light to import
+
+    q = normal_ppf(0.5 + confidence / 2.0)
+    m = n * discordance
+    lo, hi = -m, m
+    if score_statistic(m, 0.0, n, -tolerance) < q:
+        return 0.0  # even every discordant item going the variant's way would not pass
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if score_statistic((m + mid) / 2.0, (m - mid) / 2.0, n, -tolerance) >= q:
+            hi = mid
+        else:
+            lo = mid
+    return normal_cdf(-hi / math.sqrt(n * discordance))
+
+
+def _check_plan_inputs(
+    discordance: float, tolerance: float, seeds: int, seed_sd: float, power: float
+) -> None:
+    problems = []
+    if not (0.0 < discordance <= 1.0):
+        problems.append(f"discordance must be in (0, 1], got {discordance:g}")
+    if not (0.0 < tolerance < 1.0):
+        problems.append(f"tolerance must be in (0, 1), got {tolerance:g}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        problems.append(f"seeds must be an integer ≥ 1, got {seeds!r}")
+    if not (seed_sd >= 0.0 and math.isfinite(seed_sd)):
+        problems.append(f"seed SD must be a finite number ≥ 0, got {seed_sd:g}")
+    if not (0.0 < power < 1.0):
+        problems.append(f"power must be in (0, 1), got {power:g}")
+    if problems:
+        raise RankbenchError(
+            "; ".join(problems),
+            hint="discordance: the share of items the variant and the probe disagree on, e.g. 0.02; "
+            "tolerance: the accuracy loss you accept, e.g. 0.01",
+        )
+
+
+def plan_items(
+    discordance: float,
+    tolerance: float,
+    *,
+    seeds: int = 1,
+    seed_sd: float = 0.0,
+    confidence: float = 0.95,
+    power: float = PLAN_POWER,
+) -> EvalPlan:
+    """The items a seed needed for ``power`` at Δ = 0, from the formulas the verdicts use.
+
+    One seed: the smallest n with :func:`single_seed_power` ≥ power (closed form, then checked).
+    Several seeds: the decision interval's pass probability at Δ = 0
+    (:func:`rankbench.stats.policy_sim.decision_pass_probability`: t with S − 1 df, the item-level
+    floor, seed effects of SD ``seed_sd``), searched by bisection over n. With seed noise the
+    t-interval cannot get narrower than t_{S−1}·σᵤ/√S however many items there are; when that already
+    stops ``power``, ``items_per_seed`` is None and a note says more seeds are needed.
+    """
+    confidence = check_confidence(confidence)
+    _check_plan_inputs(discordance, tolerance, seeds, seed_sd, power)
+    if seeds == 1:
+        return _single_seed_plan(discordance, tolerance, seed_sd, confidence, power)
+    from rankbench.stats.policy_sim import (  # noqa: PLC0415 - policy_sim imports this module
+        CampaignModel,
+        decision_pass_probability,
+    )
+
+    def achieved(n: int) -> float:
+        within = discordance / n
+        model = CampaignModel(seeds, seed_sd**2 + within, 0.0, within / seeds)
+        return decision_pass_probability(model, tolerance, confidence)
+
+    method = (
+        f"decision interval over {seeds} seeds at Δ = 0 (t, S − 1 = {seeds - 1} df, item-level floor), "
+        f"seed SD {seed_sd:g}, independent items"
+    )
+    if achieved(MAX_PLAN_ITEMS) < power:
+        note = f"{seeds} seeds cannot reach {power:.0%} power at any number of items; add seeds"
+        return EvalPlan(
+            discordance, tolerance, seeds, seed_sd, confidence, power, None, None, None, method, (note,)
+        )  # fmt: skip
+    lo, hi = 1, MAX_PLAN_ITEMS  # achieved(hi) ≥ power; find the smallest such n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if achieved(mid) >= power else (mid + 1, hi)
+    return EvalPlan(
+        discordance, tolerance, seeds, seed_sd, confidence, power, lo, lo * seeds, achieved(lo), method, ()
+    )  # fmt: skip
+
+
+def _single_seed_plan(discordance, tolerance, seed_sd, confidence, power) -> EvalPlan:
+    def achieved(n: int) -> float:
+        return single_seed_power(n, discordance, tolerance, confidence)
+
+    lo, hi = 1, MAX_PLAN_ITEMS  # power rises with n: the smallest n reaching it, by bisection
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if achieved(mid) >= power else (mid + 1, hi)
+    n = lo
+    notes = []
+    if seed_sd > 0:
+        notes.append("one seed cannot speak for training noise: the seed SD is ignored; plan ≥ 3 seeds")
+    method = "single-seed 1/0 verdict at Δ = 0: Tango's score statistic at −tolerance, b − c normal"
+    return EvalPlan(
+        discordance, tolerance, 1, seed_sd, confidence, power, n, n,
+        single_seed_power(n, discordance, tolerance, confidence), method, tuple(notes),
+    )  # fmt: skip
