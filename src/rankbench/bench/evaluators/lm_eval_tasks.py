@@ -64,6 +64,27 @@ def _tasks_under(index: dict, place: Path) -> list[str]:
     return sorted(out)
 
 
+_MANAGERS: dict[tuple, object] = {}
+
+
+def _manager(task_manager_cls, include: list[str]):
+    """One TaskManager per set of include folders and their YAML files' mtimes, for this process.
+
+    Building one indexes every YAML that lm-eval ships (thousands); a campaign or a test builds several
+    evaluators over the same tasks. An edited YAML file (a new mtime) gives a new index.
+    """
+    stamp = tuple(
+        (str(f), f.stat().st_mtime_ns)
+        for folder in include
+        for f in sorted(Path(folder).rglob("*"))
+        if f.suffix in YAML_SUFFIXES
+    )
+    key = (tuple(include), stamp)
+    if key not in _MANAGERS:
+        _MANAGERS[key] = task_manager_cls(include_path=include or None)
+    return _MANAGERS[key]
+
+
 def resolve_tasks(specs: list[str]):
     """(TaskManager, task names) for ``eval.tasks``; unknown names and missing paths exit 2."""
     require_lm_eval()
@@ -78,7 +99,7 @@ def resolve_tasks(specs: list[str]):
                 hint="give a task YAML, a folder of them, or a registered task name",
             )
     include = sorted({str(p if p.is_dir() else p.parent) for p in paths.values()})
-    manager = TaskManager(include_path=include or None)
+    manager = _manager(TaskManager, include)
     names: list[str] = []
     for spec in specs:
         if spec in paths:
