@@ -12,7 +12,7 @@ pytest.importorskip("lm_eval")
 
 from rankbench.bench.config import BenchConfig  # noqa: E402
 from rankbench.bench.evaluators import lm_eval_tasks as lt  # noqa: E402
-from rankbench.bench.evaluators import task_results  # noqa: E402
+from rankbench.bench.evaluators import make_evaluator, task_results  # noqa: E402
 from rankbench.bench.evaluators.lm_eval import LmEvalEvaluator, LmEvalSettings, check_backend  # noqa: E402
 from rankbench.bench.evaluators.profile import ProfileEvaluator  # noqa: E402
 from rankbench.compare import Selection, compare_all, load_input  # noqa: E402
@@ -164,6 +164,8 @@ def test_task_results_and_the_profile_evaluator():
             calls.append((cfg, data, adapter_dir, progress))
             return "result"
 
+    ev = make_evaluator(BenchConfig(), profile=Profile(), data="data")
+    assert isinstance(ev, ProfileEvaluator) and ev.cfg == BenchConfig()
     ev = ProfileEvaluator(Profile(), "cfg", "data")
     assert ev.evaluate(Path("a"), progress="p") == "result" and calls == [("cfg", "data", Path("a"), "p")]
     assert ev.provenance() == {"harness": "profile", "profile": "seqcls", "metric_key": "eval_accuracy"}
@@ -188,3 +190,10 @@ def test_multi_task_predictions_are_read_one_task_at_a_time(tmp_path):
     )
     (comp,) = compare_all(b, [c])["comparisons"]
     assert [(f["id"], f["text"]) for f in comp["flips"]["gained"]] == [("t2:0", "q0"), ("t2:2", "q2")]
+
+
+def test_make_evaluator_builds_the_lm_eval_one_from_the_config(in_fixtures):
+    cfg = BenchConfig.from_dict({"eval": {"harness": "lm_eval", "tasks": ["tasks/rb_gen.yaml"], "limit": 5}})
+    ev = make_evaluator(cfg, base="unused-until-evaluate")
+    assert isinstance(ev, LmEvalEvaluator) and ev.settings.limit == 5
+    assert [(c.name, c.metric, c.filter) for c in ev.choices] == [("rb_gen", "exact_match", "first-char")]

@@ -118,7 +118,7 @@ def test_records_name_their_task_metric_filter_and_prompt(evaluated, lm_eval_log
         log = by_doc[r["doc_id"]]
         assert r["prompt"] == log["arguments"]["gen_args_0"]["arg_0"] and r["doc_hash"] == log["doc_hash"]
         assert r["response"] == log["filtered_resps"][0] and r["filter"] == "first-char"
-    assert res["r8"].forward["adapter"] == "loaded" and res["r2"].forward["adapter"] == "new adapter"
+    assert res["r8"].forward["adapter"] == "loaded" and res["r2"].forward["adapter"] == "in place"
 
 
 def test_provenance_records_version_configs_and_documents(evaluated):

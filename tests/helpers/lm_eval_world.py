@@ -18,17 +18,18 @@ class World:
     base: Path
     r8: Path  # LoRA r=8
     r8_other: Path  # another LoRA r=8, same config, other weights (swapped in place)
-    r2: Path  # r8 truncated to rank 2 by `rankbench compress` (another layout: a new adapter)
+    r2: Path  # r8 truncated to rank 2 by `rankbench compress`
+    patterned: Path  # r=8 with rank_pattern {o_proj: 4} and alpha_pattern {v_proj: 3}
 
 
-def _adapter(base: Path, out: Path, *, seed: int, r: int = 8, b_scale: float = 0.5) -> Path:
+def _adapter(base: Path, out: Path, *, seed: int, r: int = 8, b_scale: float = 0.5, **extra) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base)
     torch.manual_seed(seed)
-    cfg = LoraConfig(r=r, lora_alpha=r, target_modules=TARGETS, init_lora_weights=False)
+    cfg = LoraConfig(r=r, lora_alpha=r, target_modules=TARGETS, init_lora_weights=False, **extra)
     peft_model = get_peft_model(model, cfg)
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
@@ -47,4 +48,6 @@ def build_world(root: Path) -> World:
     other = _adapter(base, root / "adapter_r8_other", seed=2)
     r2 = root / "adapter_r2"
     assert main(["compress", str(r8), "--plan", "rank:2", "--out", str(r2), "--quiet"]) == 0
-    return World(base, r8, other, r2)
+    patterned = _adapter(base, root / "adapter_patterned", seed=3, rank_pattern={"o_proj": 4},
+                         alpha_pattern={"v_proj": 3})  # fmt: skip
+    return World(base, r8, other, r2, patterned)
