@@ -71,9 +71,9 @@ def test_fixtures_are_real_lm_eval_samples_of_two_tasks_and_three_models():
 
 # The keys of every entry of comparisons[], in order: the document's stable interface, pinned here.
 ENTRY_KEYS = (
-    "candidate", "n", "candidate_only", "baseline_only", "baseline_mean", "candidate_mean", "delta",
+    "candidate", "label", "n", "candidate_only", "baseline_only", "baseline_mean", "candidate_mean", "delta",
     "ci", "binary", "tolerance", "verdict", "rule", "point_rule_verdict", "mde", "mde_rule", "dropped",
-    "holm", "notes",
+    "holm", "notes", "flips",
 )  # fmt: skip
 
 

@@ -18,7 +18,8 @@ def test_table_names_inputs_and_says_the_verdicts_are_separate_tests(capsys):
     assert main(["compare", BASE, R2, R1, *MC]) == 0
     out, err = capsys.readouterr()
     assert f"baseline: {BASE} (lm-eval samples, task rb_mc, metric acc, filter none; 28 items)" in out
-    assert f"candidate: {R1} (lm-eval samples, task rb_mc, metric acc, filter none)" in out
+    assert f"C1: {R2} (lm-eval samples, task rb_mc, metric acc, filter none)" in out  # the legend
+    assert f"C2: {R1} (lm-eval samples, task rb_mc, metric acc, filter none)" in out
     assert "Tango score interval with an exact critical value" in out  # 28 items: exact (stats.exact)
     assert "PASS iff its lower end > -0.01" in out
     header = next(line for line in out.splitlines() if line.startswith("candidate "))
@@ -59,7 +60,8 @@ def test_markdown_file(tmp_path, capsys):
     )
     text = md.read_text()
     assert text.startswith("# rankbench compare")
-    assert "| candidate | n | base_mean |" in text and f"| `{R2}` | 28 |" in text
+    assert "| candidate | n | base_mean |" in text and "| `C1` | 28 |" in text
+    assert f"- C1: {R2} (lm-eval samples" in text  # the legend of the short label
     assert "filter last-char" in text
     assert f"wrote {md}" in capsys.readouterr().err
 

@@ -31,6 +31,16 @@ def profile_menu() -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
+# --- evaluators: how a bench scores items (rankbench.bench.evaluators) ------------------------------
+
+# name -> "module:Class"; `profile` (the task profile's own metric) is the default
+EVAL_HARNESSES: dict[str, str] = {
+    "profile": "rankbench.bench.evaluators.profile:ProfileEvaluator",
+    "lm_eval": "rankbench.bench.evaluators.lm_eval:LmEvalEvaluator",
+}
+EVAL_BACKENDS = ("hf", "vllm")  # the lm_eval harness's model backends
+
+
 # --- bench methods (the variants themselves are rows of rankbench.bench.variants.VARIANT_TABLE) ------
 
 # how a bench builds a variant -> the suffix of its key in bench.json's `compressed` block

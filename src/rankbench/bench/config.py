@@ -23,7 +23,15 @@ from typing import Any
 
 from rankbench.bench.variants import variant_names
 from rankbench.errors import RankbenchError, yaml_error
-from rankbench.names import ALPHA_POLICIES, BENCH_METHODS, DEFAULT_DATASET, DEFAULT_MODEL, PROFILES
+from rankbench.names import (
+    ALPHA_POLICIES,
+    BENCH_METHODS,
+    DEFAULT_DATASET,
+    DEFAULT_MODEL,
+    EVAL_BACKENDS,
+    EVAL_HARNESSES,
+    PROFILES,
+)
 from rankbench.suggest.document import DEFAULT_RULE
 
 BENCH_VERSION = "0.1"
@@ -119,6 +127,15 @@ class EvalConfig:
     tolerance: float = 0.01  # non-inferiority margin on the primary metric
     confidence: float = 0.95
     batch_size: int | None = None  # None: 32 on a CPU (cache-sized: faster than 128 there), 128 on a GPU
+    # how items are scored (rankbench.names.EVAL_HARNESSES): the profile's own metric, or lm-eval tasks
+    harness: str = "profile"
+    tasks: list[str] = field(default_factory=list)  # lm_eval: task names, or task YAML files / folders
+    metric: str | None = None  # lm_eval: the primary task's per-item metric (None: its first one)
+    filter: str | None = None  # lm_eval: the filter of a generation task (None: its first one)
+    num_fewshot: int | None = None  # lm_eval: None keeps each task's own setting (0 where it has none)
+    limit: int | None = None  # lm_eval: the first N documents of each task (None: all)
+    model_args: dict[str, str | int | float | bool] = field(default_factory=dict)  # lm_eval: from_pretrained
+    backend: str = "hf"  # lm_eval: hf, or vllm (installed, on a GPU)
 
 
 @dataclass
@@ -293,10 +310,33 @@ def validate(cfg: BenchConfig) -> list[str]:
     need(0 <= e.tolerance < 1, "eval.tolerance", f"expected in [0, 1), got {e.tolerance}")
     need(0.5 < e.confidence < 1, "eval.confidence", f"expected in (0.5, 1), got {e.confidence}")
     need(e.batch_size is None or e.batch_size >= 1, "eval.batch_size", f"expected >= 1, got {e.batch_size}")
+    _check_harness(e, need)
     x = cfg.executor
     need(x.cpus_per_task >= 0, "executor.cpus_per_task", f"expected >= 0, got {x.cpus_per_task}")
     need(x.gpus_per_task >= 0, "executor.gpus_per_task", f"expected >= 0, got {x.gpus_per_task}")
     return list(errs)
+
+
+def _check_harness(e: EvalConfig, need) -> None:
+    harnesses = ", ".join(EVAL_HARNESSES)
+    need(e.harness in EVAL_HARNESSES, "eval.harness", f"expected one of {harnesses}, got {e.harness!r}")
+    need(
+        e.backend in EVAL_BACKENDS,
+        "eval.backend",
+        f"expected {' or '.join(EVAL_BACKENDS)}, got {e.backend!r}",
+    )
+    need(
+        e.num_fewshot is None or e.num_fewshot >= 0, "eval.num_fewshot", f"expected >= 0, got {e.num_fewshot}"
+    )
+    need(e.limit is None or e.limit >= 1, "eval.limit", f"expected >= 1, got {e.limit}")
+    need(len(set(e.tasks)) == len(e.tasks), "eval.tasks", "duplicate names")
+    if e.harness == "lm_eval":
+        need(len(e.tasks) > 0, "eval.tasks", "eval.harness lm_eval needs at least one task name or path")
+    else:
+        only = f"only for eval.harness lm_eval (harness is {e.harness})"
+        for key in ("tasks", "metric", "filter", "num_fewshot", "limit", "model_args"):
+            need(getattr(e, key) in (None, [], {}), f"eval.{key}", only)
+        need(e.backend == "hf", "eval.backend", only)
 
 
 def _check_model_task_lora(cfg: BenchConfig, need) -> None:

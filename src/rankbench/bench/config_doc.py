@@ -17,6 +17,7 @@ from rankbench.names import (
     BENCH_METHODS,
     BUILTIN_DATASETS,
     BUILTIN_MODELS,
+    EVAL_HARNESSES,
     profile_menu,
 )
 
@@ -105,6 +106,19 @@ DOCS: dict[str, str | Callable[[], str]] = {
     "eval.tolerance": "non-inferiority margin: PASS when the CI's lower end of Δ is above -tolerance",
     "eval.confidence": "confidence level of the paired interval",
     "eval.batch_size": "examples per evaluation batch (null: 32 on a CPU, 128 on a GPU)",
+    "eval.harness": lambda: (
+        "how items are scored: " + " or ".join(EVAL_HARNESSES) + " (profile: the task "
+        "profile's own metric; lm_eval: lm-evaluation-harness tasks, `pip install rankbench[lmeval]`)"
+    ),
+    "eval.tasks": "lm_eval: task names (e.g. arc_easy), or paths to task YAML files or folders of them; "
+    "relative data_files in a task YAML are read from the folder you run in, as lm_eval does",
+    "eval.metric": "lm_eval: the per-item metric of the first (primary) task, e.g. acc, acc_norm, "
+    "exact_match (null: its first); other tasks use it where they have it, else their first",
+    "eval.filter": "lm_eval: the filter of a generation task, e.g. strict-match (null: its first)",
+    "eval.num_fewshot": "lm_eval: shots per prompt (null: each task's own setting, 0 where it has none)",
+    "eval.limit": "lm_eval: evaluate the first N documents of each task (null: all)",
+    "eval.model_args": "lm_eval: extra from_pretrained arguments of the base model, e.g. {dtype: bfloat16}",
+    "eval.backend": "lm_eval: hf (transformers) or vllm (needs vllm installed and a GPU)",
     "executor": "where campaign jobs run (not part of the experiment or its hash)",
     "executor.cpus_per_task": "torch threads and Ray CPUs per job (0: all cores)",
     "executor.gpus_per_task": "Ray GPUs per job",

@@ -48,7 +48,7 @@ def _load(path: Path, sel: Selection) -> ItemScores:
 def _load_folder(path: Path, sel: Selection) -> ItemScores:
     for stage in (path / PREDICTIONS, predictions_path(path, PROBE_EVAL)):
         if stage.is_file():
-            return tables.load_predictions(stage)
+            return tables.load_predictions(stage, task=sel.task)
     if any(lm_eval.is_samples_name(p) for p in path.rglob("samples_*.jsonl")):
         return lm_eval.load_samples(lm_eval.find_samples(path, sel.task), sel)
     raise RankbenchError(
@@ -83,7 +83,7 @@ def _load_file(path: Path, sel: Selection) -> ItemScores:
     if lm_eval.looks_like_samples(rows[0]):
         return lm_eval.load_samples(path, sel)
     if "item_id" in rows[0] and "score" in rows[0]:
-        return tables.load_predictions(path, rows)
+        return tables.load_predictions(path, rows, task=sel.task)
     raise RankbenchError(
         f"unknown JSONL format (first row's keys: {', '.join(list(rows[0])[:12])})",
         path=path,

@@ -85,7 +85,7 @@ def _numeric_metrics(rows: Iterable[dict]) -> list[str]:
     return [m for m, ok in names.items() if ok]
 
 
-def _choose(kind: str, offered: list[str], asked: str | None, path: Path, flag: str) -> str:
+def _choose(kind: str, offered: list[str], asked: str | None, path, flag: str) -> str:
     if asked is not None:
         if asked not in offered:
             raise RankbenchError(
@@ -112,25 +112,53 @@ def load_samples(path: Path, sel: Selection) -> ItemScores:
             path=path,
             hint="give the samples file of the task named by --task, or drop --task",
         )
-    rows = _rows(path)
+    return samples_scores(_rows(path), task, sel, path)
+
+
+def prompt_of(row: dict) -> str | None:
+    """The prompt of a sample (the context of its first request), as a file or lm-eval's memory holds it.
+
+    A samples file stores ``arguments`` as ``{"gen_args_0": {"arg_0": prompt, ...}, ...}``; the samples
+    that ``lm_eval.evaluate`` returns hold the request tuples themselves, ``[(prompt, ...), ...]``.
+    """
+    args = row.get("arguments")
+    first = None
+    if isinstance(args, dict) and args:
+        first = next(iter(args.values()))
+        first = first.get("arg_0") if isinstance(first, dict) else None
+    elif isinstance(args, (list, tuple)) and args and isinstance(args[0], (list, tuple)) and args[0]:
+        first = args[0][0]
+    return first if isinstance(first, str) else None
+
+
+def samples_scores(rows: list[dict], task: str, sel: Selection, where) -> ItemScores:
+    """The per-item scores of one task's samples (file rows, or lm-eval's in-memory samples).
+
+    The one reader of lm-eval's per-sample format: ``compare`` uses it on ``--log_samples`` files and
+    the lm-eval evaluator on what ``lm_eval.evaluate`` returns. ``where`` names the source in errors.
+    """
     filters = list(dict.fromkeys(str(r["filter"]) for r in rows))
-    filt = _choose("filter", filters, sel.filter, path, "--filter")
+    filt = _choose("filter", filters, sel.filter, where, "--filter")
     rows = [r for r in rows if str(r["filter"]) == filt]
     metrics = _numeric_metrics(rows)
     if not metrics:
         raise RankbenchError(
             f"no per-item numeric metric under filter {filt!r}",
-            path=path,
+            path=where,
             hint="this task's metrics exist only as aggregates; compare needs a score per document",
         )
-    metric = _choose("metric", metrics, sel.metric, path, "--metric")
+    metric = _choose("metric", metrics, sel.metric, where, "--metric")
     doc = first_repeat(str(r["doc_id"]) for r in rows)
     if doc is not None:
         raise RankbenchError(
             f"doc_id {doc} appears more than once under filter {filt!r}",
-            path=path,
+            path=where,
             hint="each document must appear once per filter; were two runs concatenated?",
         )
     hashes = [str(r["doc_hash"]) for r in rows] if all("doc_hash" in r for r in rows) else None
+    prompts = [prompt_of(r) for r in rows]
+    texts = prompts if all(p is not None for p in prompts) else None
     pairs = [(r["doc_id"], r.get(metric)) for r in rows]
-    return make_item_scores(path, FORMAT, pairs, metric=metric, task=task, filter=filt, doc_hashes=hashes)
+    return make_item_scores(
+        where, FORMAT, pairs, metric=metric, task=task, filter=filt, doc_hashes=hashes, texts=texts
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rankbench.compare.flips import flip_list, item_texts
 from rankbench.compare.join import JoinedItems, join_items
 from rankbench.compare.records import ItemScores
 from rankbench.stats import noninferiority, paired_delta
@@ -33,14 +34,23 @@ HOLM_NOTE = (
 )
 
 
-def compare_one(cand: ItemScores, joined: JoinedItems, *, tolerance: float, confidence: float) -> dict:
-    """One candidate's entry of comparisons[]: counts, means, Δ, interval, verdict, resolvable margin.
+def compare_one(
+    cand: ItemScores,
+    joined: JoinedItems,
+    *,
+    tolerance: float,
+    confidence: float,
+    texts: dict[str, str] | None = None,
+    label: str | None = None,
+) -> dict:
+    """One candidate's entry of comparisons[]: counts, means, Δ, interval, verdict, margin, flip list.
 
     These keys, in this order, are the document's stable interface (tests pin them)."""
     pd = paired_delta(joined.baseline, joined.candidate, confidence=confidence, tolerance=tolerance)
     v = noninferiority(pd, tolerance)
     return {
         "candidate": cand.describe(),
+        "label": label,  # a short name for tables and figures (C1, C2, ...), with a legend beside them
         "n": pd.n,
         "candidate_only": pd.variant_only_correct,  # right only for the candidate (1/0 scores)
         "baseline_only": pd.probe_only_correct,  # right only for the baseline
@@ -58,6 +68,7 @@ def compare_one(cand: ItemScores, joined: JoinedItems, *, tolerance: float, conf
         "dropped": {"baseline": joined.dropped_baseline, "candidate": joined.dropped_candidate},
         "holm": None,
         "notes": [*pd.notes, *v.notes],
+        "flips": flip_list(joined, texts),
     }
 
 
@@ -92,8 +103,10 @@ def compare_all(
     """The whole document: the baseline, the settings, one entry per candidate, and the notes."""
     joined = [join_items(baseline, c, intersect=intersect) for c in candidates]
     comparisons = [
-        compare_one(c, j, tolerance=tolerance, confidence=confidence)
-        for c, j in zip(candidates, joined, strict=True)
+        compare_one(
+            c, j, tolerance=tolerance, confidence=confidence, texts=item_texts(baseline, c), label=f"C{i}"
+        )
+        for i, (c, j) in enumerate(zip(candidates, joined, strict=True), 1)
     ]
     if holm:
         for entry, h in zip(

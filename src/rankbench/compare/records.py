@@ -49,6 +49,7 @@ class ItemScores:
     scores: np.ndarray = field(repr=False)  # (n,) float64 in [0, 1]
     doc_hashes: tuple[str, ...] | None = None
     input: str | None = None  # the path as the user gave it (a folder, or the file itself)
+    texts: tuple[str, ...] | None = None  # each item's prompt or document text, where the log has it
 
     def describe(self) -> dict[str, Any]:
         """The input as it is named in every output (JSON, table, Markdown)."""
@@ -113,7 +114,15 @@ def as_score(value: Any, *, path: str, item: str, metric: str) -> float:
 
 
 def make_item_scores(
-    path, fmt: str, rows: list[tuple[Any, Any]], *, metric: str, task=None, filter=None, doc_hashes=None
+    path,
+    fmt: str,
+    rows: list[tuple[Any, Any]],
+    *,
+    metric: str,
+    task=None,
+    filter=None,
+    doc_hashes=None,
+    texts=None,
 ) -> ItemScores:
     """Build an ItemScores from (id, raw value) rows, checking that ids are unique and values are scores."""
     path = str(path)
@@ -125,4 +134,5 @@ def make_item_scores(
         [as_score(v, path=path, item=i, metric=metric) for i, (_, v) in zip(ids, rows, strict=True)]
     )
     hashes = None if doc_hashes is None else tuple(doc_hashes)
-    return ItemScores(path, fmt, task, metric, filter, tuple(ids), scores, hashes)
+    texts = None if texts is None else tuple(texts)
+    return ItemScores(path, fmt, task, metric, filter, tuple(ids), scores, hashes, texts=texts)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -70,10 +71,36 @@ def _pick(rows: list[dict], path: Path, id_col: str, score_col: str, fmt: str) -
     return make_item_scores(path, fmt, pairs, metric=score_col)
 
 
-def load_predictions(path: Path, rows: list[dict] | None = None) -> ItemScores:
-    """A rankbench stage's predictions.jsonl: ``item_id`` and ``score`` per row."""
-    rows = read_json_lines(path) if rows is None else rows
-    return _pick(rows, path, "item_id", "score", RANKBENCH_FORMAT)
+def _task_rows(rows: list[dict], path: Path, task: str | None) -> list[dict]:
+    """The rows of one task, where a bench evaluated several (each row then names its ``task``)."""
+    tasks = list(dict.fromkeys(str(r["task"]) for r in rows if "task" in r))
+    if task is None and len(tasks) > 1:
+        raise RankbenchError(
+            f"these predictions hold {len(tasks)} tasks: {', '.join(tasks)}",
+            path=path,
+            hint="choose one with --task NAME",
+        )
+    if task is None or not tasks:
+        return rows
+    if task not in tasks:
+        raise RankbenchError(
+            f"no predictions of task {task!r} here (tasks: {', '.join(tasks)})",
+            path=path,
+            hint="check --task",
+        )
+    return [r for r in rows if str(r.get("task")) == task]
+
+
+def load_predictions(path: Path, rows: list[dict] | None = None, task: str | None = None) -> ItemScores:
+    """A rankbench stage's predictions.jsonl: ``item_id`` and ``score`` per row (and ``prompt`` where kept)."""
+    rows = _task_rows(read_json_lines(path) if rows is None else rows, path, task)
+    scores = _pick(rows, path, "item_id", "score", RANKBENCH_FORMAT)
+    texts = [r.get("prompt") for r in rows]
+    if all(isinstance(t, str) for t in texts):
+        scores = dataclasses.replace(scores, texts=tuple(texts))
+    if task is not None or "task" in rows[0]:
+        scores = dataclasses.replace(scores, task=str(rows[0].get("task", task)))
+    return scores
 
 
 def load_table(path: Path, id_col: str, score_col: str) -> ItemScores:

@@ -158,13 +158,15 @@ def _forest_row(r: Row) -> tuple:
     )
 
 
-def forest_figure(rows: list[Row], tol: float | None, *, campaign: bool = False) -> Figure:
+def forest_figure(
+    rows: list[Row], tol: float | None, *, campaign: bool = False, axis: str = "Δ = variant − probe"
+) -> Figure:
     plt = plotting()
     fig, axes, panels, placed = _panels(plt, rows, campaign)
     for ax, (part, name) in zip(axes[:, 0], panels, strict=False):
         _draw_rows(ax, part, tol, campaign)
         ax.set_title(name, loc="left", fontsize=9, color=CONTROL_COLOR if name == "controls" else INK)
-    axes[-1, 0].set_xlabel("Δ = variant − probe (metric units)")
+    axes[-1, 0].set_xlabel(f"{axis} (metric units)")
     _forest_legend(plt, fig, tol, campaign)
     fig.tight_layout()
     conf = next((r.confidence for r in rows if r.confidence), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rankbench.report.audit_table import _table
 
 COLUMNS = (
-    "candidate",
+    "candidate",  # its short label (C1, C2, ...); the header lines give each label's input
     "n",
     "base_mean",
     "cand_mean",
@@ -31,10 +31,14 @@ def _verdict(c: dict) -> str:
     return c["verdict"] if holm is None else f"{c['verdict']} (holm {holm['verdict']})"
 
 
+def _label(c: dict) -> str:
+    return c.get("label") or c["candidate"]["input"]
+
+
 def _row(c: dict) -> tuple[str, ...]:
     ci = c["ci"]
     return (
-        c["candidate"]["input"],
+        _label(c),
         str(c["n"]),
         _num(c["baseline_mean"]),
         _num(c["candidate_mean"]),
@@ -57,7 +61,7 @@ def _header(doc: dict) -> list[str]:
     b, cs = doc["baseline"], doc["comparisons"]
     level = f"{doc['confidence'] * 100:g}%"
     lines = [f"baseline: {b['input']} ({_describe(b)}; {b['n_items']} items)"]
-    lines += [f"candidate: {c['candidate']['input']} ({_describe(c['candidate'])})" for c in cs]
+    lines += [f"{_label(c)}: {c['candidate']['input']} ({_describe(c['candidate'])})" for c in cs]
     for c in cs:
         d = c["dropped"]
         if d["baseline"] or d["candidate"]:
@@ -76,14 +80,44 @@ def _header(doc: dict) -> list[str]:
 def _footer(doc: dict) -> list[str]:
     notes = [f"note: {n}" for n in doc["notes"]]
     for c in doc["comparisons"]:
-        notes += [f"note: {c['candidate']['input']}: {n}" for n in c["notes"]]
+        notes += [f"note: {_label(c)}: {n}" for n in c["notes"]]
     return notes
+
+
+def _flip_counts(c: dict) -> str:
+    f = c.get("flips") or {}
+    return f"{len(f.get('lost', []))} lost (baseline better), {len(f.get('gained', []))} gained"
+
+
+def _flip_lines(c: dict) -> list[str]:
+    """The flip list of one candidate as Markdown bullets (ids in code, the text quoted on one line)."""
+    out = []
+    for kind, what in (("lost", "baseline better"), ("gained", "candidate better")):
+        for f in (c.get("flips") or {}).get(kind, []):
+            text = "" if f["text"] is None else " — " + " ".join(f["text"].split()).replace("|", "\\|")
+            out.append(f"- {kind} `{f['id']}`: {f['baseline']:g} → {f['candidate']:g} ({what}){text}")
+    return out
+
+
+def flips_md(comparisons: list[dict]) -> list[str]:
+    """One collapsed ``<details>`` block per candidate with flips (Markdown renderers keep it folded)."""
+    lines: list[str] = []
+    for c in comparisons:
+        body = _flip_lines(c)
+        if not body:
+            continue
+        lines += ["", f"<details><summary>flips of {_label(c)}: {_flip_counts(c)}</summary>", "", *body]
+        lines += ["", "</details>"]
+    return lines
 
 
 def render_compare(doc: dict) -> str:
     """The plain-text table (ASCII, no colour) with the inputs named above it and the notes below."""
     table = _table([COLUMNS, *(_row(c) for c in doc["comparisons"])])
-    return "\n".join([*_header(doc), "", *table, "", *_footer(doc)]).rstrip() + "\n"
+    flips = [
+        f"flips: {_label(c)}: {_flip_counts(c)} (listed by --json, --markdown)" for c in doc["comparisons"]
+    ]
+    return "\n".join([*_header(doc), "", *table, "", *flips, *_footer(doc)]).rstrip() + "\n"
 
 
 def render_compare_md(doc: dict) -> str:
@@ -98,4 +132,5 @@ def render_compare_md(doc: dict) -> str:
     notes = _footer(doc)
     if notes:
         lines += ["", *(f"- {n.removeprefix('note: ')}" for n in notes)]
+    lines += flips_md(doc["comparisons"])
     return "\n".join(lines) + "\n"

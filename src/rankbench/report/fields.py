@@ -72,7 +72,7 @@ def compare_rows(doc: dict) -> list[Row]:
         rows.append(
             Row(
                 key=name,
-                label=name if len(name) <= 40 else "…" + name[-39:],
+                label=c.get("label") or (name if len(name) <= 40 else "…" + name[-39:]),
                 role="compression",
                 params=None,
                 delta=c["delta"],

@@ -74,6 +74,7 @@ def page(
     lead: str = "",
     top: str = "",
     bottom: str = "",
+    extra: str = "",
 ) -> str:
     """The page: title, ``lead`` (the validation level), the facts, ``top`` (findings, results), the
     figures, the notes, then ``bottom`` (the collapsed timings, environment and configuration)."""
@@ -85,6 +86,7 @@ def page(
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f'<h1>{escape(title)}</h1>{lead}<ul class="meta">{items}</ul>{top}'
         + "".join(figure_html(f) for f in figures if f is not None)
+        + extra
         + (f"<h2>Notes</h2><ul>{note_html}</ul>" if note_html else "")
         + bottom
         + f"<footer>Rendered by rankbench {escape(__version__)} from {escape(source)} alone: every "
@@ -241,8 +243,38 @@ def render_compare_html(doc: dict) -> str:
             ),
             ("Tolerance", str(doc.get("tolerance"))),
         ]
-        figs = [bf.forest_figure(rows, doc.get("tolerance"))] if rows else []
-        return page("rankbench compare", meta, figs, "the compare JSON", doc.get("notes") or [])
+        meta += [(str(c.get("label")), str((c.get("candidate") or {}).get("input"))) for c in _labelled(doc)]
+        axis = "Δ = candidate − baseline"
+        figs = [bf.forest_figure(rows, doc.get("tolerance"), axis=axis)] if rows else []
+        notes = doc.get("notes") or []
+        return page("rankbench compare", meta, figs, "the compare JSON", notes, extra=flips_html(doc))
+
+
+def _labelled(doc: dict) -> list[dict]:
+    return [c for c in doc.get("comparisons", []) if c.get("label")]
+
+
+def flips_html(doc: dict) -> str:
+    """Each candidate's flip list, collapsed: the items it lost against the baseline, and gained."""
+    blocks = []
+    for c in doc.get("comparisons", []):
+        flips = c.get("flips") or {}
+        lost, gained = flips.get("lost", []), flips.get("gained", [])
+        if not lost and not gained:
+            continue
+        rows = "".join(
+            f"<tr><td>{escape(kind)}</td><td><code>{escape(str(f['id']))}</code></td><td>{cell(f['baseline'])}"
+            f"</td><td>{cell(f['candidate'])}</td><td>{escape(f.get('text') or '')}</td></tr>"
+            for kind, items in (("lost", lost), ("gained", gained))
+            for f in items
+        )
+        name = escape(str(c.get("label") or (c.get("candidate") or {}).get("input")))
+        blocks.append(
+            f"<details><summary>flips of {name}: {len(lost)} lost (baseline better), {len(gained)} gained"
+            '</summary><table class="data"><thead><tr><th>kind</th><th>item</th><th>baseline</th>'
+            f"<th>candidate</th><th>text</th></tr></thead><tbody>{rows}</tbody></table></details>"
+        )
+    return ("<h2>Flips</h2>" + "".join(blocks)) if blocks else ""
 
 
 def render_audit_html(audit: dict, plans: dict, rule: str | None = None) -> str:
