@@ -172,7 +172,7 @@ def test_task_results_and_the_profile_evaluator():
 
 
 def test_multi_task_predictions_are_read_one_task_at_a_time(tmp_path):
-    rows = [{"item_id": f"t{k}:{i}", "score": float((i + k) % 2), "task": f"t{k}", "prompt": f"q{i}"}
+    rows = [{"item_id": f"t{k}:{i}", "score": float((i + k) % 2), "task": f"t{k}", "prompt": f"q{i}", "metric": "acc"}
             for k in (1, 2) for i in range(4)]  # fmt: skip
     base = tmp_path / "a" / "predictions.jsonl"
     cand = tmp_path / "b" / "predictions.jsonl"
@@ -188,6 +188,7 @@ def test_multi_task_predictions_are_read_one_task_at_a_time(tmp_path):
     assert (
         b.ids == ("t2:0", "t2:1", "t2:2", "t2:3") and b.task == "t2" and b.texts == ("q0", "q1", "q2", "q3")
     )
+    assert (b.metric, b.filter) == ("acc", None)
     (comp,) = compare_all(b, [c])["comparisons"]
     assert [(f["id"], f["text"]) for f in comp["flips"]["gained"]] == [("t2:0", "q0"), ("t2:2", "q2")]
 

@@ -105,7 +105,7 @@ DOCS: dict[str, str | Callable[[], str]] = {
     "eval": "the verdict",
     "eval.tolerance": "non-inferiority margin: PASS when the CI's lower end of Δ is above -tolerance",
     "eval.confidence": "confidence level of the paired interval",
-    "eval.batch_size": "examples per evaluation batch (null: 32 on a CPU, 128 on a GPU)",
+    "eval.batch_size": "examples per evaluation batch (null: 32 on a CPU, 128 on a GPU; lm_eval: 8)",
     "eval.harness": lambda: (
         "how items are scored: " + " or ".join(EVAL_HARNESSES) + " (profile: the task "
         "profile's own metric; lm_eval: lm-evaluation-harness tasks, `pip install rankbench[lmeval]`)"

@@ -3,8 +3,10 @@
 Loaders (:mod:`~rankbench.compare.lm_eval`, :mod:`~rankbench.compare.tables`, chosen by
 :mod:`~rankbench.compare.detect`) turn each input file into per-item scores
 (:class:`~rankbench.compare.records.ItemScores`); :func:`join_items` pairs a candidate with the
-baseline; :func:`compare_all` runs the statistics of :mod:`rankbench.stats` on the pairs. The
-statistics never learn about file formats.
+baseline; :func:`compare_all` runs the statistics of :mod:`rankbench.stats` on the pairs and lists
+each candidate's flips (:mod:`~rankbench.compare.flips`). The statistics never learn about file
+formats. :func:`rankbench.compare.lm_eval.samples_scores` is the one reader of lm-eval's per-sample
+format, for ``--log_samples`` files and for the lm_eval evaluator's in-memory samples alike.
 """
 
 from __future__ import annotations

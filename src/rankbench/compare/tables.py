@@ -100,6 +100,10 @@ def load_predictions(path: Path, rows: list[dict] | None = None, task: str | Non
         scores = dataclasses.replace(scores, texts=tuple(texts))
     if task is not None or "task" in rows[0]:
         scores = dataclasses.replace(scores, task=str(rows[0].get("task", task)))
+    for key in ("metric", "filter"):  # the lm_eval evaluator's rows name lm-eval's metric and filter
+        values = {r.get(key) for r in rows}
+        if len(values) == 1 and isinstance(rows[0].get(key), str):
+            scores = dataclasses.replace(scores, **{key: rows[0][key]})
     return scores
 
 
