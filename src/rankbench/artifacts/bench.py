@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rankbench.artifacts.bench_summary import classify, invariants, summarize
 from rankbench.artifacts.bench_variants import item_scores, variant_entry
+from rankbench.artifacts.ladder import ladder_block
 from rankbench.bench.config import BENCH_VERSION, BenchConfig
 from rankbench.bench.gate import gate_verdict
 from rankbench.bench.runstate import RunDir
@@ -79,6 +80,8 @@ def assemble_bench(root: Path, cfg: BenchConfig, *, machine: dict, timestamp: st
     probe = probe_block(run, cfg, probe_rec, probe_eval)
     probe_ids, probe_scores = item_scores(run.stage_dir(PROBE_EVAL) / PREDICTIONS)
     compressed = variants_block(run, cfg, probe, probe_scores, probe_ids)
+    plans = read_json(run.stage_dir(PLANS) / PLANS_FILE)["plans"] if run.is_done(PLANS) else None
+    ladder = ladder_block(cfg, compressed, plans)
     env = env_block(machine, inputs, cfg)
     env["validation_classification"] = classify(gate, compressed, cfg, smoke=smoke)
     return {
@@ -96,6 +99,7 @@ def assemble_bench(root: Path, cfg: BenchConfig, *, machine: dict, timestamp: st
         | {"status": gate["status"], "min_value_source": gate["min_value_source"]},
         "probe": probe,
         "compressed": compressed,
+        **({"ladder": ladder} if ladder is not None else {}),
         "summary": summarize(gate, probe, compressed, cfg),
         "config_metadata": config_metadata(lock, cfg, probe_rec, probe_eval, inputs),
         "protocol_invariants": invariants(gate, compressed, probe_ids, cfg, inputs["data"], smoke=smoke),

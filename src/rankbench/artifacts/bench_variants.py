@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from rankbench.bench import verdicts
 from rankbench.bench.config import BenchConfig
 from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import VariantJob
-from rankbench.io import read_jsonl
+from rankbench.bench.verdicts import item_scores
 from rankbench.keys import ACCURACY_RETENTION, DELTA, PARAM_REDUCTION, VERDICT
 from rankbench.run_layout import PREDICTIONS
 
 PLAN_KEYS = ("name", "rule", "alpha_policy", "uniform_rank", "discarded_energy_fraction")
 
 
-def item_scores(path: Path) -> tuple[list[str], np.ndarray]:
-    rows = read_jsonl(path)
-    return [r["item_id"] for r in rows], np.array([float(r["score"]) for r in rows])
-
-
 def variant_entry(
     run: RunDir, cfg: BenchConfig, job: VariantJob, plans: dict, probe_ids, probe_scores, probe: dict
 ) -> dict:
-    from rankbench.stats import noninferiority, paired_delta
-
     rec = run.record(job.stage)
     plan = plans[rec["build"]["plan"]]
     ids, scores = item_scores(run.stage_dir(job.stage) / PREDICTIONS)
     if ids != probe_ids:
         raise RuntimeError(f"{job.key}: eval items differ from the probe's")
-    pd = paired_delta(probe_scores, scores, confidence=cfg.eval.confidence, tolerance=cfg.eval.tolerance)
-    verdict = noninferiority(pd, cfg.eval.tolerance)
+    pd, verdict = verdicts.judge_scores(
+        probe_scores, scores, tolerance=cfg.eval.tolerance, confidence=cfg.eval.confidence
+    )
     pdd, vd = pd.to_dict(), verdict.to_dict()
     value = rec["eval"]["value"]
     return {

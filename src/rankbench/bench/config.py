@@ -120,6 +120,13 @@ class CompressionConfig:
     allowed_ranks: list[int] | None = None  # None: powers of two up to probe_r
     alpha_policy: str = "keep_scale"
     finetune_steps: int = 100
+    # the smallest safe rank (rankbench.bench.variants.ladder_rows): candidate plans from largest to
+    # smallest, tested in that fixed order, stopping at the first failure; "default" = the allowed
+    # uniform ranks below the probe's. With a ladder, its rungs take the place of the menu's
+    # compressions; the controls listed in `variants` still run, outside the family.
+    ladder: list[str] | None = None
+    max_rank: int | None = None  # a serving cap: rungs with a module above it are removed
+    evaluate_all: bool = False  # evaluate the rungs after the first failure too (outside the claim)
 
 
 @dataclass
@@ -171,6 +178,7 @@ class BenchConfig:
     def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> BenchConfig:
         errors: list[str] = []
         cfg = _build(cls, data or {}, "", errors)
+        _resolve_default_ladder(cfg)
         errors.extend(validate(cfg))  # value checks too, so one run reports everything
         if errors:
             raise RankbenchError(
@@ -182,6 +190,16 @@ class BenchConfig:
 
     def config_hash(self) -> str:
         return hashlib.sha256(canonical_json(self.experiment_dict()).encode()).hexdigest()
+
+
+def _resolve_default_ladder(cfg: BenchConfig) -> None:
+    """``ladder: [default]`` becomes the allowed uniform ranks below the probe's, largest first, so the
+    locked config names every rung before anything is evaluated."""
+    c = cfg.compression
+    if c.ladder in (["default"], "default") and cfg.lora.probe_r >= 2:
+        from rankbench.bench.variants import default_ladder_specs
+
+        c.ladder = default_ladder_specs(cfg.lora.probe_r, c.allowed_ranks)
 
 
 def canonical_json(obj: Any) -> str:
@@ -411,6 +429,13 @@ def _check_compression(cfg: BenchConfig, need) -> None:
     except RankbenchError as exc:
         need(False, "compression.rule", exc.message + (f" ({exc.hint})" if exc.hint else ""))
     need(c.finetune_steps >= 1, "compression.finetune_steps", f"expected >= 1, got {c.finetune_steps}")
+    if c.ladder is not None:
+        from rankbench.bench.variants import ladder_problem
+
+        problem = ladder_problem(c.ladder, cfg.lora.probe_r)
+        need(problem is None, "compression.ladder", problem or "")
+    if c.max_rank is not None:
+        need(c.max_rank >= 1, "compression.max_rank", f"expected >= 1, got {c.max_rank}")
     need(c.alpha_policy in ALPHA_POLICIES, "compression.alpha_policy", "|".join(ALPHA_POLICIES))
 
 

@@ -102,6 +102,12 @@ DOCS: dict[str, str | Callable[[], str]] = {
         f"{ALPHA_POLICIES[0]} (same effective scale, the default) or {ALPHA_POLICIES[1]}"
     ),
     "compression.finetune_steps": "extra steps for truncate+finetune",
+    "compression.ladder": "the smallest safe rank: rungs from largest to smallest (rank:8, rank:4, ... or "
+    "budget:0.5, budget:0.25, ...; [default]: the allowed uniform ranks below lora.probe_r), tested in that "
+    "fixed order and stopping at the first failure; they replace the variants' compressions, the controls "
+    "still run. null: no ladder",
+    "compression.max_rank": "a serving cap (e.g. vLLM's max_lora_rank): ladder rungs above it are removed",
+    "compression.evaluate_all": "evaluate the ladder's rungs after the first failure too (outside the claim)",
     "eval": "the verdict",
     "eval.tolerance": "non-inferiority margin: PASS when the CI's lower end of Δ is above -tolerance",
     "eval.confidence": "confidence level of the paired interval",

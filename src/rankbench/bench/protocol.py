@@ -19,7 +19,7 @@ from rankbench.bench.gate import gate_verdict
 from rankbench.bench.profiles.base import LoraSpec, PreparedData, TaskProfile, TrainJob, TrainResult
 from rankbench.bench.progress import Progress
 from rankbench.bench.runstate import RunDir
-from rankbench.bench.variants import VariantJob, build_plans, variant_jobs
+from rankbench.bench.variants import VariantJob, build_plans, rung_jobs, variant_jobs
 from rankbench.io import atomic_write_json, atomic_write_jsonl, read_json
 from rankbench.run_layout import (
     ADAPTER_DIR,
@@ -210,7 +210,8 @@ def stage_plans(b: BenchRun) -> dict:
             return st.record
         c = b.cfg.compression
         kw = {"rule": c.rule, "allowed_ranks": c.allowed_ranks, "alpha_policy": c.alpha_policy}
-        plans = build_plans(c.variants, load_audit(b), seed=b.seed, **kw)
+        rungs = [job.rung for job in rung_jobs(variant_jobs(c))]
+        plans = build_plans(c.variants, load_audit(b), seed=b.seed, rungs=rungs, **kw)
         record = {"plans": {k: p.to_dict() for k, p in plans.items()}}
         atomic_write_json(st.dir / PLANS_FILE, record)
         st.record = {"plan_names": sorted(plans)}
@@ -339,16 +340,48 @@ def prefix_runners() -> dict:
     }
 
 
+def run_ladder(b: BenchRun, rungs: list[VariantJob]):
+    """Build and judge the rungs largest first; stop at the first failure (``evaluate_all``: go on,
+    outside the claim). A rung the sequence does not reach gets no stage."""
+    from rankbench.bench import verdicts
+    from rankbench.bench.ladder import ladder_sequence, outcome_from_ci, plan_note
+
+    said = []
+
+    def evaluate(job: VariantJob):
+        stage_variant(b, job)
+        pd, verdict = verdicts.judge_stage(b.run, b.cfg, job.stage)
+        ci = {"low": pd.ci_low, "high": pd.ci_high, "confidence": b.cfg.eval.confidence}
+        ci.update(method=pd.method, n=pd.n, variant_only_correct=pd.variant_only_correct)
+        ci["probe_only_correct"] = pd.probe_only_correct
+        low = "" if pd.ci_low is None else f", lower end of Δ {pd.ci_low:+.4f}"
+        b.progress.stage(f"ladder: {job.row.base_plan} {verdict.verdict}{low}")
+        note = None if said else plan_note(b.cfg, ci)
+        said.append(job.key)
+        if note:
+            b.progress.stage(f"note: {note}")
+        return outcome_from_ci(verdict.verdict, ci)
+
+    plans = read_json(plans_path(b.run.root))["plans"]
+    result = ladder_sequence(b.cfg, rungs, plans, evaluate)
+    b.progress.stage(f"ladder: {result.claim}")
+    return result
+
+
 def run_stages(b: BenchRun, *, variants: bool = True) -> dict:
     """Run (or resume) one seed's stages in the order of :func:`~rankbench.run_layout.seed_stages`.
 
     Stops after the gate stage when the probe fails its quality gate (a smoke run goes on). Returns
     the gate's verdict; ``variants=False`` stops after the plans."""
     jobs = {job.stage: job for job in variant_jobs(b.cfg.compression)} if variants else {}
+    rungs = rung_jobs(jobs.values())
     runners, gate = prefix_runners(), {}
     for stage in seed_stages(job.key for job in jobs.values()):
         if stage in jobs:
-            stage_variant(b, jobs[stage])
+            if jobs[stage].rung is None:
+                stage_variant(b, jobs[stage])
+            elif jobs[stage] is rungs[0]:
+                run_ladder(b, rungs)  # every rung, in its fixed order, up to the first failure
             continue
         record = runners[stage](b)
         if stage == GATE_STAGE:

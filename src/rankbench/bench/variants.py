@@ -110,6 +110,7 @@ class VariantJob:
     key: str  # the key in bench.json's `compressed` block, e.g. "uniform_median_retrain"
     variant: str  # e.g. "uniform_median"
     method: str  # "truncate" | "retrain" | "truncate+finetune"
+    rung: VariantRow | None = None  # a ladder rung's own row (rungs are not rows of VARIANT_TABLE)
 
     @property
     def stage(self) -> str:
@@ -117,17 +118,81 @@ class VariantJob:
 
     @property
     def row(self) -> VariantRow:
-        return variant_row(self.variant)
+        return self.rung or variant_row(self.variant)
 
 
 def variant_jobs(compression_cfg) -> list[VariantJob]:
-    """Every (variant, method) pair the config asks for, in a stable order."""
+    """Every (variant, method) pair the config asks for, in a stable order. With a ladder: its rungs
+    (largest first, truncations of the probe), then the controls the config lists."""
     jobs = []
+    ladder = getattr(compression_cfg, "ladder", None)
+    if ladder is not None:
+        jobs += [VariantJob(row.name, row.name, TRUNCATE, rung=row) for row in ladder_rows(ladder)]
     for variant in compression_cfg.variants:
+        if ladder is not None and not VARIANT_TABLE[variant].control:
+            continue  # the rungs take the place of the menu's compressions
         methods = compression_cfg.methods.get(variant, [compression_cfg.default_method])
         for method in methods:
             jobs.append(VariantJob(variant + BENCH_METHOD_SUFFIX[method], variant, method))
     return jobs
+
+
+def rung_jobs(jobs: Iterable[VariantJob]) -> list[VariantJob]:
+    return [job for job in jobs if job.rung is not None]
+
+
+# --- the ladder ------------------------------------------------------------------------------------
+
+LADDER_KINDS = ("rank", "budget", "budget_params")  # a rung's plan: rank:K, budget:F, budget_params:N
+
+
+def ladder_rows(specs: Iterable[str]) -> tuple[VariantRow, ...]:
+    """The rungs as rows: ``rank:8`` -> variant ``rank_8`` built from plan ``rank:8`` by truncation."""
+    return rows_from_plan_specs(specs)
+
+
+def default_ladder_specs(probe_r: int, allowed_ranks) -> list[str]:
+    """The allowed uniform ranks below the probe's, largest first (``rank:8, rank:4, rank:2, rank:1``)."""
+    from rankbench.stats.ladder import default_ladder
+
+    if allowed_ranks:
+        return default_ladder(probe_r, allowed=sorted(allowed_ranks))
+    return default_ladder(probe_r)
+
+
+def _rung_size(spec: str) -> tuple[str, float]:
+    head, _, raw = str(spec).partition(":")
+    if head not in LADDER_KINDS or not raw:
+        raise ValueError(f"rung {spec!r}: expected rank:K, budget:FRACTION or budget_params:N")
+    value = float(raw) if head == "budget" else int(raw)
+    return head, value
+
+
+def ladder_problem(specs: list[str], probe_r: int) -> str | None:
+    """What is wrong with a ladder's rungs (None: nothing): unknown forms, mixed kinds, a rank the probe
+    does not have, a budget outside (0, 1), or an order other than largest to smallest."""
+    from rankbench.errors import RankbenchError
+    from rankbench.stats.ladder import check_order
+
+    try:
+        sizes = [_rung_size(s) for s in specs]
+    except ValueError as exc:
+        return f"{exc} (e.g. ladder: [rank:8, rank:4, rank:2, rank:1], or ladder: [default])"
+    kinds = {kind for kind, _ in sizes}
+    if len(kinds) > 1:
+        return f"mixes rung kinds ({', '.join(sorted(kinds))}): give one kind, largest first"
+    for spec, (kind, value) in zip(specs, sizes, strict=True):
+        if kind == "rank" and not 1 <= value < probe_r:
+            return f"rung {spec}: a rank below lora.probe_r={probe_r} and at least 1"
+        if kind == "budget" and not 0 < value < 1:
+            return f"rung {spec}: a fraction of the probe's parameters in (0, 1)"
+        if kind == "budget_params" and value < 1:
+            return f"rung {spec}: a positive number of parameters"
+    try:
+        check_order(list(specs), [value for _, value in sizes])
+    except RankbenchError as exc:
+        return exc.message
+    return None
 
 
 # --- plans -----------------------------------------------------------------------------------------
@@ -160,14 +225,16 @@ def _shuffled(row: VariantRow, base: Plan, audit_result, *, seed: int, alpha_pol
 DERIVATIONS: dict[str, Callable[..., Plan]] = {SHUFFLED: _shuffled}
 
 
-def build_plans(variants: Iterable[str], audit_result, *, seed: int, **plan_kw) -> dict[str, Plan]:
+def build_plans(
+    variants: Iterable[str], audit_result, *, seed: int, rungs: Iterable[VariantRow] = (), **plan_kw
+) -> dict[str, Plan]:
     """Every plan the given variants need, keyed as in plans.json: the default plans first, then any
     other base plan, then the derived plans. ``plan_kw`` goes to ``make_plan`` (rule, allowed ranks,
     alpha policy)."""
     from rankbench.suggest.plans import make_plan
 
     wanted = set(variants)
-    rows = [row for name, row in VARIANT_TABLE.items() if name in wanted]
+    rows = [row for name, row in VARIANT_TABLE.items() if name in wanted] + list(rungs)
     plans: dict[str, Plan] = {}
     for spec in DEFAULT_PLANS + tuple(row.base_plan for row in rows):
         if spec not in plans:

@@ -21,6 +21,12 @@ def resolve(args: argparse.Namespace, seed: int | None = None, notes: list | Non
         overrides["probe.adapter"] = str(args.adapter)
     if getattr(args, "base_model", None):
         overrides["model.name"] = args.base_model
+    if getattr(args, "ladder", None):
+        overrides["compression.ladder"] = [r.strip() for r in args.ladder.split(",") if r.strip()]
+    if getattr(args, "max_rank", None) is not None:
+        overrides["compression.max_rank"] = args.max_rank
+    if getattr(args, "evaluate_all", False):
+        overrides["compression.evaluate_all"] = True
     cfg, said = load_bench_config(args.config, overrides)
     if args.smoke:
         smoke = dict(SMOKE_OVERRIDES)

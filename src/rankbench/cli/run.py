@@ -35,6 +35,24 @@ def register(sub) -> None:
     p.add_argument(
         "--seeds", help="comma-separated seeds: one bench per seed into OUTPUT/seed_N, then aggregate"
     )
+    p.add_argument(
+        "--ladder",
+        nargs="?",
+        const="default",
+        metavar="RUNGS",
+        help="find the smallest safe rank: rungs from largest to smallest, comma-separated plans "
+        "(rank:8,rank:4,rank:2,rank:1 or budget:0.5,budget:0.25); without a list, the allowed uniform "
+        "ranks below the probe's. Tested in that fixed order, stopping at the first failure "
+        "(sets compression.ladder)",
+    )
+    p.add_argument(
+        "--max-rank", type=int, help="a serving cap: drop ladder rungs above it (compression.max_rank)"
+    )
+    p.add_argument(
+        "--evaluate-all",
+        action="store_true",
+        help="evaluate the rungs after the first failure too, for the picture: outside the claim",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny budgets: checks the pipeline, proves nothing")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="where campaign jobs run")
     p.add_argument("--address", help="Ray cluster address (with --executor ray); default: a local Ray")

@@ -6,6 +6,7 @@ import json
 
 from rankbench.keys import BEST_COMPRESSION, DELTA, FINDINGS, PARAM_REDUCTION, VERDICT
 from rankbench.report.fields import bench_rows, verdict_readings
+from rankbench.report.ladder import ladder_lines
 
 
 def _pct(x) -> str:
@@ -25,6 +26,7 @@ def render_bench(doc: dict) -> str:
     metric = doc["probe_quality_gate"]["metric_key"]
     lines = [
         *_header_lines(doc),
+        *ladder_lines(doc),
         *_gate_lines(doc["probe_quality_gate"]),
         *_probe_lines(doc["probe"], metric),
         *_variant_lines(doc["compressed"], doc["summary"].get("tolerance"), metric),

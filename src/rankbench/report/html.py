@@ -16,6 +16,7 @@ from rankbench.report import audit_figures as af
 from rankbench.report import bench_figures as bf
 from rankbench.report import html_sections as hs
 from rankbench.report.fields import aggregate_rows, bench_rows, compare_rows, rounded, tolerance
+from rankbench.report.ladder import ladder_figure, ladder_html
 from rankbench.report.size_figure import size_figure
 from rankbench.report.svg import Figure, report_style
 from rankbench.run_layout import AGGREGATE_JSON, BENCH_JSON, audit_path, plans_path
@@ -107,6 +108,7 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
     figs = audit_figures(audit, plans or {})
     if rows:
         figs += [bf.forest_figure(rows, tol), size_figure(rows, probe.get("params") or 0, tol)]
+    figs.insert(0, ladder_figure(doc))
     figs.append(bf.training_figure(doc))
     gate = doc.get("probe_quality_gate") or {}
     meta = [
@@ -134,7 +136,7 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
         BENCH_JSON,
         summary.get("notes") or [],
         lead=hs.level_html(vc.get("level"), vc.get("confidence"), vc.get("rationale")),
-        top=hs.findings_html(summary) + hs.bench_results_html(doc),
+        top=ladder_html(doc) + hs.findings_html(summary) + hs.bench_results_html(doc),
         bottom=hs.timings_html(doc.get("timings") or {}) + hs.environment_html(doc) + hs.config_html(doc),
     )
 

@@ -121,7 +121,10 @@ class RayExecutor:
         heads = {job.seed: prefix.remote(job) for job in jobs}  # every seed's probe at once
         finals = {}
         for job in jobs:
-            keys = [j.key for j in variant_jobs(BenchConfig.from_dict(job.config).compression)]
+            # ladder rungs are not run side by side: the seed's last task runs them in their fixed order
+            keys = [
+                j.key for j in variant_jobs(BenchConfig.from_dict(job.config).compression) if j.rung is None
+            ]
             deps = [variant.remote(job, k) for k in keys] if self._get(heads[job.seed]) else []
             finals[job.seed] = finish.remote(job, *deps)  # Ray starts it once its variants are done
         results: dict[int, dict | Exception] = {}
