@@ -116,3 +116,30 @@ def test_all_rungs_pass_at_a_wide_tolerance_the_cap_removes_rungs_and_rebuild_is
     shutil.rmtree(out / "variants" / "rank_1")
     again = _bench(root, monkeypatch, "capped", tolerance=0.5, extra=["--max-rank", "2"])
     assert again["doc"]["ladder"]["rungs"] == ladder["rungs"]
+
+
+def test_a_campaign_ladder_applies_the_fixed_sequence_to_the_pooled_verdicts(root, monkeypatch):
+    monkeypatch.setenv("RANKBENCH_CACHE", str(root / "cache"))
+    config = tiny_bench_config(
+        root,
+        compression={"variants": [], "methods": {}},
+        eval={"batch_size": 64, "tolerance": 0.5},
+    )
+    out = root / "campaign"
+    args = ["run", "--config", str(config), "--output", str(out), "--quiet", "--seeds", "42,43,44"]
+    assert main([*args, "--ladder", "rank:4,rank:2,rank:1"]) == 0
+    doc = json.loads((out / "bench_aggregate.json").read_text())
+    ladder = doc["ladder"]
+    assert_valid(doc, "bench_aggregate")
+    for seed in (42, 43, 44):  # every seed evaluated every rung: the campaign's claim needs them all
+        seed_doc = json.loads((out / f"seed_{seed}" / "bench.json").read_text())
+        assert seed_doc["ladder"]["evaluate_all"] is True
+        assert all(r["evaluated"] for r in seed_doc["ladder"]["rungs"])
+    for rung in ladder["rungs"]:  # each rung is decided by the claim policy over the seeds
+        block = doc["compressed"][rung["variant"]]
+        assert rung["verdict"] == ("PASS" if block["policy_result"]["passed"] else "FAIL")
+        assert rung["interval"]["low"] == block["decision_ci"]["low"]
+    assert [r["status"] for r in ladder["rungs"]] == ["passed", "passed", "passed"]
+    assert ladder["smallest_safe"] == "rank:1" and "claim policy over the seeds" in ladder["claim"]
+    md = (out / "bench_aggregate.md").read_text()
+    assert ladder["claim"] in md and md.index("## Smallest safe rank") < md.index(ladder["rungs"][0]["variant"] + " ")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rankbench.artifacts.aggregate_summary import summary_block
 from rankbench.artifacts.bench_variants import item_scores
+from rankbench.artifacts.ladder import aggregate_ladder_block
 from rankbench.bench.config import BENCH_VERSION, canonical_json
 from rankbench.bench.runstate import config_diff
 from rankbench.errors import RankbenchError
@@ -121,6 +122,7 @@ def aggregate_runs(
     # one tolerance throughout: the policy's when it sets one, else the bench's
     tol = policy.tolerance if policy.tolerance is not None else cfg["eval"]["tolerance"]
     compressed = variant_blocks(runs, policy, tol, cfg["eval"]["confidence"])
+    ladder = aggregate_ladder_block(runs, compressed, tolerance=tol, confidence=cfg["eval"]["confidence"])
     first, probe = runs[0]["doc"], probe_block(runs)
     return {
         "bench_version": BENCH_VERSION,
@@ -136,6 +138,7 @@ def aggregate_runs(
         "git_commit": first.get("git_commit"),
         "probe": probe,
         "compressed": compressed,
+        **({"ladder": ladder} if ladder is not None else {}),
         "summary": summary_block(compressed, policy, len(runs), notes, tol, probe),
         "policy": policy.to_dict(),
         "runs": [

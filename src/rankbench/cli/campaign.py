@@ -32,6 +32,15 @@ def run_campaign(args) -> int:
     jobs = []
     for seed in seeds:
         cfg = resolve(args, seed)
+        if cfg.compression.ladder is not None and not cfg.compression.evaluate_all:
+            # the campaign's claim is one fixed sequence over every seed's rung: each seed evaluates all
+            cfg.compression.evaluate_all = True
+            if seed == seeds[0] and not args.quiet:
+                print(
+                    "[rankbench] ladder campaign: every seed evaluates every rung; the campaign's claim is the "
+                    "fixed sequence over the rungs' pooled verdicts (bench_aggregate.json `ladder`)",
+                    file=sys.stderr,
+                )
         jobs.append(
             SeedJob(
                 seed,

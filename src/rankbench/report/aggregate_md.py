@@ -5,6 +5,7 @@ from __future__ import annotations
 from rankbench import keys
 from rankbench.report.bench_md import finding_lines
 from rankbench.report.fields import aggregate_rows, verdict_readings
+from rankbench.report.ladder import ladder_lines
 
 
 def _ms(block: dict | None, fmt: str = ".4f") -> str:
@@ -32,6 +33,7 @@ def render_aggregate(doc: dict) -> str:
     metric = doc["config_metadata"]["primary_metric_key"]
     lines = [
         *_header_lines(doc, metric),
+        *ladder_lines(doc),
         *_variant_lines(doc["compressed"], metric),
         *_reading_lines(doc),
         *_verdict_lines(doc["summary"]),

@@ -173,7 +173,7 @@ def _render_aggregate_html(doc: dict) -> str:
             f"resolvable with 80% power {hs.num(s.get('smallest_detectable_delta'))} against the "
             f"tolerance {tol}",
         ),
-        top=hs.findings_html(s) + hs.aggregate_results_html(doc),
+        top=ladder_html(doc) + hs.findings_html(s) + hs.aggregate_results_html(doc),
         bottom=hs.environment_html(doc) + hs.config_html(doc),
     )
 

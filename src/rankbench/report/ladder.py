@@ -23,7 +23,9 @@ def rung_rows(doc: dict, ladder: dict) -> list[tuple[str, str, str, str, str, st
     rows = []
     for r in ladder["rungs"]:
         entry = compressed.get(r["variant"]) if r["evaluated"] else None
-        delta = f"{entry[DELTA]:+.4f}" if entry else "—"
+        d = entry.get(DELTA) if entry else None
+        d = d.get("mean") if isinstance(d, dict) else d  # a campaign's Δ is a summary over seeds
+        delta = f"{d:+.4f}" if d is not None else "—"
         params = f"{r['parameters']:,}" if r.get("parameters") is not None else "—"
         rows.append(
             (r["plan"], params, delta, _interval(r.get("interval")), r.get("verdict") or "—", r["status"])
