@@ -142,4 +142,6 @@ def test_a_campaign_ladder_applies_the_fixed_sequence_to_the_pooled_verdicts(roo
     assert [r["status"] for r in ladder["rungs"]] == ["passed", "passed", "passed"]
     assert ladder["smallest_safe"] == "rank:1" and "claim policy over the seeds" in ladder["claim"]
     md = (out / "bench_aggregate.md").read_text()
-    assert ladder["claim"] in md and md.index("## Smallest safe rank") < md.index(ladder["rungs"][0]["variant"] + " ")
+    assert ladder["claim"] in md and md.index("## Smallest safe rank") < md.index(
+        ladder["rungs"][0]["variant"] + " "
+    )
