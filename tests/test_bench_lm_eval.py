@@ -174,3 +174,40 @@ def test_resume_after_a_kill_inside_the_variants(world, in_fixtures, tmp_path, m
     for name in VARIANTS:
         assert ours[name]["ci"] == ref[name]["ci"]
         assert ours[name]["accuracy"] == ref[name]["accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("task_type", "given", "expected"),
+    [
+        ("CAUSAL_LM", None, "causal_lm_exact_match"),
+        ("SEQ_CLS", None, "seqcls"),
+        ("CAUSAL_LM", "seqcls", "seqcls"),
+    ],
+)
+def test_the_profile_follows_the_adapters_task_type(world, tmp_path, task_type, given, expected):
+    import shutil
+
+    from rankbench.bench.user_adapter import load_bench_config
+
+    folder = tmp_path / "adapter"
+    shutil.copytree(world.r8, folder)
+    config = json.loads((folder / "adapter_config.json").read_text())
+    (folder / "adapter_config.json").write_text(json.dumps(dict(config, task_type=task_type)))
+    overrides = {"probe.adapter": str(folder), "model.name": str(world.base)}
+    if given:
+        overrides["task.profile"] = given
+    cfg, notes = load_bench_config(_config(tmp_path), overrides)
+    assert cfg.task.profile == expected
+    assert any(task_type in n for n in notes) == (given is None)
+
+
+def test_retrain_with_lm_eval_and_no_training_data_exits_2(world, in_fixtures, tmp_path, capsys):
+    cfg = tmp_path / "retrain.yaml"
+    text = CONFIG.replace("uniform_median: [truncate]", "uniform_median: [truncate, retrain]")
+    cfg.write_text(text + "train:\n  steps: 5\ntask:\n  train_size: 40\n")  # a budget, but no dataset
+    code = _run(world, cfg, tmp_path / "out")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "uniform_median_retrain need(s) training, but the config lacks training data" in err
+    assert "hint:" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "bench.json").exists()
