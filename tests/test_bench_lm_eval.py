@@ -211,3 +211,40 @@ def test_retrain_with_lm_eval_and_no_training_data_exits_2(world, in_fixtures, t
     assert "uniform_median_retrain need(s) training, but the config lacks training data" in err
     assert "hint:" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "bench.json").exists()
+
+
+def test_tasks_and_flips_in_bench_json_md_html_and_rebuild(bench, tmp_path):
+    import jsonschema
+
+    from rankbench.schemas import load_schema
+
+    out, _ = bench
+    doc = json.loads((out / "bench.json").read_text())
+    jsonschema.validate(doc, load_schema("bench"))
+    preds = {
+        stage: {
+            r["item_id"]: r
+            for r in map(json.loads, (out / stage / "predictions.jsonl").read_text().splitlines())
+        }
+        for stage in ("probe_eval", *(f"variants/{v}" for v in VARIANTS))
+    }
+    for name in VARIANTS:
+        v = doc["compressed"][name]
+        assert v["tasks"]["rb_mc"]["ci"]["n"] == LIMIT
+        assert v["tasks"]["rb_mc"]["value"] == pytest.approx(v["accuracy"])  # one task: it is the primary
+        lost = {
+            i for i, r in preds["probe_eval"].items() if r["score"] > preds[f"variants/{name}"][i]["score"]
+        }
+        gained = {
+            i for i, r in preds["probe_eval"].items() if r["score"] < preds[f"variants/{name}"][i]["score"]
+        }
+        assert {f["id"] for f in v["flips"]["lost"]} == lost
+        assert {f["id"] for f in v["flips"]["gained"]} == gained
+        assert len(lost) == v["ci"]["probe_only_correct"] and len(gained) == v["ci"]["variant_only_correct"]
+        assert all(f["text"].startswith("Q: ") for f in v["flips"]["lost"] + v["flips"]["gained"])
+    md, html = (out / "bench.md").read_text(), (out / "bench.html").read_text()
+    assert "## Tasks and flips" in md and "<details><summary>flips of uniform_median" in md
+    assert "<details><summary>flips of uniform_median" in html
+    assert main(["report", str(out), "--rebuild", "--output", str(tmp_path / "rebuilt")]) == 0
+    for name in ("bench.json", "bench.md"):
+        assert (tmp_path / "rebuilt" / name).read_bytes() == (out / name).read_bytes(), name
