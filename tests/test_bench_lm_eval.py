@@ -248,3 +248,12 @@ def test_tasks_and_flips_in_bench_json_md_html_and_rebuild(bench, tmp_path):
     assert main(["report", str(out), "--rebuild", "--output", str(tmp_path / "rebuilt")]) == 0
     for name in ("bench.json", "bench.md"):
         assert (tmp_path / "rebuilt" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_the_example_config_runs_from_the_repository_root(world, tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)  # the example task reads its JSONL relative to the repository root
+    assert _run(world, root / "examples" / "lm_eval_local.yaml", tmp_path / "out") == 0
+    doc = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert doc["probe_quality_gate"]["metric_key"].endswith("arith_mc/acc")
+    assert all(v["tasks"]["arith_mc"]["n_items"] == 40 for v in doc["compressed"].values())
