@@ -9,6 +9,7 @@ from rankbench.bench.config import BenchConfig
 from rankbench.bench.runstate import RunDir
 from rankbench.bench.variants import VariantJob
 from rankbench.bench.verdicts import item_scores
+from rankbench.io import read_jsonl
 from rankbench.keys import ACCURACY_RETENTION, DELTA, PARAM_REDUCTION, VERDICT
 from rankbench.run_layout import PREDICTIONS
 
@@ -53,7 +54,33 @@ def variant_entry(
         "build": {k: v for k, v in rec["build"].items() if k != "compression"},
         "eval_seconds": rec["eval"]["eval_seconds"],
         "eval_forward": rec["eval"].get("forward"),
+        **harness_blocks(run, cfg, job, ids, probe_scores, scores),
     }
+
+
+def harness_blocks(run: RunDir, cfg: BenchConfig, job: VariantJob, ids, probe_scores, scores) -> dict:
+    """With an lm_eval harness: ``tasks`` (every task's result and paired interval against the probe)
+    and ``flips`` (the items the variant lost and gained, with their prompts); the profile harness
+    adds nothing, so its bench.json stays as it was."""
+    if cfg.eval.harness == "profile":
+        return {}
+    from rankbench.compare.flips import flip_list
+    from rankbench.compare.join import JoinedItems
+    from rankbench.run_layout import PROBE_EVAL
+    from rankbench.stats import paired_delta
+
+    probe_rows = read_jsonl(run.stage_dir(PROBE_EVAL) / PREDICTIONS)
+    variant_rows = read_jsonl(run.stage_dir(job.stage) / PREDICTIONS)
+    tasks = {}
+    for task, result in run.record(job.stage)["eval"].get("tasks", {}).items():
+        keep = [i for i, r in enumerate(variant_rows) if r.get("task") == task]
+        pd = paired_delta(
+            probe_scores[keep], scores[keep], confidence=cfg.eval.confidence, tolerance=cfg.eval.tolerance
+        )
+        tasks[task] = dict(result, ci=ci_block(pd.to_dict(), cfg.eval.confidence))
+    joined = JoinedItems(tuple(ids), probe_scores, scores, 0, 0)
+    texts = {r["item_id"]: r["prompt"] for r in probe_rows if r.get("prompt") is not None}
+    return {"tasks": tasks, "flips": flip_list(joined, texts)}
 
 
 def ci_block(paired: dict, confidence: float) -> dict:

@@ -43,6 +43,7 @@ from rankbench.run_layout import (
 
 if TYPE_CHECKING:
     from rankbench.auditor import AuditResult
+    from rankbench.bench.evaluators import Evaluator
     from rankbench.suggest.plans import Plan
 
 SMOKE_OVERRIDES = {
@@ -64,6 +65,21 @@ class BenchRun:
     progress: Progress = field(default_factory=Progress)
     _profile: TaskProfile | None = None
     _data: PreparedData | None = None
+    _evaluator: Evaluator | None = None
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """The ``eval.harness`` evaluator, built once per process: the lm_eval one loads the base once
+        and reuses it for the probe and every variant."""
+        if self._evaluator is None:
+            from rankbench.bench.evaluators import make_evaluator
+
+            if self.cfg.eval.harness == "profile":
+                self._evaluator = make_evaluator(self.cfg, profile=self.profile, data=self.data)
+            else:
+                base = self.profile.model_provenance(self.cfg)["path"]
+                self._evaluator = make_evaluator(self.cfg, base=base)
+        return self._evaluator
 
     @property
     def profile(self) -> TaskProfile:
@@ -158,9 +174,13 @@ def stage_eval(b: BenchRun, name: str, adapter_dir: Path, label: str) -> dict:
 
 
 def evaluate_into(b: BenchRun, out: Path, adapter_dir: Path, label: str) -> dict:
-    b.progress.stage(f"evaluating {label} on {len(b.data.eval_ids)} items")
-    res = b.profile.evaluate(b.cfg, b.data, adapter_dir, progress=b.progress)
-    if [r["item_id"] for r in res.records] != list(b.data.eval_ids):
+    profile_harness = b.cfg.eval.harness == "profile"
+    if profile_harness:
+        b.progress.stage(f"evaluating {label} on {len(b.data.eval_ids)} items")
+    else:
+        b.progress.stage(f"evaluating {label} with {b.cfg.eval.harness} ({', '.join(b.cfg.eval.tasks)})")
+    res = b.evaluator.evaluate(adapter_dir, progress=b.progress)
+    if profile_harness and [r["item_id"] for r in res.records] != list(b.data.eval_ids):
         raise RuntimeError(f"{label}: evaluation did not return the fixed eval items in order")
     record = {
         "metric_key": res.metric_key,
@@ -170,9 +190,25 @@ def evaluate_into(b: BenchRun, out: Path, adapter_dir: Path, label: str) -> dict
     }
     if res.forward is not None:
         record["forward"] = res.forward
+    if not profile_harness:
+        record.update(_harness_record(b, res.records))
     atomic_write_jsonl(out / PREDICTIONS, res.records)
     atomic_write_json(out / EVAL, record)
     return record
+
+
+def _harness_record(b: BenchRun, records: list[dict]) -> dict:
+    """Per-task results and the evaluator's provenance (with the documents' digests); documents that
+    differ from the ones an earlier evaluation of this run recorded exit 2."""
+    from rankbench.bench.evaluators import task_results
+
+    ev = b.evaluator
+    prov = ev.provenance()
+    expect = getattr(ev, "expect_documents", None)
+    if expect is not None and b.run.is_done(PROBE_EVAL):  # a resumed bench: the probe's documents
+        tasks = b.run.record(PROBE_EVAL).get("evaluator", {}).get("tasks", {})
+        expect({t: r["documents"] for t, r in tasks.items() if "documents" in r})
+    return {"tasks": task_results(records), "evaluator": prov}
 
 
 def stage_probe_eval(b: BenchRun) -> dict:
@@ -323,6 +359,8 @@ def stage_provenance(b: BenchRun) -> dict:
             "n_eval_items": len(data.eval_ids),
             "model": b.profile.model_provenance(b.cfg),
         }
+        if b.cfg.eval.harness != "profile":  # lm-eval's version, each task's config and hash, shots
+            st.record["evaluator"] = b.evaluator.provenance()
     return st.record
 
 

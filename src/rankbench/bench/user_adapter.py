@@ -50,6 +50,8 @@ def load_bench_config(path, overrides: dict, derived: dict | None = None) -> tup
     for key, value in (derived or {}).items():
         set_key(data, key, value)
     cfg = BenchConfig.from_dict(data, source=source)
+    if cfg.eval.harness != "profile":  # the tasks are lm-eval's: training data is the profile's own
+        train_data = train_data and get_key(data, "task.dataset") is not None
     if folder is not None:
         check_methods(cfg, train_data, budget, source)
     return cfg, notes
@@ -94,7 +96,15 @@ def _fill_from_adapter(data: dict, folder: Path, source) -> list[str]:
         set_key(data, "model.name", _base_model(config, folder))
         notes.append(f"base model from its {CONFIG_NAME}: {get_key(data, 'model.name')}")
     _fill_lora(data, config, max(ranks), source)
+    profile = PROFILE_OF_TASK_TYPE.get(str(config.get("task_type")))
+    if get_key(data, "task.profile") is None and profile is not None:
+        set_key(data, "task.profile", profile)
+        notes.append(f"task profile {profile}, from the adapter's task_type {config.get('task_type')}")
     return notes
+
+
+# the profile an adapter's PEFT task_type implies when the config names none
+PROFILE_OF_TASK_TYPE = {"CAUSAL_LM": "causal_lm_exact_match", "SEQ_CLS": "seqcls"}
 
 
 def _base_model(config: dict, folder: Path) -> str:

@@ -28,17 +28,6 @@ def resolve(args: argparse.Namespace, seed: int | None = None, notes: list | Non
     if getattr(args, "evaluate_all", False):
         overrides["compression.evaluate_all"] = True
     cfg, said = load_bench_config(args.config, overrides)
-    if cfg.eval.harness != "profile":
-        # the lm_eval evaluator scores adapters (rankbench.bench.evaluators) but the bench's stages do not
-        # drive it yet: refuse before anything runs rather than score with the profile's metric instead
-        from rankbench.errors import RankbenchError
-
-        raise RankbenchError(
-            f"eval.harness {cfg.eval.harness!r} is not available in `rankbench run` yet",
-            path=args.config,
-            hint="score the adapters with lm_eval (--log_samples) and compare the logs with `rankbench compare "
-            "BASELINE CANDIDATE...` (see the README's lm-evaluation-harness section)",
-        )
     if args.smoke:
         smoke = dict(SMOKE_OVERRIDES)
         smoke["train.steps"] = min(cfg.train.steps, smoke["train.steps"])

@@ -30,6 +30,7 @@ def render_bench(doc: dict) -> str:
         *_gate_lines(doc["probe_quality_gate"]),
         *_probe_lines(doc["probe"], metric),
         *_variant_lines(doc["compressed"], doc["summary"].get("tolerance"), metric),
+        *_harness_lines(doc["compressed"]),
         *_reading_lines(doc),
         *_summary_lines(doc["summary"]),
         *_timing_lines(doc.get("timings", {})),
@@ -116,6 +117,26 @@ def _variant_lines(comp: dict, tol, metric: str) -> list[str]:
         )
     methods = sorted({v["ci"].get("method") for v in comp.values() if v["ci"].get("method")})
     return lines + [""] + [f"Interval: {m}." for m in methods] + [""]
+
+
+def _harness_lines(comp: dict) -> list[str]:
+    """With an lm_eval harness: each variant's per-task results and its flips, collapsed."""
+    from rankbench.report.compare_md import flips_md
+
+    found = {k: v for k, v in comp.items() if "flips" in v}
+    if not found:
+        return []  # the profile harness: bench.md as it was
+    lines = ["## Tasks and flips", "", "| Variant | Task | Metric | Value | CI | Only variant / only probe |"]
+    lines.append("|---|---|---|---|---|---|")
+    for key, v in found.items():
+        for task, t in (v.get("tasks") or {}).items():
+            ci = t["ci"]
+            lines.append(
+                f"| {key} | {task} | {t['metric']} | {t['value']:.4f} | "
+                f"[{_num(ci['low'], '+.4f')}, {_num(ci['high'], '+.4f')}] | {_counts(ci)} |"
+            )
+    flips = flips_md([{"label": key, "flips": v["flips"]} for key, v in found.items()])
+    return lines + flips + [""]
 
 
 def _summary_lines(summary: dict) -> list[str]:

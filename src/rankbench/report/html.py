@@ -136,9 +136,19 @@ def _render_bench_html(doc: dict, audit: dict | None = None, plans: dict | None 
         BENCH_JSON,
         summary.get("notes") or [],
         lead=hs.level_html(vc.get("level"), vc.get("confidence"), vc.get("rationale")),
-        top=ladder_html(doc) + hs.findings_html(summary) + hs.bench_results_html(doc),
+        top=ladder_html(doc)
+        + hs.findings_html(summary)
+        + hs.bench_results_html(doc)
+        + _variant_flips_html(doc),
         bottom=hs.timings_html(doc.get("timings") or {}) + hs.environment_html(doc) + hs.config_html(doc),
     )
+
+
+def _variant_flips_html(doc: dict) -> str:
+    """With an lm_eval harness, each variant's flips against the probe, collapsed (empty otherwise)."""
+    comp = doc.get("compressed") or {}
+    found = [{"label": key, "flips": v["flips"]} for key, v in comp.items() if "flips" in v]
+    return flips_html({"comparisons": found}) if found else ""
 
 
 def _render_aggregate_html(doc: dict) -> str:
