@@ -114,8 +114,7 @@ DOCS: dict[str, str | Callable[[], str]] = {
     "eval.batch_size": "examples per evaluation batch (null: 32 on a CPU, 128 on a GPU; lm_eval: 8)",
     "eval.harness": lambda: (
         "how items are scored: " + " or ".join(EVAL_HARNESSES) + " (profile: the task "
-        "profile's own metric; lm_eval: lm-evaluation-harness tasks, `pip install rankbench[lmeval]`, driven "
-        "from Python for now: `rankbench run` refuses it)"
+        "profile's own metric; lm_eval: lm-evaluation-harness tasks, `pip install rankbench[lmeval]`)"
     ),
     "eval.tasks": "lm_eval: task names (e.g. arc_easy), or paths to task YAML files or folders of them; "
     "relative data_files in a task YAML are read from the folder you run in, as lm_eval does",
