@@ -9,8 +9,6 @@ inside the variants' evaluations, one base model per run, and the provenance rec
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,10 +17,9 @@ pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("lm_eval")
 
-from helpers.lm_eval_world import build_world  # noqa: E402
+from helpers.lm_eval_world import build_world, lm_eval_samples, running_in_fixtures  # noqa: E402
 from rankbench.cli import main  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parent / "data" / "lm_eval"
 LIMIT = 16
 CONFIG = f"""\
 eval:
@@ -42,11 +39,8 @@ VARIANTS = ("uniform_median", "random_subspace")
 
 @pytest.fixture(scope="module")
 def in_fixtures():
-    """The task YAML names its data file relative to the folder lm-eval runs in (lm-eval's rule)."""
-    here = os.getcwd()
-    os.chdir(FIXTURES)
-    yield FIXTURES
-    os.chdir(here)
+    with running_in_fixtures() as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -89,20 +83,8 @@ def bench(world, in_fixtures, tmp_path_factory):
 
 
 def _lm_eval_samples(world, adapter: Path, out: Path) -> dict[int, float]:
-    """lm-eval's own run of one adapter folder: {doc_id: acc} from its samples file, as plain JSON."""
-    from lm_eval.__main__ import cli_evaluate
-
-    argv = ["lm_eval", "--model", "hf", "--model_args", f"pretrained={world.base},peft={adapter},dtype=float32",
-            "--tasks", "rb_mc", "--include_path", "tasks", "--device", "cpu", "--batch_size", "8",
-            "--limit", str(LIMIT), "--log_samples", "--output_path", str(out)]  # fmt: skip
-    saved = sys.argv
-    sys.argv = argv
-    try:
-        cli_evaluate()
-    finally:
-        sys.argv = saved
-    (path,) = out.rglob("samples_rb_mc_*.jsonl")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """lm-eval's own run of one adapter folder: {doc_id: acc} from its samples file."""
+    rows = lm_eval_samples(world.base, adapter, out, ("rb_mc",), limit=LIMIT)["rb_mc"]
     return {r["doc_id"]: float(r["acc"]) for r in rows}
 
 

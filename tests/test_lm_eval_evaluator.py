@@ -8,31 +8,21 @@ with plain JSON, not through rankbench's reader. The tasks are the compare fixtu
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("lm_eval")
 
-from helpers.lm_eval_world import build_world  # noqa: E402
+from helpers.lm_eval_world import build_world, lm_eval_samples, running_in_fixtures  # noqa: E402
 from rankbench.bench.evaluators.lm_eval import LmEvalEvaluator, LmEvalSettings  # noqa: E402
 from rankbench.stats import paired_delta  # noqa: E402
-
-FIXTURES = Path(__file__).resolve().parent / "data" / "lm_eval"
 
 
 @pytest.fixture(scope="module")
 def in_fixtures():
-    """The task YAMLs name their data files relative to the folder lm-eval runs in (lm-eval's rule)."""
-    here = os.getcwd()
-    os.chdir(FIXTURES)
-    yield FIXTURES
-    os.chdir(here)
+    with running_in_fixtures() as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -40,30 +30,13 @@ def world(tmp_path_factory):
     return build_world(tmp_path_factory.mktemp("lmeval_world"))
 
 
-def _lm_eval_cli(world, adapter: Path, out: Path) -> dict[str, list[dict]]:
-    """lm-eval's own run of one adapter folder; {task: rows of its samples file} read as plain JSON."""
-    from lm_eval.__main__ import cli_evaluate
-
-    argv = ["lm_eval", "--model", "hf", "--model_args", f"pretrained={world.base},peft={adapter},dtype=float32",
-            "--tasks", "rb_mc,rb_gen", "--include_path", "tasks", "--device", "cpu", "--batch_size", "8",
-            "--log_samples", "--output_path", str(out)]  # fmt: skip
-    saved = sys.argv
-    sys.argv = argv
-    try:
-        cli_evaluate()
-    finally:
-        sys.argv = saved
-    found = {}
-    for task in ("rb_mc", "rb_gen"):
-        (path,) = out.rglob(f"samples_{task}_*.jsonl")
-        found[task] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return found
-
-
 @pytest.fixture(scope="module")
 def lm_eval_logs(world, in_fixtures, tmp_path_factory):
     out = tmp_path_factory.mktemp("lmeval_out")
-    return {name: _lm_eval_cli(world, getattr(world, name), out / name) for name in ("r8", "r2")}
+    return {
+        name: lm_eval_samples(world.base, getattr(world, name), out / name, ("rb_mc", "rb_gen"))
+        for name in ("r8", "r2")
+    }
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,10 @@ lm-eval fixture tasks (``tests/data/lm_eval/tasks``), like the compare fixtures 
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,3 +55,39 @@ def build_world(root: Path) -> World:
     patterned = _adapter(base, root / "adapter_patterned", seed=3, rank_pattern={"o_proj": 4},
                          alpha_pattern={"v_proj": 3})  # fmt: skip
     return World(base, r8, other, r2, patterned)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "lm_eval"
+
+
+@contextmanager
+def running_in_fixtures():
+    """The task YAMLs name their data files relative to the folder lm-eval runs in (lm-eval's rule)."""
+    here = os.getcwd()
+    os.chdir(FIXTURES)
+    try:
+        yield FIXTURES
+    finally:
+        os.chdir(here)
+
+
+def lm_eval_samples(base: Path, adapter: Path, out: Path, tasks: tuple[str, ...], limit: int | None = None):
+    """lm-eval's own CLI run of one adapter folder: {task: rows of its samples file} read as plain JSON."""
+    from lm_eval.__main__ import cli_evaluate
+
+    argv = ["lm_eval", "--model", "hf", "--model_args", f"pretrained={base},peft={adapter},dtype=float32",
+            "--tasks", ",".join(tasks), "--include_path", "tasks", "--device", "cpu", "--batch_size", "8",
+            "--log_samples", "--output_path", str(out)]  # fmt: skip
+    if limit is not None:
+        argv += ["--limit", str(limit)]
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        cli_evaluate()
+    finally:
+        sys.argv = saved
+    found = {}
+    for task in tasks:
+        (path,) = out.rglob(f"samples_{task}_*.jsonl")
+        found[task] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return found
